@@ -1,0 +1,3 @@
+from bmo.cli import main
+
+raise SystemExit(main())

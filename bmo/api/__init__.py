@@ -1,0 +1,1 @@
+"""The BareMetalHost API: types, validation and BMC address parsing (no I/O)."""

@@ -1,0 +1,1 @@
+"""The Ironic provisioner (openstacksdk). Never imports Kubernetes code."""

@@ -1,0 +1,1 @@
+"""Controller runtime and the host state machine."""
