@@ -1,0 +1,72 @@
+"""Reading Kubernetes manifests from YAML the way kubectl does.
+
+PyYAML implements YAML 1.1, where ``52:54:00:12:34:56`` is a base-60 integer; kubectl's
+YAML library does not do base-60, so a MAC address written without quotes must stay a
+string. Everything else is PyYAML's safe loader.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import IO, Any
+
+import yaml
+
+from bmo.api.errors import APIError
+
+
+class ManifestError(APIError):
+    """A manifest stream is not valid YAML, or a document is not a mapping."""
+
+
+class KubeYAMLLoader(yaml.SafeLoader):
+    """SafeLoader without YAML 1.1 base-60 integers and floats."""
+
+
+KubeYAMLLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+KubeYAMLLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(
+        r"""^(?:[-+]?0b[0-1_]+
+        |[-+]?0[0-7_]+
+        |[-+]?(?:0|[1-9][0-9_]*)
+        |[-+]?0x[0-9a-fA-F_]+)$""",
+        re.X,
+    ),
+    list("-+0123456789"),
+)
+KubeYAMLLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_documents(stream: str | IO[str]) -> Iterator[dict[str, Any]]:
+    """Yield each non-empty document of a multi-document YAML stream."""
+    try:
+        for doc in yaml.load_all(stream, Loader=KubeYAMLLoader):
+            if doc is None:
+                continue
+            if not isinstance(doc, dict):
+                raise ManifestError(
+                    f"a manifest document must be a mapping, got {type(doc).__name__}"
+                )
+            yield doc
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"invalid YAML: {exc}") from None

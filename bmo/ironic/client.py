@@ -1,0 +1,760 @@
+"""``IronicClient``: openstacksdk underneath, bmo's vocabulary on top (reference §4.1, §4.2).
+
+What this layer adds to the SDK:
+
+* **One negotiation.** The API version document is read once; the microversion is chosen
+  from Metal3's list (1.110, 1.109, 1.95, 1.93, 1.89) and pinned on the connection. After
+  that every request carries it, and no reconcile pays a discovery round trip.
+* **Cached readiness.** ``ready()`` (version still OK and ≥1 driver registered) is cached for
+  ``IRONIC_CLIENT_CACHE_TTL`` through an injectable clock, good or bad result alike.
+* **One exception tree** (:mod:`bmo.ironic.errors`) and **short retries** inside each call
+  (:mod:`bmo.ironic.retry`); the SDK's own retries are switched off.
+* **Typed snapshots**: :class:`NodeView` and :class:`PortView`, frozen.
+
+Most node calls go through the SDK's session as raw JSON (``conn.baremetal.request`` with the
+pinned microversion) rather than the SDK's ``Node`` resource, for measured reasons
+(openstacksdk 4.22): its ``Node`` drops ``disable_power_off`` (1.95); its power call cannot
+pass Ironic's server-side ``timeout`` (soft power off); and its provision-state and
+maintenance calls re-GET the node after the PUT — an extra request per call against an API
+that manages ~10 requests/s, and a GET failure inside our retry loop would re-send a PUT
+Ironic already accepted. Where the SDK call is a single request (delete, validate, port
+create) ``conn.baremetal.*`` is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from keystoneauth1.session import TCPKeepAliveAdapter
+from openstack import connection as sdk_connection
+
+from bmo.ironic.config import IronicConfig
+from bmo.ironic.errors import (
+    IronicError,
+    IronicUnavailable,
+    MACConflict,
+    NodeNotFound,
+    NotReady,
+    PortNodeMissing,
+    error_from_response,
+    translate_errors,
+)
+from bmo.ironic.retry import RetryPolicy, call_with_retries
+from bmo.ironic.updates import PatchOp, redact, render_ops
+
+__all__ = [
+    "MIN_MICROVERSION",
+    "PREFERRED_MICROVERSIONS",
+    "IronicClient",
+    "NodeView",
+    "PortView",
+    "ValidationResult",
+    "build_connection",
+    "choose_microversion",
+    "parse_version",
+]
+
+log = logging.getLogger(__name__)
+
+MIN_MICROVERSION = (1, 89)
+PREFERRED_MICROVERSIONS: tuple[tuple[int, int], ...] = (
+    (1, 110),  # abort in "wait call-back"
+    (1, 109),  # node health
+    (1, 95),  # disable_power_off
+    (1, 93),  # GET virtual media
+    (1, 89),  # attach/detach virtual media
+)
+
+_NODE_LIST_LIMIT = 1000
+
+Clock = Callable[[], float]
+
+
+def parse_version(text: str) -> tuple[int, int]:
+    """``"1.110"`` → ``(1, 110)``; microversions compare numerically, not as strings."""
+    major, _, minor = text.strip().partition(".")
+    try:
+        return int(major), int(minor or 0)
+    except ValueError:
+        raise NotReady(f"ironic reported an unparsable API version {text!r}") from None
+
+
+def choose_microversion(min_version: str, max_version: str) -> str:
+    """The header version bmo will use against an Ironic offering ``min..max``."""
+    low, high = parse_version(min_version), parse_version(max_version)
+    if high[0] != 1 or high < MIN_MICROVERSION:
+        raise NotReady(
+            f"ironic API 1.89 or newer is required (this Ironic offers up to {max_version})"
+        )
+    for candidate in PREFERRED_MICROVERSIONS:
+        if low <= candidate <= high:
+            return f"{candidate[0]}.{candidate[1]}"
+    raise NotReady(  # pragma: no cover - only if Ironic's minimum rose above 1.110
+        f"ironic API range {min_version}..{max_version} offers none of the supported versions"
+    )
+
+
+# ---------------------------------------------------------------------------- snapshots
+
+
+def _frozen(value: Any) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value)) if isinstance(value, Mapping) else MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """The node fields the provisioner reads, as Ironic last reported them.
+
+    Mappings are read-only views. ``driver_info`` is left out of ``repr`` (Ironic masks
+    passwords as ``******`` but the rest may still be sensitive); use
+    :meth:`redacted_driver_info` to log it.
+    """
+
+    uuid: str
+    name: str | None = None
+    provision_state: str | None = None
+    target_provision_state: str | None = None
+    power_state: str | None = None
+    target_power_state: str | None = None
+    last_error: str | None = None
+    maintenance: bool = False
+    maintenance_reason: str | None = None
+    fault: str | None = None
+    driver: str | None = None
+    driver_info: Mapping[str, Any] = field(default_factory=lambda: _frozen({}), repr=False)
+    instance_info: Mapping[str, Any] = field(default_factory=lambda: _frozen({}), repr=False)
+    instance_uuid: str | None = None
+    properties: Mapping[str, Any] = field(default_factory=lambda: _frozen({}))
+    automated_clean: bool | None = None
+    boot_interface: str | None = None
+    deploy_interface: str | None = None
+    inspect_interface: str | None = None
+    raid_interface: str | None = None
+    disable_power_off: bool | None = None
+    health: str | None = None
+    reservation: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> NodeView:
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return None if value is None else str(value)
+
+        uuid = data.get("uuid")
+        if not isinstance(uuid, str):
+            raise IronicError("ironic returned a node without a uuid")
+        automated = data.get("automated_clean")
+        dpo = data.get("disable_power_off")
+        return cls(
+            uuid=uuid,
+            name=text("name"),
+            provision_state=text("provision_state"),
+            target_provision_state=text("target_provision_state"),
+            power_state=text("power_state"),
+            target_power_state=text("target_power_state"),
+            last_error=text("last_error"),
+            maintenance=bool(data.get("maintenance", False)),
+            maintenance_reason=text("maintenance_reason"),
+            fault=text("fault"),
+            driver=text("driver"),
+            driver_info=_frozen(data.get("driver_info")),
+            instance_info=_frozen(data.get("instance_info")),
+            instance_uuid=text("instance_uuid"),
+            properties=_frozen(data.get("properties")),
+            automated_clean=None if automated is None else bool(automated),
+            boot_interface=text("boot_interface"),
+            deploy_interface=text("deploy_interface"),
+            inspect_interface=text("inspect_interface"),
+            raid_interface=text("raid_interface"),
+            disable_power_off=None if dpo is None else bool(dpo),
+            health=text("health"),
+            reservation=text("reservation"),
+        )
+
+    def redacted_driver_info(self) -> dict[str, Any]:
+        result: dict[str, Any] = redact(dict(self.driver_info))
+        return result
+
+    def as_patch_base(self) -> dict[str, Any]:
+        """Top-level fields as a plain mapping, the ``current`` for ``NodeUpdateBuilder``."""
+        return {
+            "name": self.name,
+            "driver": self.driver,
+            "driver_info": dict(self.driver_info),
+            "instance_info": dict(self.instance_info),
+            "instance_uuid": self.instance_uuid,
+            "properties": dict(self.properties),
+            "automated_clean": self.automated_clean,
+            "boot_interface": self.boot_interface,
+            "deploy_interface": self.deploy_interface,
+            "inspect_interface": self.inspect_interface,
+            "raid_interface": self.raid_interface,
+            "disable_power_off": self.disable_power_off,
+        }
+
+
+@dataclass(frozen=True)
+class PortView:
+    uuid: str
+    address: str
+    node_uuid: str | None
+    pxe_enabled: bool | None = None
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """One interface's result from ``GET /v1/nodes/{id}/validate``."""
+
+    result: bool | None
+    reason: str | None
+
+
+# ---------------------------------------------------------------------------- connection
+
+
+class _NoHostnameCheckAdapter(TCPKeepAliveAdapter):
+    """Verifies Ironic's certificate chain but not its SAN (``IRONIC_SKIP_CLIENT_SAN_VERIFY``).
+
+    Replaces keystoneauth's keep-alive adapter for https, keeping its socket options.
+    """
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["assert_hostname"] = False
+        super().init_poolmanager(*args, **kwargs)
+
+
+def build_connection(config: IronicConfig) -> sdk_connection.Connection:
+    """An SDK connection from ``config`` alone: no clouds.yaml, no ``OS_*`` variables.
+
+    Status-code and connect retries of the SDK/keystoneauth are zeroed: retries happen in
+    :mod:`bmo.ironic.retry`, with a budget that fits a reconcile.
+    """
+    kwargs: dict[str, Any] = {
+        "app_name": "bmo",
+        "baremetal_endpoint_override": config.api_url,
+        "api_timeout": config.timeout,
+        "connect_retries": 0,
+        "status_code_retries": 0,
+        "baremetal_connect_retries": 0,
+        "baremetal_status_code_retries": 0,
+    }
+    if config.auth is not None:
+        kwargs.update(
+            auth_type="http_basic",
+            username=config.auth.username,
+            password=config.auth.password,
+        )
+    else:
+        kwargs["auth_type"] = "none"
+    tls = config.tls
+    if tls.insecure:
+        kwargs["insecure"] = True
+    elif tls.ca_file is not None:
+        kwargs["cacert"] = tls.ca_file
+    if tls.mutual:
+        kwargs["cert"] = tls.client_cert_file
+        kwargs["key"] = tls.client_key_file
+    conn = sdk_connection.Connection(**kwargs)
+    if tls.skip_client_san_verify and not tls.insecure:
+        conn.session.session.mount("https://", _NoHostnameCheckAdapter())
+    return conn
+
+
+# ---------------------------------------------------------------------------- the client
+
+
+def _node_path(ident: str, *rest: str) -> str:
+    return "/".join(("/nodes", quote(ident, safe=""), *rest))
+
+
+@dataclass(frozen=True)
+class _Readiness:
+    checked_at: float
+    error: NotReady | None
+
+
+class IronicClient:
+    """Thread-safe; share one per process. Every method raises only :class:`IronicError`."""
+
+    def __init__(
+        self,
+        config: IronicConfig,
+        *,
+        clock: Clock = time.monotonic,
+        retry_policy: RetryPolicy | None = None,
+        connection_factory: Callable[[IronicConfig], sdk_connection.Connection] = (
+            build_connection
+        ),
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._retry = retry_policy or RetryPolicy()
+        self._connection_factory = connection_factory
+        self._conn: sdk_connection.Connection | None = None
+        self._microversion: str | None = None
+        self._readiness: _Readiness | None = None
+        # Separate locks: a slow readiness probe must not stall node calls that only need
+        # the (already negotiated) microversion.
+        self._conn_lock = threading.Lock()
+        self._version_lock = threading.Lock()
+        self._ready_lock = threading.Lock()
+
+    @property
+    def config(self) -> IronicConfig:
+        return self._config
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _connection(self) -> sdk_connection.Connection:
+        with self._conn_lock:
+            if self._conn is None:
+                with translate_errors("connect to ironic"):
+                    self._conn = self._connection_factory(self._config)
+            return self._conn
+
+    def _baremetal(self) -> Any:
+        """The SDK proxy, pinned to the negotiated microversion.
+
+        Touching ``conn.baremetal`` runs keystoneauth's endpoint discovery the first time,
+        which can fail like any request, hence the mapping.
+        """
+        microversion = self.microversion
+        with translate_errors("connect to ironic"):
+            proxy = self._connection().baremetal
+        if proxy.default_microversion != microversion:
+            proxy.default_microversion = microversion
+        return proxy
+
+    def _call(
+        self,
+        operation: str,
+        fn: Callable[[], Any],
+        *,
+        recover_conflict: Callable[[], Any] | None = None,
+    ) -> Any:
+        # Negotiate first, outside this call's retry loop: the negotiation has its own
+        # retries, and nesting the two would multiply the attempts against a down Ironic.
+        _ = self.microversion
+        return call_with_retries(
+            operation, fn, policy=self._retry, recover_conflict=recover_conflict
+        )
+
+    def _raw(
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> requests.Response:
+        """One request relative to ``/v1``; error statuses become :class:`IronicError`."""
+        proxy = self._baremetal()
+        kwargs: dict[str, Any] = {
+            "microversion": self.microversion,
+            "raise_exc": False,
+            "connect_retries": 0,
+        }
+        if json is not None:
+            kwargs["json"] = json
+        if params:
+            kwargs["params"] = dict(params)
+        response: requests.Response = proxy.request(path, method, **kwargs)
+        if response.status_code >= 400:
+            raise error_from_response(response, operation)
+        return response
+
+    def _json(self, response: requests.Response, operation: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise IronicUnavailable(
+                f"{operation}: ironic returned a non-JSON body (HTTP {response.status_code})",
+                status_code=response.status_code,
+                operation=operation,
+            ) from None
+
+    # -- version and readiness -----------------------------------------------------------
+
+    def _read_version(self) -> str:
+        """Fetch the ``/v1`` version document and choose a microversion (raises NotReady)."""
+        operation = "read ironic API version"
+
+        def fetch() -> requests.Response:
+            conn = self._connection()
+            # An absolute URL through the SDK session: same TLS/timeout settings, and it
+            # does not depend on keystoneauth discovery having succeeded already.
+            response: requests.Response = conn.session.get(
+                self._config.api_url, authenticated=False, raise_exc=False, connect_retries=0
+            )
+            if response.status_code >= 400:
+                raise error_from_response(response, operation)
+            return response
+
+        response = call_with_retries(operation, fetch, policy=self._retry)
+        document = self._json(response, operation)
+        version = document.get("version") if isinstance(document, dict) else None
+        if not isinstance(version, dict):
+            # Fall back to Ironic's range headers.
+            version = {
+                "min_version": response.headers.get("X-OpenStack-Ironic-API-Minimum-Version"),
+                "version": response.headers.get("X-OpenStack-Ironic-API-Maximum-Version"),
+            }
+        max_version = version.get("version")
+        if not isinstance(max_version, str) or not max_version:
+            raise NotReady(f"{operation}: the version document names no API version")
+        min_version = version.get("min_version")
+        if not isinstance(min_version, str) or not min_version:
+            min_version = "1.1"
+        return choose_microversion(min_version, max_version)
+
+    @property
+    def microversion(self) -> str:
+        """The pinned microversion, negotiated on first use (raises NotReady/IronicError)."""
+        current = self._microversion
+        if current is not None:
+            return current
+        with self._version_lock:
+            if self._microversion is None:
+                self._microversion = self._read_version()
+                log.info("ironic microversion negotiated: %s", self._microversion)
+            return self._microversion
+
+    def ensure_ready(self) -> None:
+        """Raise :class:`NotReady` unless Ironic was seen ready within the cache TTL."""
+        with self._ready_lock:
+            now = self._clock()
+            cached = self._readiness
+            ttl = self._config.cache_ttl
+            if cached is None or ttl <= 0 or now - cached.checked_at >= ttl:
+                cached = _Readiness(checked_at=now, error=self._check_ready())
+                self._readiness = cached
+        error = cached.error
+        if error is not None:
+            # A fresh instance per raise: the cached one is shared between threads.
+            raise NotReady(
+                str(error), status_code=error.status_code, operation=error.operation
+            ) from error.__cause__
+
+    def ready(self) -> bool:
+        try:
+            self.ensure_ready()
+        except NotReady:
+            return False
+        return True
+
+    def _check_ready(self) -> NotReady | None:
+        try:
+            chosen = self._read_version()
+            if self._microversion is not None and chosen != self._microversion:
+                # Ironic was replaced by another version: re-pin rather than send a header
+                # it no longer accepts.
+                log.warning("ironic microversion changed %s -> %s", self._microversion, chosen)
+            self._microversion = chosen
+            response = call_with_retries(
+                "list ironic drivers",
+                lambda: self._raw("GET", "/drivers", "list ironic drivers"),
+                policy=self._retry,
+            )
+            body = self._json(response, "list ironic drivers")
+            drivers = body.get("drivers") if isinstance(body, dict) else None
+            if not drivers:
+                return NotReady("ironic has no drivers registered yet (conductor not up)")
+        except NotReady as exc:
+            return exc
+        except IronicError as exc:
+            not_ready = NotReady(
+                f"ironic is not usable: {exc}", status_code=exc.status_code, operation="ready"
+            )
+            not_ready.__cause__ = exc
+            return not_ready
+        return None
+
+    # -- nodes ---------------------------------------------------------------------------
+
+    def get_node(self, uuid_or_name: str) -> NodeView | None:
+        """The node, or ``None`` when Ironic has no node with that UUID or name."""
+        if not uuid_or_name:
+            return None
+        operation = f"get node {uuid_or_name}"
+        path = _node_path(uuid_or_name)
+        try:
+            response = self._call(operation, lambda: self._raw("GET", path, operation))
+        except NodeNotFound:
+            return None
+        return NodeView.from_json(self._json(response, operation))
+
+    def find_node(
+        self,
+        uuid: str | None = None,
+        name: str | None = None,
+        legacy_name: str | None = None,
+        boot_mac: str | None = None,
+    ) -> NodeView | None:
+        """Look up a host's node the way the Go operator does (reference §4.2).
+
+        UUID, then ``namespace~name``, then the legacy bare name (only when it contains no
+        ``~``), then the node owning a port with ``boot_mac``. A node found only through its
+        MAC that has a name belongs to someone else: :class:`MACConflict`.
+        """
+        for candidate in (uuid, name):
+            if candidate:
+                node = self.get_node(candidate)
+                if node is not None:
+                    return node
+        if legacy_name and "~" not in legacy_name:
+            node = self.get_node(legacy_name)
+            if node is not None:
+                return node
+        if not boot_mac:
+            return None
+        ports = self.find_ports(address=boot_mac)
+        if not ports:
+            return None
+        node_uuid = ports[0].node_uuid
+        node = self.get_node(node_uuid) if node_uuid else None
+        if node is None:
+            raise PortNodeMissing(
+                f"port {ports[0].uuid} with MAC {boot_mac} points to node {node_uuid}, "
+                "which does not exist; retrying later",
+                operation="find node",
+            )
+        if node.name:
+            raise MACConflict(boot_mac, node.name)
+        return node
+
+    def create_node(
+        self,
+        *,
+        name: str,
+        driver: str,
+        driver_info: Mapping[str, Any] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        interfaces: Mapping[str, str | None] | None = None,
+        disable_power_off: bool | None = None,
+        automated_clean: bool | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> NodeView:
+        """POST a node. ``interfaces`` maps e.g. ``boot_interface`` → value; empty/None
+        values are omitted so Ironic picks its defaults (reference §4.3)."""
+        body: dict[str, Any] = {"name": name, "driver": driver}
+        if driver_info:
+            body["driver_info"] = dict(driver_info)
+        if properties:
+            body["properties"] = dict(properties)
+        for key, value in (interfaces or {}).items():
+            if not key.endswith("_interface"):
+                raise ValueError(f"not an interface field: {key!r}")
+            if value:
+                body[key] = value
+        if disable_power_off is not None:
+            body["disable_power_off"] = disable_power_off
+        if automated_clean is not None:
+            body["automated_clean"] = automated_clean
+        if extra:
+            body["extra"] = dict(extra)
+        operation = f"create node {name}"
+
+        def create() -> NodeView:
+            response = self._raw("POST", "/nodes", operation, json=body)
+            return NodeView.from_json(self._json(response, operation))
+
+        node: NodeView = self._call(operation, create, recover_conflict=lambda: self.get_node(name))
+        return node
+
+    def update_node(self, uuid: str, ops: Sequence[PatchOp]) -> NodeView:
+        """Apply JSON-patch ops; with no ops, nothing is sent and the node is re-read."""
+        operation = f"update node {uuid}"
+        if not ops:
+            node = self.get_node(uuid)
+            if node is None:
+                raise NodeNotFound(f"{operation}: HTTP 404", status_code=404, operation=operation)
+            return node
+        log.debug("%s: %s", operation, render_ops(ops))
+        patch = [op.to_json() for op in ops]
+        path = _node_path(uuid)
+        response = self._call(operation, lambda: self._raw("PATCH", path, operation, json=patch))
+        return NodeView.from_json(self._json(response, operation))
+
+    def delete_node(self, uuid: str) -> None:
+        """Delete; a node that is already gone is fine."""
+        self._call(
+            f"delete node {uuid}",
+            lambda: self._baremetal().delete_node(uuid, ignore_missing=True),
+        )
+
+    def list_nodes(self, fields: Iterable[str] | None = None) -> list[NodeView]:
+        """All nodes (paged), e.g. with ``fields=("uuid", "name", "provision_state",
+        "boot_interface")`` for the capacity count (reference §4.15)."""
+        operation = "list nodes"
+        wanted = list(fields) if fields is not None else None
+        if wanted is not None and "uuid" not in wanted:
+            wanted.append("uuid")
+        nodes: list[NodeView] = []
+        marker: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": _NODE_LIST_LIMIT}
+            if wanted is not None:
+                params["fields"] = ",".join(wanted)
+            if marker is not None:
+                params["marker"] = marker
+            body = self._json(self._list_page(operation, params), operation)
+            if not isinstance(body, dict):
+                return nodes
+            page = body.get("nodes") or []
+            nodes.extend(NodeView.from_json(item) for item in page)
+            if not body.get("next") or not page:
+                return nodes
+            marker = nodes[-1].uuid
+
+    def _list_page(self, operation: str, params: Mapping[str, Any]) -> requests.Response:
+        response: requests.Response = self._call(
+            operation, lambda: self._raw("GET", "/nodes", operation, params=params)
+        )
+        return response
+
+    def set_provision_state(
+        self,
+        uuid: str,
+        target: str,
+        *,
+        config_drive: str | Mapping[str, Any] | None = None,
+        clean_steps: Sequence[Mapping[str, Any]] | None = None,
+        deploy_steps: Sequence[Mapping[str, Any]] | None = None,
+        service_steps: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Request a provision-state change (202); does not wait for it.
+
+        ``config_drive`` is the structured form (``user_data``/``meta_data``/``network_data``)
+        or a string (URL or gzipped, base64-encoded ISO), as Ironic accepts both.
+        """
+        body: dict[str, Any] = {"target": target}
+        if config_drive is not None:
+            body["configdrive"] = (
+                dict(config_drive) if isinstance(config_drive, Mapping) else config_drive
+            )
+        for key, steps in (
+            ("clean_steps", clean_steps),
+            ("deploy_steps", deploy_steps),
+            ("service_steps", service_steps),
+        ):
+            if steps is not None:
+                body[key] = [dict(step) for step in steps]
+        operation = f"set provision state {target} on node {uuid}"
+        path = _node_path(uuid, "states/provision")
+        self._call(operation, lambda: self._raw("PUT", path, operation, json=body))
+
+    def set_power_state(self, uuid: str, target: str, timeout: int | None = None) -> None:
+        """Request ``power on``/``power off``/``rebooting``/``soft power off``...
+
+        ``timeout`` (seconds) is Ironic's server-side limit for soft actions.
+        """
+        body: dict[str, Any] = {"target": target}
+        if timeout is not None:
+            body["timeout"] = int(timeout)
+        operation = f"set power state {target} on node {uuid}"
+        path = _node_path(uuid, "states/power")
+        self._call(operation, lambda: self._raw("PUT", path, operation, json=body))
+
+    def set_maintenance(self, uuid: str, reason: str | None = None) -> None:
+        operation = f"set maintenance on node {uuid}"
+        body = {"reason": reason} if reason else {}
+        path = _node_path(uuid, "maintenance")
+        self._call(operation, lambda: self._raw("PUT", path, operation, json=body))
+
+    def unset_maintenance(self, uuid: str) -> None:
+        operation = f"unset maintenance on node {uuid}"
+        path = _node_path(uuid, "maintenance")
+        self._call(operation, lambda: self._raw("DELETE", path, operation))
+
+    def validate(self, uuid: str) -> dict[str, ValidationResult]:
+        """Per-interface validation; never raises for failing interfaces (caller decides)."""
+        results = self._call(
+            f"validate node {uuid}",
+            lambda: self._baremetal().validate_node(uuid, required=()),
+        )
+        return {
+            name: ValidationResult(result=res.result, reason=res.reason)
+            for name, res in results.items()
+        }
+
+    def set_raid_config(self, uuid: str, target_raid_config: Mapping[str, Any]) -> None:
+        """Set ``target_raid_config`` (applied later by a clean step)."""
+        operation = f"set RAID config on node {uuid}"
+        path = _node_path(uuid, "states/raid")
+        body = dict(target_raid_config)
+        self._call(operation, lambda: self._raw("PUT", path, operation, json=body))
+
+    def get_inventory(self, uuid: str) -> dict[str, Any] | None:
+        """``{"inventory": ..., "plugin_data": ...}``, or ``None`` if none was stored."""
+        operation = f"get inventory of node {uuid}"
+        path = _node_path(uuid, "inventory")
+        try:
+            response = self._call(operation, lambda: self._raw("GET", path, operation))
+        except NodeNotFound:
+            return None
+        body = self._json(response, operation)
+        return dict(body) if isinstance(body, dict) else None
+
+    # -- ports ---------------------------------------------------------------------------
+
+    def find_ports(
+        self, *, address: str | None = None, node_uuid: str | None = None
+    ) -> list[PortView]:
+        params: dict[str, Any] = {"fields": "uuid,address,node_uuid,pxe_enabled"}
+        if address:
+            params["address"] = address
+        if node_uuid:
+            params["node_uuid"] = node_uuid
+        operation = "list ports"
+        response = self._call(
+            operation, lambda: self._raw("GET", "/ports", operation, params=params)
+        )
+        body = self._json(response, operation)
+        return [
+            PortView(
+                uuid=str(item["uuid"]),
+                address=str(item.get("address", "")),
+                node_uuid=item.get("node_uuid"),
+                pxe_enabled=item.get("pxe_enabled"),
+            )
+            for item in (body.get("ports", []) if isinstance(body, dict) else [])
+        ]
+
+    def list_ports(self, node_uuid: str) -> list[PortView]:
+        return self.find_ports(node_uuid=node_uuid)
+
+    def create_port(self, node_uuid: str, mac: str, pxe_enabled: bool = True) -> PortView:
+        """Create a port; on a retried POST, an existing port for this node/MAC is the result.
+
+        An existing port with this MAC on *another* node stays a :class:`Conflict`.
+        """
+        operation = f"create port {mac} on node {node_uuid}"
+
+        def create() -> PortView:
+            port = self._baremetal().create_port(
+                node_uuid=node_uuid, address=mac, is_pxe_enabled=pxe_enabled
+            )
+            return PortView(
+                uuid=str(port.id),
+                address=str(port.address),
+                node_uuid=port.node_id,
+                pxe_enabled=port.is_pxe_enabled,
+            )
+
+        def recover() -> PortView | None:
+            for port in self.find_ports(address=mac):
+                if port.node_uuid == node_uuid:
+                    return port
+            return None
+
+        result: PortView = self._call(operation, create, recover_conflict=recover)
+        return result

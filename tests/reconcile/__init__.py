@@ -1,0 +1,1 @@
+"""Tests for bmo.reconcile: queue, rate limiters, informer, state machine, controller."""
