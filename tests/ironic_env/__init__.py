@@ -1,0 +1,1 @@
+"""Tests against a real Ironic and sushy-tools emulator (hack/ironic_local.py)."""
