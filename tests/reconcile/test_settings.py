@@ -1,0 +1,125 @@
+"""Settings: flags and the Go operator's environment variables, validated at start."""
+
+from __future__ import annotations
+
+import pytest
+
+from bmo.settings import Address, SettingsError, load, resolve_concurrency
+
+
+def test_defaults_follow_the_go_operator() -> None:
+    s = load([], {}, cpu_count=4)
+    assert s.namespaces == ()
+    assert s.health_addr == Address("", 9440)
+    assert s.metrics_addr == Address("127.0.0.1", 8080)
+    assert s.webhook_port == 9443
+    assert s.provisioner == "ironic"
+    assert s.max_provisioning_retries == 5
+    assert (s.kube.qps, s.kube.burst) == (20.0, 30)
+    le = s.leader_election
+    assert (le.enabled, le.lease_name) == (False, "baremetal-operator")
+    assert (le.lease_duration, le.renew_deadline, le.retry_period) == (15.0, 10.0, 2.0)
+    assert s.concurrency == 4
+    assert s.development_drivers is False
+
+
+def test_settings_are_frozen() -> None:
+    s = load([], {}, cpu_count=2)
+    with pytest.raises(AttributeError):
+        s.concurrency = 9  # type: ignore[misc]
+
+
+def test_environment_supplies_values_and_flags_win() -> None:
+    env = {
+        "WATCH_NAMESPACE": "a,b, a",
+        "POD_NAMESPACE": "ops",
+        "BMO_CONCURRENCY": "3",
+        "LEASE_DURATION_SECONDS": "30",
+        "RENEW_DEADLINE_SECONDS": "20",
+        "RETRY_PERIOD_SECONDS": "4",
+        "BMO_DEVELOPMENT_DRIVERS": "true",
+    }
+    s = load(["--enable-leader-election"], env)
+    assert s.namespaces == ("a", "b")
+    assert s.concurrency == 3
+    assert s.development_drivers is True
+    assert s.leader_election.namespace == "ops"
+    assert (s.leader_election.lease_duration, s.leader_election.retry_period) == (30.0, 4.0)
+
+    s = load(
+        ["--namespace", "c", "--controller-concurrency", "7", "--lease-duration-seconds", "25"],
+        env,
+    )
+    assert s.namespaces == ("c",)
+    assert s.concurrency == 7
+    assert s.leader_election.lease_duration == 25.0
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "cpus", "expected"),
+    [
+        (5, {"BMO_CONCURRENCY": "3"}, 4, 5),
+        (0, {"BMO_CONCURRENCY": "3"}, 4, 3),
+        (0, {}, 1, 2),
+        (0, {}, 32, 8),
+        (None, {}, 6, 6),
+    ],
+)
+def test_concurrency_rule(flag: int | None, env: dict[str, str], cpus: int, expected: int) -> None:
+    assert resolve_concurrency(flag, env, cpu_count=cpus) == expected
+
+
+def test_leader_election_namespace_falls_back_to_the_single_watch_namespace() -> None:
+    s = load(["--enable-leader-election", "--namespace", "metal"], {})
+    assert s.leader_election.namespace == "metal"
+
+
+def test_addresses_and_disabling_metrics() -> None:
+    s = load(["--health-addr", "127.0.0.1:0", "--metrics-addr", "0"], {})
+    assert s.health_addr == Address("127.0.0.1", 0)
+    assert s.metrics_addr is None
+    s = load(["--metrics-addr", "[::1]:9000"], {})
+    assert s.metrics_addr == Address("::1", 9000)
+    assert str(s.metrics_addr) == "[::1]:9000"
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "names"),
+    [
+        (["--controller-concurrency", "-1"], {}, "--controller-concurrency"),
+        ([], {"BMO_CONCURRENCY": "lots"}, "BMO_CONCURRENCY"),
+        ([], {"BMO_CONCURRENCY": "0"}, "BMO_CONCURRENCY"),
+        (["--provisioner", "redfish"], {}, "--provisioner"),
+        (["--webhook-port", "70000"], {}, "--webhook-port"),
+        (["--health-addr", "9440"], {}, "--health-addr"),
+        (["--health-addr", ":http"], {}, "--health-addr"),
+        (["--namespace", "Bad_NS"], {}, "--namespace"),
+        ([], {"LEASE_DURATION_SECONDS": "15s"}, "LEASE_DURATION_SECONDS"),
+        (["--lease-duration-seconds", "70000"], {}, "--lease-duration-seconds"),
+        (["--lease-duration-seconds", "10"], {}, "--renew-deadline-seconds"),
+        (["--retry-period-seconds", "9"], {}, "--retry-period-seconds"),
+        (["--enable-leader-election"], {}, "POD_NAMESPACE"),
+        (["--enable-leader-election", "--namespace", "a,b"], {}, "POD_NAMESPACE"),
+        (["--kube-api-qps", "0"], {}, "--kube-api-qps"),
+        (["--kube-api-burst", "0"], {}, "--kube-api-burst"),
+        (["--max-provisioning-retries", "-2"], {}, "--max-provisioning-retries"),
+        ([], {"BMO_DEVELOPMENT_DRIVERS": "maybe"}, "BMO_DEVELOPMENT_DRIVERS"),
+        (["--controller-concurrency", "two"], {}, "--controller-concurrency"),
+        (["--no-such-flag"], {}, "--no-such-flag"),
+    ],
+)
+def test_invalid_values_name_the_flag_or_variable(
+    argv: list[str], env: dict[str, str], names: str
+) -> None:
+    with pytest.raises(SettingsError) as info:
+        load(argv, env, cpu_count=2)
+    assert names in str(info.value)
+
+
+def test_bmo_run_reports_bad_settings_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from bmo.cli import main
+
+    assert main(["run", "--controller-concurrency", "-3"]) == 2
+    err = capsys.readouterr().err
+    assert "--controller-concurrency" in err
+    assert "positive" in err
