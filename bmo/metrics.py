@@ -8,9 +8,14 @@ controller) create them once, at import, with `registry=REGISTRY`.
 
 from __future__ import annotations
 
+import prometheus_client
 from prometheus_client import CollectorRegistry, generate_latest
 
 __all__ = ["REGISTRY", "exposition"]
+
+# The Go client exports no `*_created` series; dashboards written for the Go operator
+# neither need nor expect them, and they double the series count.
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
 REGISTRY = CollectorRegistry()
 

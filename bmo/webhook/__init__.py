@@ -1,0 +1,66 @@
+"""The validating admission webhook for BareMetalHosts (reference §8).
+
+An HTTPS server answering ``admission.k8s.io/v1`` AdmissionReviews at
+``/validate-metal3-io-v1alpha1-baremetalhost`` with :mod:`bmo.api.validation`'s rules and
+the Go operator's messages. Wiring into the manager::
+
+    server = WebhookServer(WebhookConfig(port=..., cert_dir=..., allow_development=...))
+    server.start()
+    manager.add_ready_check("webhook", server.ready)
+    try: manager.run(stop)
+    finally: server.stop()
+"""
+
+from bmo.webhook.admission import (
+    AdmissionRequest,
+    Decision,
+    GroupVersionKind,
+    aggregate,
+    decide,
+    parse_review,
+    review_response,
+)
+from bmo.webhook.certs import CertificateReloader
+from bmo.webhook.config import (
+    BAREMETALHOST_PATH,
+    DEFAULT_CERT_DIR,
+    DEFAULT_PORT,
+    TLS_VERSIONS,
+    WebhookConfig,
+    add_arguments,
+    from_args,
+    parse_tls_version,
+)
+from bmo.webhook.errors import (
+    CertificateError,
+    MalformedReviewError,
+    ServerStartError,
+    WebhookConfigError,
+    WebhookError,
+)
+from bmo.webhook.server import WebhookServer
+
+__all__ = [
+    "BAREMETALHOST_PATH",
+    "DEFAULT_CERT_DIR",
+    "DEFAULT_PORT",
+    "TLS_VERSIONS",
+    "AdmissionRequest",
+    "CertificateError",
+    "CertificateReloader",
+    "Decision",
+    "GroupVersionKind",
+    "MalformedReviewError",
+    "ServerStartError",
+    "WebhookConfig",
+    "WebhookConfigError",
+    "WebhookError",
+    "WebhookServer",
+    "add_arguments",
+    "aggregate",
+    "decide",
+    "from_args",
+    "parse_review",
+    "parse_tls_version",
+    "review_response",
+]
