@@ -1,0 +1,58 @@
+"""The provisioner interface: how the host state machine drives a provisioning backend.
+
+Ironic (``bmo.ironic``) is one implementation; :mod:`bmo.provisioner.fixture` is an
+in-memory one for tests and benchmarks. This package knows the API types and nothing else.
+"""
+
+from __future__ import annotations
+
+from bmo.provisioner.errors import (
+    HostLocked,
+    NeedsPreprovisioningImage,
+    NeedsRegistration,
+    ProvisionerBusy,
+    ProvisionerError,
+    ProvisionerNotReady,
+)
+from bmo.provisioner.interface import Provisioner, ProvisionerFactory
+from bmo.provisioner.types import (
+    AdoptData,
+    EventPublisher,
+    FirmwareComponentUpdate,
+    HardwareState,
+    Health,
+    HostConfigData,
+    HostData,
+    InspectData,
+    ManagementAccessData,
+    PrepareData,
+    PreprovisioningImage,
+    ProvisionData,
+    Result,
+    build_host_data,
+)
+
+__all__ = [
+    "AdoptData",
+    "EventPublisher",
+    "FirmwareComponentUpdate",
+    "HardwareState",
+    "Health",
+    "HostConfigData",
+    "HostData",
+    "HostLocked",
+    "InspectData",
+    "ManagementAccessData",
+    "NeedsPreprovisioningImage",
+    "NeedsRegistration",
+    "PrepareData",
+    "PreprovisioningImage",
+    "ProvisionData",
+    "Provisioner",
+    "ProvisionerBusy",
+    "ProvisionerError",
+    "ProvisionerFactory",
+    "ProvisionerNotReady",
+    "Result",
+    "build_host_data",
+]

@@ -1,0 +1,606 @@
+"""An in-memory provisioner: hosts walk the same states as with Ironic, with no Ironic.
+
+Like the Go operator's ``fixture`` provisioner, the state that Ironic would keep (is the
+node registered, is it powered on, what is deployed, which operation is running) lives in a
+:class:`FixtureRegistry` shared by every :class:`FixtureProvisioner` built for that host, so
+a host makes progress across reconciles exactly as it would against a real backend.
+
+Operations take a configurable :class:`Delay` (a number of calls that report ``dirty``
+and/or a duration on an injected clock), can be told to fail (:meth:`FixtureHost.fail_next`)
+or raise (:meth:`FixtureHost.raise_next`), and every call is recorded for assertions. The
+per-call work is a few dict look-ups so benchmarks can drive thousands of hosts.
+
+Failures are *sticky* where Ironic's are: once an inspection (say) has failed, every later
+call reports the same error until one is made with ``restart_on_failure``/``force``, which
+restarts the operation. That is what the state machine's fail-once-then-retry relies on.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+
+from bmo.api.constants import RebootMode
+from bmo.api.hardware import (
+    BIOS,
+    CPU,
+    NIC,
+    Firmware,
+    HardwareDetails,
+    HardwareSystemVendor,
+    Storage,
+)
+from bmo.provisioner.errors import NeedsRegistration, ProvisionerError, ProvisionerNotReady
+from bmo.provisioner.types import (
+    AdoptData,
+    EventPublisher,
+    HardwareState,
+    HostData,
+    InspectData,
+    ManagementAccessData,
+    PrepareData,
+    ProvisionData,
+    Result,
+)
+
+__all__ = [
+    "OPERATIONS",
+    "Call",
+    "Delay",
+    "FixtureHost",
+    "FixtureProvisioner",
+    "FixtureProvisionerFactory",
+    "FixtureRegistry",
+    "default_hardware_details",
+]
+
+#: Operation names accepted by ``Delay`` maps, ``fail_next`` and ``raise_next``.
+OPERATIONS: Final = (
+    "register",
+    "inspect",
+    "prepare",
+    "provision",
+    "deprovision",
+    "adopt",
+    "delete",
+    "detach",
+    "power_on",
+    "power_off",
+)
+
+#: Operations that occupy one of the backend's (de)provisioning slots while running.
+_BUSY_OPERATIONS: Final = frozenset({"inspect", "provision", "deprovision"})
+
+_ID_NAMESPACE: Final = uuid.UUID("6f1b3a52-3c1e-4d5e-9a0a-0b4d3e2f6c11")
+
+
+@dataclass(frozen=True)
+class Delay:
+    """How long an operation takes: ``calls`` calls report ``dirty`` (the one that starts it
+    included) and, if ``seconds`` > 0, it also waits that long on the registry's clock.
+
+    ``Delay(0)`` completes on the call that starts it.
+    """
+
+    calls: int = 1
+    seconds: float = 0.0
+
+
+_DEFAULT_DELAYS: Final[Mapping[str, Delay]] = MappingProxyType(
+    {
+        "register": Delay(0),
+        "inspect": Delay(1),
+        "prepare": Delay(1),
+        "provision": Delay(1),
+        "deprovision": Delay(1),
+        "adopt": Delay(0),
+        "delete": Delay(0),
+        "detach": Delay(0),
+        "power_on": Delay(0),
+        "power_off": Delay(0),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One recorded provisioner call: the operation and its interesting arguments."""
+
+    op: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Running:
+    calls_left: int
+    deadline: float
+
+
+@dataclass
+class FixtureHost:
+    """What the backend knows about one host; shared by all its provisioners."""
+
+    namespace: str
+    name: str
+    registered: bool = False
+    provisioner_id: str = ""
+    powered_on: bool = False
+    disable_power_off: bool = False
+    inspected: bool = False
+    hardware: HardwareDetails | None = None
+    image_url: str = ""
+    custom_deploy_method: str = ""
+    detached: bool = False
+    health: str = ""
+    power_failure: bool = False
+    registrations: int = 0
+    reboots: int = 0
+    calls: list[Call] = field(default_factory=list)
+    _running: dict[str, _Running] = field(default_factory=dict)
+    _failed: dict[str, str] = field(default_factory=dict)
+    _fail_next: dict[str, str] = field(default_factory=dict)
+    _raise_next: dict[str, ProvisionerError] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.namespace, self.name
+
+    def fail_next(self, op: str, message: str) -> None:
+        """Make the next ``op`` call report ``message`` as a failure (sticky, see module)."""
+        _check_op(op)
+        self._fail_next[op] = message
+
+    def raise_next(self, op: str, error: ProvisionerError) -> None:
+        """Make the next ``op`` call raise ``error`` (a transient failure)."""
+        _check_op(op)
+        self._raise_next[op] = error
+
+    def failed(self, op: str) -> str:
+        """The sticky failure message of ``op`` (``""`` when it has not failed)."""
+        return self._failed.get(op, "")
+
+    def running(self, op: str) -> bool:
+        return op in self._running
+
+    def calls_to(self, op: str) -> list[Call]:
+        return [c for c in self.calls if c.op == op]
+
+    def wipe(self) -> None:
+        """Forget the node, as an Ironic database wipe would; the machine keeps running."""
+        self.registered = False
+        self.provisioner_id = ""
+        self._running.clear()
+        self._failed.clear()
+
+
+def _check_op(op: str) -> None:
+    if op not in OPERATIONS:
+        raise ValueError(f"unknown fixture operation {op!r}; expected one of {OPERATIONS}")
+
+
+class FixtureRegistry:
+    """The fixture's "backend": every host's state, the delays, capacity and readiness.
+
+    ``capacity`` bounds how many hosts may inspect/provision/deprovision at once (``None``:
+    unbounded), as Ironic's ``PROVISIONING_LIMIT`` does. ``ready=False`` makes the factory
+    raise :class:`ProvisionerNotReady`.
+    """
+
+    def __init__(
+        self,
+        *,
+        delays: Mapping[str, Delay] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        poll_interval: float = 10.0,
+        capacity: int | None = None,
+        record_calls: bool = True,
+    ) -> None:
+        for op in delays or {}:
+            _check_op(op)
+        self.delays: dict[str, Delay] = {**_DEFAULT_DELAYS, **(delays or {})}
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.capacity = capacity
+        self.record_calls = record_calls
+        self.ready = True
+        self.hosts: dict[tuple[str, str], FixtureHost] = {}
+        self._busy: set[tuple[str, str]] = set()
+
+    def host(self, namespace: str, name: str) -> FixtureHost:
+        """The state of one host, created on first use."""
+        key = (namespace, name)
+        state = self.hosts.get(key)
+        if state is None:
+            state = self.hosts[key] = FixtureHost(namespace, name)
+        return state
+
+    def wipe(self) -> None:
+        """Forget every node (simulates Ironic losing its database)."""
+        for state in self.hosts.values():
+            state.wipe()
+        self._busy.clear()
+
+    def busy_count(self) -> int:
+        return len(self._busy)
+
+    def has_capacity(self, key: tuple[str, str]) -> bool:
+        if self.capacity is None or key in self._busy:
+            return True
+        return len(self._busy) < self.capacity
+
+    # -- operation bookkeeping
+
+    def _advance(self, state: FixtureHost, op: str) -> tuple[bool, bool]:
+        """Start or poll ``op``: ``(started_now, done)``."""
+        running = state._running.get(op)
+        started = running is None
+        if running is None:
+            delay = self.delays[op]
+            running = _Running(delay.calls, self.clock() + delay.seconds)
+            state._running[op] = running
+            if op in _BUSY_OPERATIONS:
+                self._busy.add(state.key)
+        running.calls_left -= 1
+        if running.calls_left < 0 and self.clock() >= running.deadline:
+            self._finish(state, op)
+            return started, True
+        return started, False
+
+    def _finish(self, state: FixtureHost, op: str) -> None:
+        state._running.pop(op, None)
+        if op in _BUSY_OPERATIONS and not any(o in state._running for o in _BUSY_OPERATIONS):
+            self._busy.discard(state.key)
+
+    def _fail(self, state: FixtureHost, op: str, message: str) -> Result:
+        self._finish(state, op)
+        state._failed[op] = message
+        return Result(error_message=message)
+
+
+class FixtureProvisioner:
+    """One host's provisioner for one reconcile; all state is in the registry."""
+
+    def __init__(
+        self, registry: FixtureRegistry, host_data: HostData, publish: EventPublisher
+    ) -> None:
+        self._registry = registry
+        self._host_data = host_data
+        self._publish = publish
+        self._state = registry.host(host_data.namespace, host_data.name)
+
+    @property
+    def state(self) -> FixtureHost:
+        return self._state
+
+    # -- helpers
+
+    def _record(self, op: str, **args: Any) -> None:
+        if self._registry.record_calls:
+            self._state.calls.append(Call(op, args))
+
+    def _injected(self, op: str) -> str:
+        """Raise an injected exception, or return an injected failure message."""
+        error = self._state._raise_next.pop(op, None)
+        if error is not None:
+            raise error
+        return self._state._fail_next.pop(op, "")
+
+    def _require_node(self) -> None:
+        if not self._state.registered:
+            raise NeedsRegistration()
+
+    def _dirty(self) -> Result:
+        return Result(dirty=True, requeue_after=self._registry.poll_interval)
+
+    def _sticky(self, op: str, restart: bool) -> Result | None:
+        """The recorded failure of ``op`` unless the caller asks to restart it."""
+        message = self._state._failed.get(op)
+        if message is None:
+            return None
+        if not restart:
+            return Result(error_message=message)
+        del self._state._failed[op]
+        return None
+
+    # -- the Provisioner protocol
+
+    def register(
+        self, data: ManagementAccessData, credentials_changed: bool, restart_on_failure: bool
+    ) -> tuple[Result, str]:
+        self._record(
+            "register",
+            state=data.state,
+            credentials_changed=credentials_changed,
+            restart_on_failure=restart_on_failure,
+        )
+        state = self._state
+        state.disable_power_off = data.disable_power_off
+        failure = self._sticky("register", restart_on_failure)
+        if failure is not None:
+            return failure, state.provisioner_id
+        message = self._injected("register")
+        if message:
+            return self._registry._fail(state, "register", message), state.provisioner_id
+        if state.registered:
+            return Result(), state.provisioner_id
+        _, done = self._registry._advance(state, "register")
+        if not done:
+            return self._dirty(), ""
+        state.registrations += 1
+        state.registered = True
+        state.detached = False
+        state.provisioner_id = str(
+            uuid.uuid5(_ID_NAMESPACE, f"{state.namespace}/{state.name}/{state.registrations}")
+        )
+        self._publish("Registered", "Registered new host")
+        return Result(), state.provisioner_id
+
+    def inspect_hardware(
+        self, data: InspectData, restart_on_failure: bool, refresh: bool, force_reboot: bool
+    ) -> tuple[Result, bool, HardwareDetails | None]:
+        self._record(
+            "inspect",
+            restart_on_failure=restart_on_failure,
+            refresh=refresh,
+            force_reboot=force_reboot,
+        )
+        self._require_node()
+        state = self._state
+        failure = self._sticky("inspect", restart_on_failure)
+        if failure is not None:
+            return failure, False, None
+        message = self._injected("inspect")
+        if message:
+            return self._registry._fail(state, "inspect", message), False, None
+        if refresh and not state.running("inspect"):
+            state.inspected = False
+        if state.inspected:
+            return Result(), False, state.hardware
+        started, done = self._registry._advance(state, "inspect")
+        if started:
+            self._publish("InspectionStarted", "Hardware inspection started")
+        if not done:
+            return self._dirty(), started, None
+        state.inspected = True
+        state.powered_on = False
+        if state.hardware is None:
+            state.hardware = default_hardware_details(self._host_data, data.cpu_architecture)
+        self._publish("InspectionComplete", "Hardware inspection completed")
+        return Result(), started, state.hardware
+
+    def update_hardware_state(self) -> HardwareState:
+        self._record("update_hardware_state")
+        if not self._state.registered:
+            return HardwareState(None)
+        return HardwareState(self._state.powered_on)
+
+    def adopt(self, data: AdoptData, restart_on_failure: bool) -> Result:
+        self._record("adopt", state=data.state, restart_on_failure=restart_on_failure)
+        self._require_node()
+        state = self._state
+        failure = self._sticky("adopt", restart_on_failure)
+        if failure is not None:
+            return failure
+        message = self._injected("adopt")
+        if message:
+            return self._registry._fail(state, "adopt", message)
+        _, done = self._registry._advance(state, "adopt")
+        return Result() if done else self._dirty()
+
+    def prepare(
+        self, data: PrepareData, unprepared: bool, restart_on_failure: bool
+    ) -> tuple[Result, bool]:
+        self._record("prepare", unprepared=unprepared, restart_on_failure=restart_on_failure)
+        self._require_node()
+        state = self._state
+        failure = self._sticky("prepare", restart_on_failure)
+        if failure is not None:
+            return failure, False
+        message = self._injected("prepare")
+        if message:
+            return self._registry._fail(state, "prepare", message), False
+        if not unprepared and not state.running("prepare"):
+            return Result(), False
+        started, done = self._registry._advance(state, "prepare")
+        return (Result() if done else self._dirty()), started
+
+    def provision(self, data: ProvisionData, force_reboot: bool) -> Result:
+        method = data.custom_deploy.method if data.custom_deploy is not None else ""
+        self._record(
+            "provision", image_url=data.image.url, custom_deploy=method, force_reboot=force_reboot
+        )
+        self._require_node()
+        state = self._state
+        failed = state._failed.get("provision")
+        if failed is not None:
+            return Result(error_message=failed)
+        message = self._injected("provision")
+        if message:
+            return self._registry._fail(state, "provision", message)
+        deployed = state.image_url == data.image.url and state.custom_deploy_method == method
+        if deployed and (state.image_url or method) and not state.running("provision"):
+            return Result()
+        started, done = self._registry._advance(state, "provision")
+        if started:
+            self._publish("ProvisioningStarted", f"Image provisioning started for {data.image.url}")
+        if not done:
+            return self._dirty()
+        state.image_url = data.image.url
+        state.custom_deploy_method = method
+        state.powered_on = True
+        self._publish("ProvisioningComplete", f"Image provisioning completed for {data.image.url}")
+        return Result()
+
+    def deprovision(self, restart_on_failure: bool, automated_cleaning_mode: str) -> Result:
+        self._record(
+            "deprovision",
+            restart_on_failure=restart_on_failure,
+            automated_cleaning_mode=automated_cleaning_mode,
+        )
+        self._require_node()
+        state = self._state
+        failure = self._sticky("deprovision", restart_on_failure)
+        if failure is not None:
+            return failure
+        message = self._injected("deprovision")
+        if message:
+            return self._registry._fail(state, "deprovision", message)
+        deployed = bool(state.image_url or state.custom_deploy_method or state.failed("provision"))
+        if not deployed and not state.running("deprovision"):
+            return Result()
+        started, done = self._registry._advance(state, "deprovision")
+        if started:
+            state._failed.pop("provision", None)
+            self._publish("DeprovisioningStarted", "Image deprovisioning started")
+        if not done:
+            return self._dirty()
+        state.image_url = ""
+        state.custom_deploy_method = ""
+        state.powered_on = False
+        self._publish("DeprovisioningComplete", "Image deprovisioning completed")
+        return Result()
+
+    def _remove(self, op: str) -> Result:
+        state = self._state
+        message = self._injected(op)
+        if message:
+            return self._registry._fail(state, op, message)
+        state._failed.pop(op, None)
+        if not state.registered:
+            return Result()
+        _, done = self._registry._advance(state, op)
+        if not done:
+            return self._dirty()
+        state.wipe()
+        self._registry._busy.discard(state.key)
+        return Result()
+
+    def delete(self) -> Result:
+        self._record("delete")
+        return self._remove("delete")
+
+    def detach(self, force: bool) -> Result:
+        self._record("detach", force=force)
+        result = self._remove("detach")
+        if not result.dirty and not result.error_message:
+            self._state.detached = True
+        return result
+
+    def power_on(self, force: bool) -> Result:
+        self._record("power_on", force=force)
+        self._require_node()
+        state = self._state
+        failure = self._sticky("power_on", force)
+        if failure is not None:
+            return failure
+        message = self._injected("power_on")
+        if message:
+            return self._registry._fail(state, "power_on", message)
+        self._registry._finish(state, "power_off")
+        if state.powered_on and not state.running("power_on"):
+            return Result()
+        _, done = self._registry._advance(state, "power_on")
+        if not done:
+            return self._dirty()
+        state.powered_on = True
+        self._publish("PowerOn", "Host powered on")
+        # Like Ironic, the call that changes the power state reports work done (dirty); the
+        # next one finds the machine already on.
+        return self._dirty()
+
+    def power_off(self, reboot_mode: str, force: bool) -> Result:
+        self._record("power_off", reboot_mode=reboot_mode, force=force)
+        self._require_node()
+        state = self._state
+        failure = self._sticky("power_off", force)
+        if failure is not None:
+            return failure
+        message = self._injected("power_off")
+        if message:
+            return self._registry._fail(state, "power_off", message)
+        self._registry._finish(state, "power_on")
+        if not state.powered_on and not state.running("power_off"):
+            return Result()
+        _, done = self._registry._advance(state, "power_off")
+        if not done:
+            return self._dirty()
+        if state.disable_power_off:
+            # Ironic reboots instead: the machine ends up on again.
+            state.reboots += 1
+            self._publish("PowerOff", "Host rebooted")
+            return self._dirty()
+        state.powered_on = False
+        soft = reboot_mode == RebootMode.SOFT
+        self._publish("PowerOff", "Host soft powered off" if soft else "Host powered off")
+        return self._dirty()
+
+    def has_capacity(self) -> bool:
+        self._record("has_capacity")
+        return self._registry.has_capacity(self._state.key)
+
+    def get_health(self) -> str:
+        return self._state.health
+
+    def has_power_failure(self) -> bool:
+        return self._state.power_failure
+
+
+class FixtureProvisionerFactory:
+    """Builds :class:`FixtureProvisioner` objects over one registry."""
+
+    def __init__(self, registry: FixtureRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else FixtureRegistry()
+
+    def new(self, host_data: HostData, publish: EventPublisher) -> FixtureProvisioner:
+        if not self.registry.ready:
+            raise ProvisionerNotReady("fixture provisioner is not ready")
+        return FixtureProvisioner(self.registry, host_data, publish)
+
+
+def default_hardware_details(host_data: HostData, architecture: str = "") -> HardwareDetails:
+    """Plausible inspection results for a host, stable for a given host."""
+    mac = host_data.boot_mac_address or "00:00:5e:00:53:01"
+    return HardwareDetails(
+        system_vendor=HardwareSystemVendor(
+            manufacturer="bmo fixture",
+            product_name="Virtual Machine",
+            serial_number=f"fixture-{host_data.namespace}-{host_data.name}",
+        ),
+        firmware=Firmware(bios=BIOS(date="01/01/2024", vendor="bmo", version="1.0")),
+        ram_mebibytes=16384,
+        nics=(
+            NIC(
+                name="eth0",
+                model="0x1af4 0x0001",
+                mac=mac,
+                ip="192.0.2.10",
+                speed_gbps=10,
+                pxe=True,
+            ),
+            NIC(name="eth1", model="0x1af4 0x0001", mac="00:00:5e:00:53:02", speed_gbps=10),
+        ),
+        storage=(
+            Storage(
+                name="/dev/sda",
+                alternate_names=("/dev/sda",),
+                type="SSD",
+                size_bytes=500 * 1024**3,
+                vendor="bmo",
+                model="fixture disk",
+                serial_number="disk-0",
+                hctl="0:0:0:0",
+            ),
+        ),
+        cpu=CPU(
+            arch=architecture or "x86_64",
+            model="Fixture CPU",
+            clock_megahertz=2400.0,
+            flags=("fpu", "sse2", "vmx"),
+            count=4,
+        ),
+        hostname=host_data.name,
+    )

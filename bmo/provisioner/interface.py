@@ -1,0 +1,109 @@
+"""The provisioner seam: coarse, idempotent verbs over one host, and their factory.
+
+The state machine calls these on every reconcile and decides from the ``Result`` what to do
+next; a provisioner never sees Kubernetes and never keeps per-reconcile state the next call
+needs (that lives in the backend, Ironic's node, or the fixture's registry). Every method
+may be called repeatedly for the same operation: while it returns ``dirty`` the operation
+is in progress.
+
+Each ``restart_on_failure`` argument implements "fail once, then retry": it is true when
+the host's recorded error is the one this operation produces, so a failure the backend
+still reports is re-attempted instead of being recorded again.
+
+Transient trouble raises :class:`bmo.provisioner.errors.ProvisionerError` (or a subclass);
+anything else escaping a provisioner is a bug and propagates.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from bmo.api.hardware import HardwareDetails
+from bmo.provisioner.types import (
+    AdoptData,
+    EventPublisher,
+    HardwareState,
+    HostData,
+    InspectData,
+    ManagementAccessData,
+    PrepareData,
+    ProvisionData,
+    Result,
+)
+
+__all__ = ["Provisioner", "ProvisionerFactory"]
+
+
+@runtime_checkable
+class Provisioner(Protocol):
+    def register(
+        self, data: ManagementAccessData, credentials_changed: bool, restart_on_failure: bool
+    ) -> tuple[Result, str]:
+        """Make sure the backend knows the host with current BMC details; returns its id.
+
+        Runs on every reconcile: it re-creates a node the backend lost and pushes changed
+        credentials (``credentials_changed``) or BMC addresses.
+        """
+        ...
+
+    def inspect_hardware(
+        self, data: InspectData, restart_on_failure: bool, refresh: bool, force_reboot: bool
+    ) -> tuple[Result, bool, HardwareDetails | None]:
+        """Run or poll inspection: ``(result, started, details)``.
+
+        ``started`` is true on the call that (re)started inspection; ``details`` arrive once
+        inspection is complete. ``refresh`` re-inspects a host already inspected;
+        ``force_reboot`` aborts a wait so a new ramdisk is booted.
+        """
+        ...
+
+    def update_hardware_state(self) -> HardwareState: ...
+
+    def adopt(self, data: AdoptData, restart_on_failure: bool) -> Result:
+        """Bring an already provisioned host under management without touching its disk."""
+        ...
+
+    def prepare(
+        self, data: PrepareData, unprepared: bool, restart_on_failure: bool
+    ) -> tuple[Result, bool]:
+        """Apply RAID/BIOS/firmware via manual cleaning: ``(result, started)``."""
+        ...
+
+    def provision(self, data: ProvisionData, force_reboot: bool) -> Result: ...
+
+    def deprovision(self, restart_on_failure: bool, automated_cleaning_mode: str) -> Result: ...
+
+    def delete(self) -> Result:
+        """Remove the host from the backend (the host object is going away)."""
+        ...
+
+    def detach(self, force: bool) -> Result:
+        """Remove the host from the backend without disturbing the running machine."""
+        ...
+
+    def power_on(self, force: bool) -> Result: ...
+
+    def power_off(self, reboot_mode: str, force: bool) -> Result:
+        """``reboot_mode`` is ``soft`` or ``hard``; ``force`` retries past a recorded error."""
+        ...
+
+    def has_capacity(self) -> bool:
+        """Whether a (de)provisioning slot is free for this host (``PROVISIONING_LIMIT``)."""
+        ...
+
+    def get_health(self) -> str:
+        """One of :class:`bmo.provisioner.types.Health`."""
+        ...
+
+    def has_power_failure(self) -> bool: ...
+
+
+@runtime_checkable
+class ProvisionerFactory(Protocol):
+    def new(self, host_data: HostData, publish: EventPublisher) -> Provisioner:
+        """A provisioner for one host for one reconcile.
+
+        Raises :class:`bmo.provisioner.errors.ProvisionerNotReady` while the backend cannot
+        take requests.
+        """
+        ...

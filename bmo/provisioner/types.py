@@ -1,0 +1,200 @@
+"""The small frozen values that cross the provisioner seam.
+
+They mirror the Go operator's ``pkg/provisioner`` structs: what the state machine knows
+about a host, cut down to what one provisioner call needs. None of them holds a Kubernetes
+object or a Secret: credentials arrive as :class:`bmo.api.bmc.Credentials` (whose repr hides
+the password) and user/network/meta data through a :class:`HostConfigData` accessor the
+reconciler implements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final, Protocol
+
+from bmo.api.bmc import Credentials
+from bmo.api.hardware import HardwareDetails
+from bmo.api.host import (
+    BareMetalHost,
+    CustomDeploy,
+    FirmwareConfig,
+    Image,
+    RAIDConfig,
+    RootDeviceHints,
+)
+from bmo.api.profiles import HardwareProfile
+
+__all__ = [
+    "AdoptData",
+    "EventPublisher",
+    "FirmwareComponentUpdate",
+    "HardwareState",
+    "Health",
+    "HostConfigData",
+    "HostData",
+    "InspectData",
+    "ManagementAccessData",
+    "PrepareData",
+    "PreprovisioningImage",
+    "ProvisionData",
+    "Result",
+    "build_host_data",
+]
+
+#: ``publish(reason, message)``: how a provisioner reports progress as Kubernetes events.
+EventPublisher = Callable[[str, str], None]
+
+
+def _empty() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+class Health:
+    """``get_health()`` values (Ironic's node ``health``); ``""`` means unknown."""
+
+    UNKNOWN: Final = ""
+    OK: Final = "OK"
+    WARNING: Final = "Warning"
+    CRITICAL: Final = "Critical"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one provisioner call did.
+
+    ``dirty``: work is in progress, call again after ``requeue_after`` seconds.
+    ``error_message``: the operation failed; the state machine records a typed error and
+    backs off. Transient trouble is an exception (:mod:`bmo.provisioner.errors`) instead.
+    """
+
+    dirty: bool = False
+    requeue_after: float = 0.0
+    error_message: str = ""
+
+
+@dataclass(frozen=True)
+class HardwareState:
+    """The cheaply observed state of the machine; ``None`` means "could not tell"."""
+
+    powered_on: bool | None = None
+
+
+@dataclass(frozen=True)
+class HostData:
+    """Everything a provisioner needs to find and reach one host, built per reconcile."""
+
+    namespace: str
+    name: str
+    uid: str = ""
+    provisioner_id: str = ""
+    bmc_address: str = ""
+    bmc_credentials: Credentials = field(default_factory=lambda: Credentials("", ""), repr=False)
+    disable_certificate_verification: bool = False
+    boot_mac_address: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.namespace, self.name
+
+
+def build_host_data(host: BareMetalHost, credentials: Credentials | None = None) -> HostData:
+    """``HostData`` for a host as it stands; ``credentials`` ``None`` means "none loaded"."""
+    return HostData(
+        namespace=host.namespace,
+        name=host.name,
+        uid=host.metadata.uid,
+        provisioner_id=host.status.provisioning.id,
+        bmc_address=host.spec.bmc.address,
+        bmc_credentials=credentials if credentials is not None else Credentials("", ""),
+        disable_certificate_verification=host.spec.bmc.disable_certificate_verification,
+        boot_mac_address=host.spec.boot_mac_address,
+    )
+
+
+@dataclass(frozen=True)
+class PreprovisioningImage:
+    """A built IPA image for the host (from its PreprovisioningImage object)."""
+
+    image_url: str
+    format: str
+    kernel_url: str = ""
+    extra_kernel_params: str = ""
+
+
+@dataclass(frozen=True)
+class ManagementAccessData:
+    """What ``register`` needs beyond ``HostData``: enough to (re)create the node right."""
+
+    boot_mode: str = ""
+    automated_cleaning_mode: str = ""
+    state: str = ""
+    operational_status: str = ""
+    current_image: Image | None = None
+    has_custom_deploy: bool = False
+    disable_power_off: bool = False
+    cpu_architecture: str = ""
+    preprovisioning_image: PreprovisioningImage | None = None
+    preprovisioning_network_data: str = field(default="", repr=False)
+    hardware_data: HardwareDetails | None = None
+
+
+@dataclass(frozen=True)
+class InspectData:
+    boot_mode: str = ""
+    cpu_architecture: str = ""
+    inspection_mode: str = ""
+
+
+@dataclass(frozen=True)
+class FirmwareComponentUpdate:
+    """One ``HostFirmwareComponents`` update: a component (``bios``, ``bmc``, ``nic:*``)."""
+
+    component: str
+    url: str
+
+
+@dataclass(frozen=True)
+class PrepareData:
+    """Manual-cleaning targets; ``actual_raid_config`` ``None`` means "unknown, redo"."""
+
+    target_raid_config: RAIDConfig | None = None
+    actual_raid_config: RAIDConfig | None = None
+    root_device_hints: RootDeviceHints | None = None
+    firmware_config: FirmwareConfig | None = None
+    target_firmware_settings: Mapping[str, str] = field(default_factory=_empty)
+    actual_firmware_settings: Mapping[str, str] = field(default_factory=_empty)
+    target_firmware_components: tuple[FirmwareComponentUpdate, ...] = ()
+
+
+class HostConfigData(Protocol):
+    """Config-drive contents, fetched lazily from the host's Secrets by the reconciler.
+
+    Each returns ``None`` when the host names no such Secret; a Secret that is missing or
+    lacks its key raises (the state machine records a provisioning error).
+    """
+
+    def user_data(self) -> str | None: ...
+
+    def network_data(self) -> str | None: ...
+
+    def meta_data(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class ProvisionData:
+    image: Image
+    hardware_profile: HardwareProfile
+    custom_deploy: CustomDeploy | None = None
+    boot_mode: str = ""
+    root_device_hints: RootDeviceHints | None = None
+    raid: RAIDConfig | None = None
+    host_config: HostConfigData | None = None
+    #: OCI registry credentials (dockerconfig JSON), resolved by the reconciler.
+    image_pull_secret: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class AdoptData:
+    state: str = ""
