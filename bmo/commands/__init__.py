@@ -6,8 +6,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from bmo.commands import run, validate
+from bmo.commands import explain, run, validate
 
 Register = Callable[["argparse._SubParsersAction[Any]"], None]
 
-COMMANDS: list[Register] = [validate.register, run.register]
+COMMANDS: list[Register] = [validate.register, run.register, explain.register]
