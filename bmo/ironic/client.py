@@ -141,6 +141,7 @@ class NodeView:
     disable_power_off: bool | None = None
     health: str | None = None
     reservation: str | None = None
+    network_data: Mapping[str, Any] = field(default_factory=lambda: _frozen({}), repr=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> NodeView:
@@ -177,6 +178,7 @@ class NodeView:
             disable_power_off=None if dpo is None else bool(dpo),
             health=text("health"),
             reservation=text("reservation"),
+            network_data=_frozen(data.get("network_data")),
         )
 
     def redacted_driver_info(self) -> dict[str, Any]:
@@ -198,6 +200,9 @@ class NodeView:
             "inspect_interface": self.inspect_interface,
             "raid_interface": self.raid_interface,
             "disable_power_off": self.disable_power_off,
+            # Ironic reports an unset network_data as {}: leave it out then, so "remove if
+            # set" stays a no-op instead of a PATCH on every reconcile.
+            **({"network_data": dict(self.network_data)} if self.network_data else {}),
         }
 
 
@@ -365,6 +370,9 @@ class IronicClient:
         }
         if json is not None:
             kwargs["json"] = json
+            # keystoneauth logs request bodies at DEBUG ("REQ: curl ... -d"), and bodies carry
+            # BMC passwords, config-drive user data and pull secrets: never let it.
+            kwargs["log"] = False
         if params:
             kwargs["params"] = dict(params)
         response: requests.Response = proxy.request(path, method, **kwargs)

@@ -1,0 +1,45 @@
+"""How many hosts may (de)provision at once over PXE (``PROVISIONING_LIMIT``, reference §4.15).
+
+A PXE/iPXE deployment shares DHCP, TFTP and HTTP bandwidth between every booting machine, so
+the Go operator caps the number of nodes in Ironic's busy states. Virtual-media hosts fetch
+their ISO from the BMC and do not count, nor are they limited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from bmo.ironic.client import IronicClient, NodeView
+from bmo.ironic.states import State
+
+__all__ = ["BUSY_STATES", "CAPACITY_FIELDS", "busy_node_names", "has_capacity"]
+
+BUSY_STATES: Final = frozenset(
+    {
+        State.CLEANING,
+        State.CLEAN_WAIT,
+        State.INSPECTING,
+        State.INSPECT_WAIT,
+        State.DEPLOYING,
+        State.DEPLOY_WAIT,
+        State.DELETING,
+    }
+)
+CAPACITY_FIELDS: Final = ("uuid", "name", "provision_state", "boot_interface")
+
+
+def busy_node_names(nodes: Iterable[NodeView]) -> set[str]:
+    """Names (or UUIDs, for unnamed nodes) of nodes holding a PXE provisioning slot."""
+    return {
+        node.name or node.uuid
+        for node in nodes
+        if node.provision_state in BUSY_STATES
+        and "virtual-media" not in (node.boot_interface or "")
+    }
+
+
+def has_capacity(client: IronicClient, node_name: str, limit: int) -> bool:
+    """True when ``node_name`` already holds a slot or fewer than ``limit`` are taken."""
+    busy = busy_node_names(client.list_nodes(fields=CAPACITY_FIELDS))
+    return node_name in busy or len(busy) < limit

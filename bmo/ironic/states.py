@@ -1,0 +1,62 @@
+"""Ironic's provision-state and power-state strings, and the targets bmo requests.
+
+Ironic reports these as plain strings; naming them once keeps the provisioner's per-state
+tables readable and typo-proof (``"wait call-back"`` is easy to misspell).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["Power", "State", "Target"]
+
+
+class State:
+    """``provision_state`` values (reference §4.17)."""
+
+    ENROLL: Final = "enroll"
+    VERIFYING: Final = "verifying"
+    MANAGEABLE: Final = "manageable"
+    AVAILABLE: Final = "available"
+    ACTIVE: Final = "active"
+    DEPLOY_WAIT: Final = "wait call-back"
+    DEPLOYING: Final = "deploying"
+    DEPLOY_FAIL: Final = "deploy failed"
+    DEPLOY_HOLD: Final = "deploy hold"
+    DELETING: Final = "deleting"
+    CLEANING: Final = "cleaning"
+    CLEAN_WAIT: Final = "clean wait"
+    CLEAN_FAIL: Final = "clean failed"
+    CLEAN_HOLD: Final = "clean hold"
+    ERROR: Final = "error"
+    INSPECTING: Final = "inspecting"
+    INSPECT_WAIT: Final = "inspect wait"
+    INSPECT_FAIL: Final = "inspect failed"
+    ADOPTING: Final = "adopting"
+    ADOPT_FAIL: Final = "adopt failed"
+    SERVICING: Final = "servicing"
+    SERVICE_WAIT: Final = "service wait"
+    SERVICE_FAIL: Final = "service failed"
+
+
+class Target:
+    """Targets of ``PUT /v1/nodes/{id}/states/provision``."""
+
+    MANAGE: Final = "manage"
+    PROVIDE: Final = "provide"
+    INSPECT: Final = "inspect"
+    CLEAN: Final = "clean"
+    ACTIVE: Final = "active"
+    DELETED: Final = "deleted"
+    ADOPT: Final = "adopt"
+    ABORT: Final = "abort"
+
+
+class Power:
+    """``power_state`` values and targets of ``PUT /v1/nodes/{id}/states/power``."""
+
+    ON: Final = "power on"
+    OFF: Final = "power off"
+    REBOOT: Final = "rebooting"
+    SOFT_OFF: Final = "soft power off"
+    SOFT_REBOOT: Final = "soft rebooting"
