@@ -362,7 +362,10 @@ class IronicProvisioner:
             return None, (
                 "current ironic version does not support DisablePowerOff, refusing to manage node"
             )
-        if access.needs_mac and not self._host.boot_mac_address:
+        if data.inspection_mode == InspectionMode.FAST and not access.supports_fast_inspection:
+            return None, f"BMC driver {kind} does not support fast (out-of-band) inspection"
+        needs_mac = access.needs_mac or data.inspection_mode == InspectionMode.DISABLED
+        if needs_mac and not self._host.boot_mac_address:
             return None, f"BMC driver {kind} requires a BootMACAddress value"
         return access, ""
 
@@ -428,6 +431,8 @@ class IronicProvisioner:
     ) -> NodeView:
         interfaces: dict[str, str | None] = dict(access.node_interfaces())
         interfaces["inspect_interface"] = DEFAULT_INSPECT_INTERFACE
+        if data.inspection_mode == InspectionMode.FAST and access.supports_fast_inspection:
+            interfaces["inspect_interface"] = access.inspect_interface
         image = data.current_image
         if image is not None and image.is_live_iso():
             interfaces["deploy_interface"] = "ramdisk"

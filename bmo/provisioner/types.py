@@ -129,6 +129,8 @@ class ManagementAccessData:
 
     boot_mode: str = ""
     automated_cleaning_mode: str = ""
+    #: ``disabled`` when inspection is off (field or legacy annotation), else the spec's mode.
+    inspection_mode: str = ""
     state: str = ""
     operational_status: str = ""
     current_image: Image | None = None

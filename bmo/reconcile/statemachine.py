@@ -20,6 +20,7 @@ from bmo.api.constants import (
     INSPECT_ANNOTATION,
     INSPECT_ANNOTATION_DISABLED,
     ErrorType,
+    InspectionMode,
     OperationalStatus,
     ProvisioningState,
     RebootMode,
@@ -312,6 +313,9 @@ def _register_host(run: HostRun) -> ActionResult | None:
     data = ManagementAccessData(
         boot_mode=host.status.provisioning.boot_mode,
         automated_cleaning_mode=host.spec.automated_cleaning_mode,
+        inspection_mode=(
+            InspectionMode.DISABLED if host.inspection_disabled() else host.spec.inspection_mode
+        ),
         state=host.status.provisioning.state,
         operational_status=host.status.operational_status,
         current_image=_current_image(host),

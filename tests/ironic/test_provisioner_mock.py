@@ -168,6 +168,16 @@ def test_missing_node_needs_registration(
             "BMC driver libvirt requires a BootMACAddress value",
         ),
         (
+            {"bmc_address": "redfish://192.0.2.1/redfish/v1/Systems/1", "boot_mac_address": ""},
+            ManagementAccessData(inspection_mode="disabled"),
+            "BMC driver redfish requires a BootMACAddress value",
+        ),
+        (
+            {"bmc_address": "ipmi://192.0.2.1"},
+            ManagementAccessData(inspection_mode="fast"),
+            "BMC driver ipmi does not support fast (out-of-band) inspection",
+        ),
+        (
             {"bmc_credentials": Credentials("", "pw")},
             ManagementAccessData(),
             "Validation error with BMC credentials: "
@@ -275,6 +285,24 @@ def test_register_creates_node_with_payload_and_port(
     ]
     assert bodies(mock_ironic, "PUT", PROVISION) == [{"target": "manage"}]
     assert events == [("Registered", "Registered new host")]
+
+
+def test_register_fast_inspection_creates_node_with_out_of_band_inspect(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events
+) -> None:
+    mock_ironic.get(API + "/nodes/ns~host", **ironic_error(404, "no"))
+    mock_ironic.get(API + "/nodes/host", **ironic_error(404, "no"))
+    mock_ironic.get(API + "/ports", json={"ports": []})
+    created = node_json(UUID, name="ns~host", provision_state="enroll")
+    mock_ironic.post(API + "/nodes", json=created, status_code=201)
+    mock_ironic.post(API + "/ports", json={"uuid": "p1", "address": MAC}, status_code=201)
+    mock_ironic.put(PROVISION, status_code=202)
+    prov = make(
+        client, events, bmc_address="redfish://192.0.2.1/redfish/v1/Systems/1", provisioner_id=""
+    )
+    prov.register(ManagementAccessData(inspection_mode="fast"), True, False)
+    (body,) = bodies(mock_ironic, "POST", API + "/nodes")
+    assert body["inspect_interface"] == "redfish"
 
 
 def test_register_enroll_with_last_error_is_registration_error(
