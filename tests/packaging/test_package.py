@@ -43,6 +43,7 @@ def test_wheel_declares_bmo_console_script(wheel: Path) -> None:
         entry_points = next(n for n in zf.namelist() if n.endswith("entry_points.txt"))
         text = zf.read(entry_points).decode()
     assert re.search(r"^bmo = bmo\.cli:main$", text, re.M), text
+    assert re.search(r"^baremetal-operator = bmo\.compat:main$", text, re.M), text
 
 
 def test_wheel_ships_only_the_bmo_package(wheel: Path) -> None:
