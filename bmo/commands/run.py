@@ -1,12 +1,10 @@
 """``bmo run``: the operator's manager process.
 
 Parses flags and the Go operator's environment variables into ``Settings``, configures
-logging, connects to the API server and runs the manager until SIGTERM/SIGINT (exit 0) or
-until leadership is lost (exit 1).
-
-The BareMetalHost controller is not wired yet: the manager runs the BareMetalHost and
-credentials-Secret informers, leader election, probes and metrics, with a placeholder
-reconciler that only logs each key it is given.
+logging, connects to the API server, builds the provisioner (Ironic, or the in-memory
+fixture for development) and runs the manager - BareMetalHost and credentials-Secret
+informers, the BareMetalHost controller, leader election, probes, metrics and the validating
+webhook - until SIGTERM/SIGINT (exit 0) or until leadership is lost (exit 1).
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ import signal
 import sys
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
@@ -26,7 +25,11 @@ from kubernetes import config as k8s_config
 
 from bmo import settings as settings_mod
 from bmo.logconfig import configure_logging
-from bmo.reconcile.controller import Controller, Result
+from bmo.provisioner import ProvisionerFactory
+from bmo.provisioner.fixture import Delay, FixtureProvisionerFactory, FixtureRegistry
+from bmo.reconcile import metrics
+from bmo.reconcile.controller import Controller
+from bmo.reconcile.events import EventRecorder
 from bmo.reconcile.handlers import (
     OWNER_HOST_INDEX,
     SECRET_LABEL_SELECTOR,
@@ -34,58 +37,65 @@ from bmo.reconcile.handlers import (
     owner_host_keys,
     secret_owner_handler,
 )
+from bmo.reconcile.host import HostEventSink, HostReconciler, HostReconcilerSettings
 from bmo.reconcile.informer import BAREMETALHOSTS, SECRETS, Informer
 from bmo.reconcile.manager import Manager, RateLimitedApiClient
 from bmo.reconcile.queue import RateLimitingQueue
 from bmo.settings import Settings, SettingsError
+from bmo.webhook import WebhookError, WebhookServer
+from bmo.webhook import add_arguments as add_webhook_arguments
+from bmo.webhook import from_args as webhook_from_args
 
 log = structlog.get_logger(__name__)
 
 EXIT_USAGE = 2
+EXIT_STARTUP = 1
 RESYNC_PERIOD = 10 * 60 * 60.0
 """controller-runtime's default SyncPeriod (10 h): a safety net, not a polling loop."""
 
+FIXTURE_DELAYS = {
+    "inspect": Delay(1, 2.0),
+    "prepare": Delay(1, 1.0),
+    "provision": Delay(1, 3.0),
+    "deprovision": Delay(1, 2.0),
+}
+"""The fixture provisioner's operation lengths: long enough to watch states go by with
+``kubectl get bmh -w``, short enough for a demo."""
+FIXTURE_POLL_INTERVAL = 1.0
+
 DESCRIPTION = """\
-Run the operator's manager: BareMetalHost and credentials-Secret informers, leader
-election (--enable-leader-election), /healthz and /readyz (--health-addr), Prometheus
-metrics (--metrics-addr, plain HTTP on 127.0.0.1:8080 by default) and graceful shutdown on
-SIGTERM.
+Run the operator's manager: the BareMetalHost controller with its BareMetalHost and
+credentials-Secret informers, leader election (--enable-leader-election), /healthz and
+/readyz (--health-addr), Prometheus metrics (--metrics-addr, plain HTTP on 127.0.0.1:8080 by
+default), the validating webhook (HTTPS on --webhook-port, 0 disables) and graceful shutdown
+on SIGTERM.
 
-NOTE: the BareMetalHost controller is not wired into this command yet. Hosts are watched
-and queued, but the reconciler is a placeholder that only logs each host key; no host is
-registered, inspected or provisioned.
+Provisioners (--provisioner):
+  ironic   drive OpenStack Ironic at IRONIC_ENDPOINT (HTTP basic credentials from
+           METAL3_AUTH_ROOT_DIR/ironic/{username,password}; see the Ironic variables of
+           the Go operator: DEPLOY_KERNEL_URL, PROVISIONING_LIMIT, IRONIC_CACERT_FILE, ...)
+  fixture  an in-memory stand-in that walks hosts through every state without hardware,
+           for development and demos; nothing survives a restart
 
-Environment (flags win): WATCH_NAMESPACE, POD_NAMESPACE, BMO_CONCURRENCY,
-LEASE_DURATION_SECONDS, RENEW_DEADLINE_SECONDS, RETRY_PERIOD_SECONDS,
-BMO_DEVELOPMENT_DRIVERS, KUBECONFIG.
+Use --kube-url http://127.0.0.1:PORT to run against the local Kubernetes API emulator, and
+--development-drivers to accept development-only BMC addresses such as fake://.
+
+Environment (flags win): WATCH_NAMESPACE, POD_NAMESPACE, POD_NAME (the events'
+reportingInstance), BMO_CONCURRENCY, LEASE_DURATION_SECONDS, RENEW_DEADLINE_SECONDS,
+RETRY_PERIOD_SECONDS, BMO_DEVELOPMENT_DRIVERS, KUBECONFIG.
 """
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser(
         "run",
-        help="run the operator's manager (host controller not wired yet: logs keys only)",
+        help="run the operator's manager (BareMetalHost controller, probes, metrics, webhook)",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     settings_mod.add_arguments(parser)
+    add_webhook_arguments(parser)
     parser.set_defaults(func=run)
-
-
-class PlaceholderReconciler:
-    """Logs the key it is given. Stands in until the BareMetalHost reconciler is wired."""
-
-    def __init__(self, hosts: Informer) -> None:
-        self.hosts = hosts
-
-    def reconcile(self, namespace: str, name: str) -> Result:
-        host = self.hosts.get(f"{namespace}/{name}")
-        log.info(
-            "placeholder reconcile: host controller not wired yet",
-            exists=host is not None,
-            generation=(host or {}).get("metadata", {}).get("generation"),
-        )
-        return Result()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,24 +107,121 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(dev=settings.dev, level=settings.log_level)
     try:
         api_client = build_api_client(settings, os.environ)
-    except SettingsError as exc:
-        log.error("cannot configure the Kubernetes client", error=str(exc))
+        factory = build_provisioner_factory(settings, os.environ)
+        webhook = build_webhook(settings, args)
+    except (SettingsError, WebhookError) as exc:
+        log.error("cannot configure the operator", error=str(exc))
         return EXIT_USAGE
-    manager = build_manager(settings, api_client)
+    manager = build_manager(
+        settings,
+        api_client,
+        factory=factory,
+        reporting_instance=os.environ.get("POD_NAME", ""),
+    )
     stop = threading.Event()
     install_signal_handlers(stop)
     log.info(
         "starting manager",
         namespaces=list(settings.namespaces) or "all",
         workers=settings.concurrency,
+        provisioner=settings.provisioner,
         leader_election=settings.leader_election.enabled,
         identity=manager.identity,
     )
-    return manager.run(stop)
+    try:
+        if webhook is not None:
+            try:
+                webhook.start()
+            except WebhookError as exc:
+                log.error("cannot start the webhook server", error=str(exc))
+                return EXIT_STARTUP
+            manager.add_ready_check("webhook", webhook.ready)
+        return manager.run(stop)
+    finally:
+        if webhook is not None:
+            webhook.stop()
+        metrics.uninstall_host_collector()
 
 
-def build_manager(settings: Settings, api_client: k8s.ApiClient) -> Manager:
-    manager = Manager(settings, api_client)
+def build_webhook(settings: Settings, args: argparse.Namespace) -> WebhookServer | None:
+    """The webhook server when ``--webhook-port`` is not 0 (on every replica: the API
+    server may call any of them, leader or not)."""
+    if settings.webhook_port == 0:
+        return None
+    config = webhook_from_args(
+        args, port=settings.webhook_port, allow_development=settings.development_drivers
+    )
+    return WebhookServer(config)
+
+
+def build_provisioner_factory(settings: Settings, environ: Mapping[str, str]) -> ProvisionerFactory:
+    """The provisioner named by ``--provisioner``; Ironic's settings come from ``environ``.
+
+    Raises :class:`SettingsError` for missing or bad Ironic variables. Ironic's modules
+    are imported only when used, so ``--provisioner fixture`` never loads openstacksdk.
+    """
+    if settings.provisioner == "fixture":
+        registry = FixtureRegistry(delays=FIXTURE_DELAYS, poll_interval=FIXTURE_POLL_INTERVAL)
+        return FixtureProvisionerFactory(registry)
+    from bmo.ironic.client import IronicClient
+    from bmo.ironic.config import IronicConfig
+    from bmo.ironic.errors import IronicConfigError
+    from bmo.ironic.provisioner import IronicProvisionerFactory
+
+    try:
+        config = IronicConfig.from_env(environ)
+    except IronicConfigError as exc:
+        raise SettingsError(str(exc)) from None
+    return IronicProvisionerFactory(
+        IronicClient(config), config, allow_development=settings.development_drivers
+    )
+
+
+@dataclass(frozen=True)
+class HostController:
+    """What :func:`build_manager` wired, for callers (tests) that look inside."""
+
+    hosts: Informer
+    secrets: Informer
+    reconciler: HostReconciler
+    controller: Controller
+
+
+def build_manager(
+    settings: Settings,
+    api_client: k8s.ApiClient,
+    *,
+    factory: ProvisionerFactory,
+    reporting_instance: str = "",
+    host_settings: HostReconcilerSettings | None = None,
+    manager: Manager | None = None,
+) -> Manager:
+    """The manager with the BareMetalHost controller; ``host_settings`` defaults to
+    ``settings``' (tests pass a cap on requeue delays)."""
+    manager = manager if manager is not None else Manager(settings, api_client)
+    add_host_controller(
+        manager,
+        settings,
+        api_client,
+        factory=factory,
+        reporting_instance=reporting_instance,
+        host_settings=host_settings,
+    )
+    return manager
+
+
+def add_host_controller(
+    manager: Manager,
+    settings: Settings,
+    api_client: k8s.ApiClient,
+    *,
+    factory: ProvisionerFactory,
+    reporting_instance: str = "",
+    host_settings: HostReconcilerSettings | None = None,
+    events: HostEventSink | None = None,
+) -> HostController:
+    """Wire the BareMetalHost controller into ``manager``; ``events`` replaces the Kubernetes
+    event recorder (tests observe what is published, and when)."""
     queue: RateLimitingQueue[str] = RateLimitingQueue(name="baremetalhost")
     hosts = manager.add_informer(
         Informer(
@@ -136,10 +243,23 @@ def build_manager(settings: Settings, api_client: k8s.ApiClient) -> Manager:
         )
     )
     secrets.add_handler(secret_owner_handler(queue))
-    manager.add_controller(
-        Controller("baremetalhost", PlaceholderReconciler(hosts), queue, settings.concurrency)
+    reconciler = HostReconciler(
+        api_client,
+        hosts,
+        secrets,
+        factory,
+        host_settings
+        if host_settings is not None
+        else HostReconcilerSettings.from_settings(settings),
+        events=events
+        if events is not None
+        else EventRecorder(api_client, reporting_instance=reporting_instance),
     )
-    return manager
+    controller = manager.add_controller(
+        Controller("baremetalhost", reconciler, queue, settings.concurrency)
+    )
+    metrics.install_host_collector(hosts.objects)
+    return HostController(hosts, secrets, reconciler, controller)
 
 
 def build_api_client(settings: Settings, environ: Mapping[str, str]) -> RateLimitedApiClient:

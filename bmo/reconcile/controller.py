@@ -215,10 +215,19 @@ class Controller:
                 self.queue.forget(key)
                 return RESULT_SUCCESS
             RECONCILE_ERRORS.labels(self.name).inc()
-            self._log.exception(
-                "reconcile failed; retrying with backoff",
-                retries=self.queue.num_requeues(key),
-            )
+            if isinstance(exc, ReconcileError):
+                # An expected, explained failure (a write conflict, an unreadable Secret):
+                # its message says it all, a traceback would only be noise.
+                self._log.warning(
+                    "reconcile failed; retrying with backoff",
+                    error=str(exc),
+                    retries=self.queue.num_requeues(key),
+                )
+            else:
+                self._log.exception(
+                    "reconcile failed; retrying with backoff",
+                    retries=self.queue.num_requeues(key),
+                )
             self.queue.add_rate_limited(key)
             return RESULT_ERROR
         if result.requeue_after is not None and result.requeue_after > 0:

@@ -484,6 +484,7 @@ def test_bmo_run_serves_probes_logs_keys_and_exits_0_on_sigterm(
     argv = [sys.executable, "-m", "bmo", "run", "--kube-url", kube_server.url]
     argv += ["--namespace", ns, "--health-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"]
     argv += ["--enable-leader-election", "--lease-duration-seconds", "15"]
+    argv += ["--provisioner", "fixture", "--webhook-port", "0"]
     proc = processes(argv, child_env(POD_NAMESPACE=ns, BMO_CONCURRENCY="2"))
 
     def event(line: str) -> dict[str, Any]:
@@ -495,7 +496,7 @@ def test_bmo_run_serves_probes_logs_keys_and_exits_0_on_sigterm(
 
     health = event(proc.wait_line(lambda line: event(line).get("endpoint") == "health"))
     port = int(health["port"])
-    reconciled = event(proc.wait_line(lambda line: "placeholder reconcile" in line))
+    reconciled = event(proc.wait_line(lambda line: "added host finalizer" in line))
     assert reconciled["host"] == f"{ns}/host-0" and reconciled["reconcile_id"]
     wait_until(lambda: http_get(port, "/readyz")[0] == 200, what="readyz")
     assert lease_holder(kube_api_client, ns).startswith(os.uname().nodename + "_")
