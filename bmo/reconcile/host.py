@@ -290,7 +290,10 @@ class HostReconciler:
         key = f"{namespace}/{name}"
         cached = self._hosts.get(key)
         if cached is None:
+            # Gone: drop its per-host series (including the count just made) so a cluster
+            # that churns hosts does not grow series without bound.
             self._forget_written(key)
+            metrics.forget_host(namespace, name)
             return Result()
         raw = self._freshest(key, cached)
         if PAUSED_ANNOTATION in ((raw.get("metadata") or {}).get("annotations") or {}):

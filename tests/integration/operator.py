@@ -64,8 +64,12 @@ def running_operator(
     development_drivers: bool = False,
     max_requeue_after: float = FAST_REQUEUE,
     events: HostEventSink | None = None,
+    metrics_addr: str = "0",
 ) -> Iterator[RunningOperator]:
-    flags = ["--namespace", namespace, "--health-addr", "127.0.0.1:0", "--metrics-addr", "0"]
+    """``metrics_addr`` ``"0"`` serves no metrics; ``"127.0.0.1:0"`` serves them on a free
+    port (``RunningOperator.manager.metrics_port``)."""
+    flags = ["--namespace", namespace, "--health-addr", "127.0.0.1:0"]
+    flags += ["--metrics-addr", metrics_addr]
     flags += ["--webhook-port", "0", "--controller-concurrency", "2"]
     if development_drivers:
         flags.append("--development-drivers")
