@@ -1,0 +1,382 @@
+"""bmo against a real Ironic vs a plain openstacksdk script doing the same Ironic calls.
+
+Not a test: run it by hand and compare figures across changes.
+
+    .venv/bin/python -m hack.bench_ironic               # 50 hosts/nodes each way
+    .venv/bin/python -m hack.bench_ironic --hosts 20 --only script
+
+One local Ironic (fake-hardware, HTTP basic, automated cleaning on, as configured by
+hack/ironic_local.py) and the fake agent (hack/fake_agent.py) serve both runs; Ironic's
+database is wiped and Ironic restarted between them so each starts from the same state.
+
+* **script**: one thread per node, openstacksdk with its own ``wait=True`` polling (every
+  2 s): create the node (``inspect_interface=agent``) and its port, ``manage``, ``inspect``
+  (answered by the fake agent), ``provide`` (automated cleaning), set ``instance_info``
+  (image URL, sha256 checksum, qcow2), ``active``.
+* **bmo**: ``bmo run --provisioner ironic`` against the Kubernetes API emulator; N
+  ``fake://`` BareMetalHosts with an image are created at once and timed until every one is
+  ``provisioned`` (the time to ``available`` is reported on the way).
+
+The ratio bmo/script is the price of the operator's machinery (informer, queue, status
+writes, requeue delays) over the bare Ironic calls; Ironic itself is the bottleneck for both
+(notes §8: one GIL-bound process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hack.bench_scale import (
+    CRD_DIR,
+    NAMESPACE,
+    BenchError,
+    BmoProcess,
+    host_manifests,
+    kube_request,
+    mac_for,
+    tail,
+    wait_for_state,
+)
+from hack.fake_agent import FakeAgent, Inspection
+from hack.ironic_local import LOOPBACK, IronicProcess, require_installed
+from hack.kubeapi import KubeAPIServer
+
+T = TypeVar("T")
+API_VERSION = "1.110"
+IMAGE_NAME = "bench.qcow2"
+SCRIPT_PHASES = ("enroll", "manage", "inspect", "provide", "instance_info", "deploy")
+
+
+@dataclass(frozen=True)
+class Image:
+    url: str
+    sha256: str
+
+
+def write_image(ironic: IronicProcess) -> Image:
+    """A small file under Ironic's http_root; fake deploys never read it, but it exists."""
+    data = b"QFI\xfb" + b"\0" * (64 * 1024 - 4)
+    images = ironic.state_dir / "httpboot" / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    (images / IMAGE_NAME).write_bytes(data)
+    assert ironic.http_url is not None
+    return Image(f"{ironic.http_url}/images/{IMAGE_NAME}", hashlib.sha256(data).hexdigest())
+
+
+# --------------------------------------------------------------------------------------------
+# the plain openstacksdk script
+
+
+@dataclass
+class NodeTimes:
+    """Seconds from the run's start at which this node finished each phase."""
+
+    done: dict[str, float] = field(default_factory=dict)
+
+
+def _retry(action: Callable[[], T], what: str, attempts: int = 8) -> T:
+    """NodeLocked (409), 503 and dropped connections are Ironic being busy (notes §8)."""
+    from openstack import exceptions
+
+    for attempt in range(attempts):
+        try:
+            return action()
+        except exceptions.ConflictException:
+            pass
+        except exceptions.HttpException as exc:
+            if exc.status_code not in (503, None):
+                raise
+        except exceptions.SDKException as exc:
+            if "Connection" not in str(exc):
+                raise
+        time.sleep(0.5 * (attempt + 1))
+    raise BenchError(f"{what}: Ironic stayed busy after {attempts} attempts")
+
+
+def connection(ironic: IronicProcess) -> Any:
+    import openstack.connection
+
+    assert ironic.credentials is not None
+    username, password = ironic.credentials
+    return openstack.connection.Connection(
+        auth_type="http_basic",
+        auth={"username": username, "password": password},
+        baremetal_endpoint_override=ironic.url,
+        baremetal_api_version=API_VERSION,
+    )
+
+
+def walk_node(
+    ironic: IronicProcess, index: int, image: Image, started: float, timeout: float
+) -> NodeTimes:
+    conn = connection(ironic)
+    bm = conn.baremetal
+    times = NodeTimes()
+
+    def mark(phase: str) -> None:
+        times.done[phase] = time.monotonic() - started
+
+    name = f"script-{index:04d}"
+    node = _retry(
+        lambda: bm.create_node(name=name, driver="fake-hardware", inspect_interface="agent"),
+        f"create {name}",
+    )
+    _retry(lambda: bm.create_port(node_id=node.id, address=mac_for(index)), f"port of {name}")
+    mark("enroll")
+    _retry(
+        lambda: bm.set_node_provision_state(node.id, "manage", wait=True, timeout=timeout),
+        f"manage {name}",
+    )
+    mark("manage")
+    _retry(lambda: bm.set_node_provision_state(node.id, "inspect", wait=False), f"inspect {name}")
+    bm.wait_for_nodes_provision_state([node.id], "manageable", timeout=timeout)
+    mark("inspect")
+    _retry(
+        lambda: bm.set_node_provision_state(node.id, "provide", wait=True, timeout=timeout),
+        f"provide {name}",
+    )
+    mark("provide")
+    _retry(
+        lambda: bm.patch_node(
+            node.id,
+            [
+                {"op": "add", "path": "/instance_info/image_source", "value": image.url},
+                {"op": "add", "path": "/instance_info/image_os_hash_algo", "value": "sha256"},
+                {"op": "add", "path": "/instance_info/image_os_hash_value", "value": image.sha256},
+                {"op": "add", "path": "/instance_info/image_disk_format", "value": "qcow2"},
+            ],
+        ),
+        f"instance_info of {name}",
+    )
+    mark("instance_info")
+    _retry(
+        lambda: bm.set_node_provision_state(node.id, "active", wait=True, timeout=timeout),
+        f"deploy {name}",
+    )
+    mark("deploy")
+    return times
+
+
+@dataclass(frozen=True)
+class ScriptResult:
+    nodes: int
+    wall_seconds: float
+    phase_end: dict[str, float]
+
+
+def run_script(ironic: IronicProcess, count: int, image: Image, timeout: float) -> ScriptResult:
+    started = time.monotonic()
+    with ThreadPoolExecutor(count) as pool:
+        futures = [pool.submit(walk_node, ironic, i, image, started, timeout) for i in range(count)]
+        results = [f.result() for f in futures]
+    wall = time.monotonic() - started
+    phase_end = {p: max(r.done[p] for r in results) for p in SCRIPT_PHASES}
+    return ScriptResult(count, wall, phase_end)
+
+
+# --------------------------------------------------------------------------------------------
+# bmo
+
+
+@dataclass(frozen=True)
+class BmoResult:
+    hosts: int
+    available_seconds: float
+    wall_seconds: float
+    peak_rss_mib: float
+    cpu_seconds: float
+
+
+def run_bmo(
+    ironic: IronicProcess,
+    count: int,
+    image: Image,
+    timeout: float,
+    workdir: Path,
+    bmo_args: Sequence[str] = (),
+    provisioning_limit: int | None = None,
+) -> BmoResult:
+    server = KubeAPIServer(host=LOOPBACK, port=0)
+    server.install_crds_from_dir(CRD_DIR)
+    server.start()
+    bmo = BmoProcess(server.url, "ironic", workdir / "bmo-ironic.log", bmo_args)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IRONIC_", "METAL3_"))}
+    env.update(ironic.env())
+    env["PYTHONUNBUFFERED"] = "1"
+    if provisioning_limit is not None:
+        env["PROVISIONING_LIMIT"] = str(provisioning_limit)
+    try:
+        kube_request(
+            server.url,
+            "POST",
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
+        )
+        bmo.start(env=env)
+        started = time.monotonic()
+        create_hosts_with_image(server.url, count, image)
+        available = wait_for_first_pass(server.url, count, bmo, timeout, started)
+        wall = wait_for_state(server.url, count, "provisioned", bmo, timeout, started)
+        rss, cpu = bmo.peak_rss_mib(), bmo.cpu_seconds()
+    finally:
+        bmo.stop()
+        server.stop()
+    return BmoResult(count, available, wall, rss, cpu)
+
+
+def create_hosts_with_image(kube_url: str, count: int, image: Image) -> None:
+    """The hosts arrive with their image, so bmo goes straight on to provision them."""
+    bmh = f"/apis/metal3.io/v1alpha1/namespaces/{NAMESPACE}/baremetalhosts"
+    core = f"/api/v1/namespaces/{NAMESPACE}/secrets"
+
+    def one(index: int) -> None:
+        secret, host = host_manifests(index, f"fake://{LOOPBACK}/bench-{index}", mac_for(index))
+        host["spec"]["image"] = {
+            "url": image.url,
+            "checksum": image.sha256,
+            "checksumType": "sha256",
+            "format": "qcow2",
+        }
+        kube_request(kube_url, "POST", core, secret)
+        kube_request(kube_url, "POST", bmh, host)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(count)))
+
+
+def wait_for_first_pass(
+    kube_url: str, count: int, bmo: BmoProcess, timeout: float, started: float
+) -> float:
+    """When every host has been available at least once (passed through to provisioning)."""
+    from hack.bench_scale import host_states
+
+    passed = {"available", "provisioning", "provisioned"}
+    end = time.monotonic() + timeout
+    while True:
+        states = host_states(kube_url)
+        if sum(1 for s in states.values() if s in passed) >= count:
+            return time.monotonic() - started
+        if not bmo.alive():
+            raise BenchError(f"bmo run died; see {bmo.log_path}:\n{tail(bmo.log_path)}")
+        if time.monotonic() > end:
+            raise BenchError(f"hosts did not reach available in {timeout:.0f} s: {bmo.log_path}")
+        time.sleep(0.5)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hack.bench_ironic", description=__doc__)
+    parser.add_argument("--hosts", type=int, default=50)
+    parser.add_argument("--only", choices=("bmo", "script"), default=None)
+    parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument(
+        "--provisioning-limit",
+        type=int,
+        default=None,
+        help="bmo's PROVISIONING_LIMIT (hosts inspecting/provisioning at once; default 20)",
+    )
+    parser.add_argument(
+        "--bmo-arg",
+        action="append",
+        default=[],
+        help="extra bmo run flag, repeatable (e.g. --bmo-arg=--kube-api-qps=200)",
+    )
+    parser.add_argument("--workdir", type=Path, default=None, help="logs (default: a temp dir)")
+    args = parser.parse_args(argv)
+    require_installed()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bmo-bench-ironic-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"logs and Ironic state in {workdir}", file=sys.stderr)
+    handler = logging.FileHandler(workdir / "fake-agent.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    agent_log = logging.getLogger("hack.fake_agent")
+    agent_log.addHandler(handler)
+    agent_log.setLevel(logging.INFO)
+    agent_log.propagate = False
+    ironic = IronicProcess(state_dir=workdir / "ironic", port=0, auth="http_basic", http_port=0)
+    ironic.wipe_database()
+    ironic.start()
+    agent = FakeAgent(ironic.url, ironic.credentials, interval=1.0).start()
+    script: ScriptResult | None = None
+    bmo: BmoResult | None = None
+    latencies: dict[str, list[Inspection]] = {}
+    try:
+        image = write_image(ironic)
+        if args.only in (None, "script"):
+            print(f"script: {args.hosts} nodes", file=sys.stderr, flush=True)
+            script = run_script(ironic, args.hosts, image, args.timeout)
+            latencies["script"] = agent.inspections
+        if args.only is None:
+            agent.stop()
+            ironic.wipe_database()
+            ironic.start()
+            agent = FakeAgent(ironic.url, ironic.credentials, interval=1.0).start()
+        if args.only in (None, "bmo"):
+            print(f"bmo: {args.hosts} hosts", file=sys.stderr, flush=True)
+            bmo = run_bmo(
+                ironic,
+                args.hosts,
+                image,
+                args.timeout,
+                workdir,
+                args.bmo_arg,
+                args.provisioning_limit,
+            )
+            latencies["bmo"] = agent.inspections
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        agent.stop()
+        ironic.stop()
+    print_table(script, bmo)
+    for run, inspections in latencies.items():
+        posts = sorted(i.post_seconds for i in inspections)
+        if posts:
+            print(
+                f"fake agent during the {run} run: {len(posts)} inventories posted, Ironic took "
+                f"median {posts[len(posts) // 2]:.2f} s, max {posts[-1]:.2f} s to accept one"
+            )
+    return 0
+
+
+def print_table(script: ScriptResult | None, bmo: BmoResult | None) -> None:
+    print(f"{'run':<28} {'n':>4} {'→ available s':>14} {'→ active/provisioned s':>23}")
+    print("-" * 72)
+    if script is not None:
+        print(
+            f"{'openstacksdk script':<28} {script.nodes:>4} "
+            f"{script.phase_end['provide']:>14.1f} {script.wall_seconds:>23.1f}"
+        )
+        phases = ", ".join(f"{p} {s:.1f}" for p, s in script.phase_end.items())
+        print(f"  (script: last node done with each phase at: {phases} s)")
+    if bmo is not None:
+        print(
+            f"{'bmo run (ironic)':<28} {bmo.hosts:>4} {bmo.available_seconds:>14.1f} "
+            f"{bmo.wall_seconds:>23.1f}"
+        )
+        print(f"  (bmo: peak RSS {bmo.peak_rss_mib:.0f} MiB, CPU {bmo.cpu_seconds:.1f} s)")
+    if script is not None and bmo is not None:
+        print(f"bmo / script (to provisioned): {bmo.wall_seconds / script.wall_seconds:.2f}")
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "bench"
+    sys.exit(main())
