@@ -38,7 +38,7 @@ from bmo.reconcile.handlers import (
     secret_owner_handler,
 )
 from bmo.reconcile.host import HostEventSink, HostReconciler, HostReconcilerSettings
-from bmo.reconcile.informer import BAREMETALHOSTS, SECRETS, Informer
+from bmo.reconcile.informer import BAREMETALHOSTS, HARDWAREDATA, SECRETS, Informer
 from bmo.reconcile.manager import Manager, RateLimitedApiClient
 from bmo.reconcile.queue import RateLimitingQueue
 from bmo.settings import Settings, SettingsError
@@ -243,6 +243,9 @@ def add_host_controller(
         )
     )
     secrets.add_handler(secret_owner_handler(queue))
+    hardware = manager.add_informer(
+        Informer(api_client, HARDWAREDATA, namespaces=settings.namespaces)
+    )
     reconciler = HostReconciler(
         api_client,
         hosts,
@@ -254,6 +257,7 @@ def add_host_controller(
         events=events
         if events is not None
         else EventRecorder(api_client, reporting_instance=reporting_instance),
+        hardware_store=hardware,
     )
     controller = manager.add_controller(
         Controller("baremetalhost", reconciler, queue, settings.concurrency)

@@ -65,6 +65,7 @@ from bmo.reconcile.controller import ReconcileError, Result, TerminalError, is_n
 from bmo.reconcile.hostdata import (
     HardwareDataClient,
     HardwareDataObject,
+    HardwareDataStore,
     InvalidHardwareDetails,
     hardware_details_change,
     restored_status,
@@ -259,11 +260,12 @@ class HostReconciler:
         clock: Callable[[], datetime] = _utcnow,
         events: HostEventSink | None = None,
         rand: Callable[[], float] = random.random,
+        hardware_store: HardwareDataStore | None = None,
     ) -> None:
         self._api = k8s.CustomObjectsApi(api_client)
         self._hosts = host_store
         self._secrets = SecretManager(api_client, secret_store)
-        self._hardware = HardwareDataClient(api_client)
+        self._hardware = HardwareDataClient(api_client, hardware_store)
         self._factory = factory
         self._settings = settings if settings is not None else HostReconcilerSettings()
         self._clock = clock

@@ -104,6 +104,7 @@ class Resource:
 
 
 BAREMETALHOSTS = Resource("metal3.io", "v1alpha1", "baremetalhosts", "BareMetalHost")
+HARDWAREDATA = Resource("metal3.io", "v1alpha1", "hardwaredata", "HardwareData")
 SECRETS = Resource("", "v1", "secrets", "Secret", singular="secret")
 CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap", singular="config_map")
 

@@ -294,6 +294,7 @@ def test_relist_after_dropped_watch_or_410_loses_and_duplicates_nothing(
     kube_api_client: k8s.ApiClient,
     kube_namespace: str,
     kube_faults: Any,
+    kube_server: Any,
     run_informer: Callable[[Informer], Informer],
 ) -> None:
     ns = kube_namespace
@@ -306,6 +307,12 @@ def test_relist_after_dropped_watch_or_410_loses_and_duplicates_nothing(
     run_informer(informer)
     wait_until(informer.has_synced, what="initial sync")
     wait_until(lambda: informer.stats()["watches"] == 1, what="first watch")
+    # The client counts a watch as started before the server has registered it: a drop in
+    # between would hit nothing, so wait for the server's side too.
+    wait_until(
+        lambda: any(w.namespace == ns for w in list(kube_server.store.watchers)),
+        what="the watch open on the server",
+    )
     rec.clear()
 
     if fault == "gone":
