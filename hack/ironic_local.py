@@ -665,22 +665,7 @@ class IronicProcess:
             htpasswd.unlink(missing_ok=True)
             return
         password = self._ensure_password()
-        # bcrypt from the Ironic venv: Ironic accepts only $2y$/$2a$/$2b$ hashes. The password
-        # goes through stdin so it never shows up in a process listing.
-        script = (
-            "import sys, bcrypt; "
-            "print(bcrypt.hashpw(sys.stdin.read().encode(), bcrypt.gensalt(5)).decode())"
-        )
-        result = subprocess.run(
-            [str(venv_bin("python", self.venv)), "-c", script],
-            input=password,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise StartError("hashing the Ironic password with bcrypt failed")
-        _write_private(htpasswd, f"{self.username}:{result.stdout.strip()}\n")
+        _write_private(htpasswd, htpasswd_line(self.username, password, self.venv))
         _write_private(self.auth_dir / "ironic" / "username", self.username + "\n")
         _write_private(self.auth_dir / "ironic" / "password", password + "\n")
 
@@ -855,7 +840,31 @@ def numbered_systems(count: int, prefix: str = "bmo-fake") -> list[FakeSystem]:
     ]
 
 
-def render_sushy_conf(state_dir: Path, port: int, systems: Sequence[FakeSystem]) -> str:
+def htpasswd_line(username: str, password: str, venv: Path = VENV_DIR) -> str:
+    """``user:<bcrypt hash>`` for an htpasswd file (Ironic and sushy-tools accept only bcrypt).
+
+    Hashed with the Ironic venv's bcrypt; the password goes through stdin so it never shows
+    up in a process listing.
+    """
+    script = (
+        "import sys, bcrypt; "
+        "print(bcrypt.hashpw(sys.stdin.read().encode(), bcrypt.gensalt(5)).decode())"
+    )
+    result = subprocess.run(
+        [str(venv_bin("python", venv)), "-c", script],
+        input=password,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StartError("hashing a password with bcrypt failed")
+    return f"{username}:{result.stdout.strip()}\n"
+
+
+def render_sushy_conf(
+    state_dir: Path, port: int, systems: Sequence[FakeSystem], auth_file: Path | None = None
+) -> str:
     """sushy-tools config (a Python file): fake driver plus the storage inspection needs.
 
     Without SUSHY_EMULATOR_STORAGE ``/Storage`` answers 500, and without VOLUMES sushy's
@@ -894,13 +903,19 @@ def render_sushy_conf(state_dir: Path, port: int, systems: Sequence[FakeSystem])
         f"SUSHY_EMULATOR_STORAGE = {storage!r}",
         f"SUSHY_EMULATOR_DRIVES = {drives!r}",
         f"SUSHY_EMULATOR_VOLUMES = {volumes!r}",
-        "",
     ]
+    if auth_file is not None:
+        lines.append(f"SUSHY_EMULATOR_AUTH_FILE = {str(auth_file)!r}")
+    lines.append("")
     return "\n".join(lines)
 
 
 class SushyEmulator:
-    """sushy-tools' emulator with the fake system driver, on loopback, without auth."""
+    """sushy-tools' emulator with the fake system driver, on loopback.
+
+    With ``credentials`` the Redfish API wants HTTP basic auth (sushy-tools' own htpasswd
+    support), so a wrong BMC password fails the way it does on real hardware.
+    """
 
     STATE_FILE = "sushy-local.json"
 
@@ -910,11 +925,13 @@ class SushyEmulator:
         port: int = 0,
         systems: Sequence[FakeSystem] = (),
         venv: Path = VENV_DIR,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.port = port
         self.systems = list(systems) or numbered_systems(2)
         self.venv = venv
+        self.credentials = credentials
         self._proc: subprocess.Popen[bytes] | None = None
         self.pid: int | None = None
 
@@ -944,7 +961,7 @@ class SushyEmulator:
 
     def power_state(self, uuid: str) -> str:
         """The emulator's own view of the system's power ('On'/'Off'), read over Redfish."""
-        status, body = http_get(self.url + self.system_path(uuid))
+        status, body = http_get(self.url + self.system_path(uuid), self.credentials)
         if status != 200:
             raise IronicLocalError(f"GET {self.system_path(uuid)} answered {status}")
         return str(json.loads(body)["PowerState"])
@@ -959,7 +976,13 @@ class SushyEmulator:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if self.port == 0:
             self.port = free_port()
-        self.conf_path.write_text(render_sushy_conf(self.state_dir, self.port, self.systems))
+        auth_file = None
+        if self.credentials is not None:
+            auth_file = self.state_dir / "htpasswd"
+            _write_private(auth_file, htpasswd_line(*self.credentials, venv=self.venv))
+        self.conf_path.write_text(
+            render_sushy_conf(self.state_dir, self.port, self.systems, auth_file)
+        )
         self._proc = _spawn(
             [
                 str(venv_bin("python", self.venv)),
@@ -984,7 +1007,9 @@ class SushyEmulator:
                     + _log_tail(self.log_path)
                 )
             try:
-                status, _ = http_get(self.url + "/redfish/v1/Systems", timeout=2.0)
+                status, _ = http_get(
+                    self.url + "/redfish/v1/Systems", self.credentials, timeout=2.0
+                )
             except OSError:
                 status = 0
             if status == 200:

@@ -4,6 +4,7 @@ with the polling fake agent answering inspection as an IPA ramdisk would."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from bmo.ironic.client import IronicClient
 from bmo.ironic.config import IronicConfig
 from bmo.ironic.provisioner import IronicProvisionerFactory
 from hack.fake_agent import FakeAgent
-from tests.fixtures.ironic import IronicFixture
+from hack.ironic_local import FakeSystem, SushyEmulator
+from tests.fixtures.ironic import IronicFixture, require_ironic_venv
 from tests.integration.operator import (
     Hosts,
     RunningOperator,
@@ -32,6 +34,9 @@ pytestmark = [pytest.mark.ironic, pytest.mark.slow]
 DEADLINE = 90.0
 #: Ironic's waits (10 s and more) are capped so a host moves as soon as Ironic has.
 REQUEUE_CAP = 0.5
+#: The sushy fake driver applies a power change 1-11 s late, on purpose.
+REDFISH_DEADLINE = 120.0
+BMC_CREDENTIALS = ("bmc-admin", "right-horse-battery")
 IMAGE = {"url": "http://127.0.0.1:9/images/host.qcow2", "checksum": "0123456789abcdef"}
 
 
@@ -188,3 +193,77 @@ def test_externally_provisioned_host_is_adopted_not_deployed(
     hosts.delete("node-b")
     hosts.wait_gone("node-b", timeout=DEADLINE)
     assert ironic_node(ironic, kube_namespace, "node-b") is None
+
+
+@pytest.fixture(scope="module")
+def guarded_bmc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SushyEmulator]:
+    """A Redfish BMC (sushy-tools) that checks its password, with one powered-off system."""
+    require_ironic_venv()
+    system = FakeSystem(uuid=str(uuid.uuid4()), name="guarded-0", mac="52:54:00:aa:bb:01")
+    bmc = SushyEmulator(
+        tmp_path_factory.mktemp("guarded-bmc"), systems=[system], credentials=BMC_CREDENTIALS
+    )
+    bmc.start()
+    try:
+        yield bmc
+    finally:
+        bmc.stop()
+
+
+def test_redfish_host_wrong_password_then_fixed_then_power(
+    operator: RunningOperator,
+    hosts: Hosts,
+    guarded_bmc: SushyEmulator,
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+) -> None:
+    """Through a real Redfish BMC: a wrong password is a registration error naming the
+    failure; fixing the Secret recovers the host; ``online`` really powers the system."""
+    (system,) = guarded_bmc.systems
+    core = k8s.CoreV1Api(kube_api_client)
+    user, right = BMC_CREDENTIALS
+    create_secret(kube_api_client, kube_namespace, "redfish-bmc", username=user, password="nope")
+    address = f"redfish+http://127.0.0.1:{guarded_bmc.port}{guarded_bmc.system_path(system.uuid)}"
+    hosts.create(
+        host_body(
+            "rf-0",
+            address=address,
+            credentials="redfish-bmc",
+            mac=system.mac,
+            inspectionMode="disabled",
+            automatedCleaningMode="disabled",
+        )
+    )
+    failed = wait_for(
+        lambda: (s := hosts.status("rf-0")).get("errorType") == "registration error" and s,
+        timeout=REDFISH_DEADLINE,
+        what="registration error for the wrong password",
+    )
+    assert failed["operationalStatus"] == "error"
+    assert failed["errorMessage"], "the error says what Ironic saw"
+    assert "nope" not in failed["errorMessage"]
+    reasons = {e["reason"] for e in events_for(kube_api_client, kube_namespace, "rf-0")}
+    assert "RegistrationError" in reasons
+
+    core.patch_namespaced_secret("redfish-bmc", kube_namespace, {"stringData": {"password": right}})
+    host = hosts.wait_state("rf-0", "available", timeout=REDFISH_DEADLINE)
+    assert host["status"]["operationalStatus"] == "OK"
+    assert host["status"]["goodCredentials"]["credentials"]["name"] == "redfish-bmc"
+
+    # online: true (the spec) powers the system on at the BMC itself.
+    wait_for(
+        lambda: guarded_bmc.power_state(system.uuid) == "On",
+        timeout=REDFISH_DEADLINE,
+        what="the Redfish system powered on",
+    )
+    hosts.patch("rf-0", {"spec": {"online": False}})
+    wait_for(
+        lambda: (
+            guarded_bmc.power_state(system.uuid) == "Off"
+            and hosts.status("rf-0").get("poweredOn") is False
+        ),
+        timeout=REDFISH_DEADLINE,
+        what="the Redfish system powered off and poweredOn false",
+    )
+    hosts.delete("rf-0")
+    hosts.wait_gone("rf-0", timeout=REDFISH_DEADLINE)
