@@ -128,7 +128,7 @@ class HostEventSink(Protocol):
 
 
 class WriteConflict(ReconcileError):
-    """The host changed since it was read (HTTP 409): retry the pass from fresh state."""
+    """An object changed since it was read (HTTP 409): retry the pass from fresh state."""
 
 
 class SecretAccessError(ReconcileError):
@@ -343,6 +343,13 @@ class HostReconciler:
                     return self._credentials_error(host, exc, writer, now)
                 log.info("deleting without usable BMC credentials", reason=str(exc))
             except ApiException as exc:
+                if exc.status == HTTP_CONFLICT:
+                    # Hosts sharing one Secret race to label/own/finalize it: an ordinary
+                    # optimistic-concurrency conflict, retried from fresh state.
+                    raise WriteConflict(
+                        f"BMC secret {host.namespace}/{host.spec.bmc.credentials_name} changed "
+                        "while being claimed; retrying"
+                    ) from None
                 if not deleting:
                     metrics.credentials_unhandled_error()
                     raise SecretAccessError(

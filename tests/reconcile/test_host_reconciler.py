@@ -459,6 +459,26 @@ def test_conflicting_status_write_loses_no_transition(
     assert changes("provisioning", "provisioned") == finished + 1
 
 
+def test_conflict_claiming_a_shared_secret_is_retried_not_an_error(
+    operator: RunningOperator,
+    hosts: Hosts,
+    kube_server: KubeAPIServer,
+    kube_faults: Faults,
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+) -> None:
+    """Hosts sharing a Secret race to label and own it: a 409 there is retried quietly."""
+    create_secret(kube_api_client, kube_namespace)
+    unhandled = sample("metal3_credentials_unhandled_error_total")
+    secret_path = f"/api/v1/namespaces/{kube_namespace}/secrets/bmc-secret"
+    kube_faults.conflict_next_writes(2, resource="secrets", verb="update", name="bmc-secret")
+    hosts.create(host_body("host-0"))
+    host = hosts.wait_state("host-0", "available")
+    assert kube_server.count_requests("PUT", secret_path, status=409) == 2
+    assert not host["status"].get("errorType")
+    assert sample("metal3_credentials_unhandled_error_total") == unhandled
+
+
 def test_host_without_its_secret_can_still_be_deleted(
     operator: RunningOperator,
     hosts: Hosts,
