@@ -275,10 +275,15 @@ def _log_tail(*paths: Path, lines: int = 40) -> str:
     return "\n".join(chunks) or "(no log output)"
 
 
-def _spawn(
-    argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None
+def spawn(
+    argv: Sequence[str],
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start a detached child (own session) so stopping it never touches our own group."""
+    """Start a detached child (own session) so stopping it never touches our own group, and
+    Ctrl-C reaches only us (we stop it, group and all). Output goes to ``log_path``; the
+    working directory is ``cwd``, else the log's folder."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
@@ -288,7 +293,7 @@ def _spawn(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env=env,
-            cwd=str(log_path.parent),
+            cwd=str(cwd if cwd is not None else log_path.parent),
         )
 
 
@@ -624,10 +629,10 @@ class IronicProcess:
         if self.extra_conf is not None:
             conf_args += ["--config-file", str(self.extra_conf)]
         self._log_offset = self._console_log_size()
-        self._proc = _spawn([str(venv_bin("ironic", self.venv)), *conf_args], self.console_log_path)
+        self._proc = spawn([str(venv_bin("ironic", self.venv)), *conf_args], self.console_log_path)
         self.pid = self._proc.pid
         if self.http_port > 0:
-            self._http_proc = _spawn(
+            self._http_proc = spawn(
                 [
                     str(venv_bin("python", self.venv)),
                     "-m",
@@ -983,7 +988,7 @@ class SushyEmulator:
         self.conf_path.write_text(
             render_sushy_conf(self.state_dir, self.port, self.systems, auth_file)
         )
-        self._proc = _spawn(
+        self._proc = spawn(
             [
                 str(venv_bin("python", self.venv)),
                 str(LAUNCHER),

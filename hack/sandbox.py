@@ -54,6 +54,7 @@ from hack.ironic_local import (
     is_installed,
     numbered_systems,
     process_matches,
+    spawn,
     terminate,
 )
 
@@ -255,23 +256,6 @@ class Child:
         terminate(self.pid, self.marker, self.popen, deadline)
 
 
-def spawn(
-    argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    """Start a child in its own session (Ctrl-C reaches us only; we stop it, group and all)."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=env,
-            cwd=str(REPO_ROOT),
-        )
-
-
 def log_tail(path: Path, lines: int = 20) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -463,7 +447,12 @@ class Sandbox:
     def _start_kubeapi(self) -> None:
         self.kubeapi_log.unlink(missing_ok=True)
         argv = [sys.executable, "-m", "hack.kubeapi", "--port", "0", "--crds", str(CRD_DIR)]
-        child = Child("kubeapi", spawn(argv, self.kubeapi_log), "hack.kubeapi", self.kubeapi_log)
+        child = Child(
+            "kubeapi",
+            spawn(argv, self.kubeapi_log, cwd=REPO_ROOT),
+            "hack.kubeapi",
+            self.kubeapi_log,
+        )
         self.children.append(child)
         self._save_state()
         url_line = re.compile(r"^(http://127\.0\.0\.1:\d+)\s*$", re.MULTILINE)
@@ -560,7 +549,12 @@ class Sandbox:
             "0",
         ]
         self.bmo_log.unlink(missing_ok=True)
-        child = Child("bmo", spawn(argv, self.bmo_log, self.bmo_env()), self.kube_url, self.bmo_log)
+        child = Child(
+            "bmo",
+            spawn(argv, self.bmo_log, self.bmo_env(), cwd=REPO_ROOT),
+            self.kube_url,
+            self.bmo_log,
+        )
         self.children.append(child)
         self._save_state()
         end = time.monotonic() + SERVICE_DEADLINE
