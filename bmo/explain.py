@@ -45,13 +45,13 @@ from bmo.api.constants import (
 )
 from bmo.api.errors import DecodeError
 from bmo.api.host import BareMetalHost
-from bmo.reconcile.actions import (
+from bmo.hoststate.actions import (
     DETACHED_POLL_DELAY,
     HOST_ERROR_RETRY_DELAY,
     STEADY_STATE_POWER_DELAY,
     UNMANAGED_RETRY_DELAY,
 )
-from bmo.reconcile.backoff import calculate_backoff
+from bmo.hoststate.backoff import calculate_backoff
 
 __all__ = [
     "MAX_EVENTS",
@@ -116,7 +116,7 @@ _NO_REQUEUE_REGISTRATION_PREFIXES: Final = (
     "Validation error with BMC credentials",
 )
 """Registration errors bmo does not retry on a timer: only editing the host or its Secret
-can fix them (``CredentialsInvalid`` in :mod:`bmo.reconcile.secrets`)."""
+can fix them (``CredentialsInvalid`` in :mod:`bmo.controllers.baremetalhost.secrets`)."""
 
 _SECRET_MISSING_MARKER: Final = "BMC CredentialsName secret doesn't exist"
 _RETRY_LIMIT_MARKER: Final = "retry limit ("

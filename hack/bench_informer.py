@@ -1,6 +1,6 @@
 """Informer ingest benchmark: how long 10 000 objects take to reach the cache and handlers.
 
-Starts the Kubernetes API emulator (``python -m hack.kubeapi``) as a child process on
+Starts the Kubernetes API emulator (``python -m testenv.kubeapi``) as a child process on
 127.0.0.1 so server and informer do not share a GIL, installs a small CRD, and measures:
 
 1. **list**: N objects exist; time from ``Informer.run`` to ``has_synced()`` (paginated list,
@@ -36,11 +36,11 @@ sys.path.insert(0, str(ROOT))
 
 from kubernetes import client as k8s  # noqa: E402
 
-from bmo.reconcile.cache import KubeObject  # noqa: E402
-from bmo.reconcile.informer import Informer, Resource  # noqa: E402
+from bmo.runtime.cache import KubeObject  # noqa: E402
+from bmo.runtime.informer import Informer, Resource  # noqa: E402
 
 GROUP = "bench.bmo.test"
-EMULATOR = [sys.executable, "-m", "hack.kubeapi", "--host", "127.0.0.1", "--port", "0"]
+EMULATOR = [sys.executable, "-m", "testenv.kubeapi", "--host", "127.0.0.1", "--port", "0"]
 BENCH = Resource(GROUP, "v1", "benchhosts", "BenchHost")
 
 

@@ -6,7 +6,7 @@ Not a test: run it by hand and compare figures across changes.
     .venv/bin/python -m hack.bench_ironic --hosts 20 --only script
 
 One local Ironic (fake-hardware, HTTP basic, automated cleaning on, as configured by
-hack/ironic_local.py) and the fake agent (hack/fake_agent.py) serve both runs; Ironic's
+testenv/ironic_local.py) and the fake agent (testenv/fake_agent.py) serve both runs; Ironic's
 database is wiped and Ironic restarted between them so each starts from the same state.
 
 * **script**: one thread per node, openstacksdk with its own ``wait=True`` polling (every
@@ -52,9 +52,9 @@ from hack.bench_scale import (
     tail,
     wait_for_state,
 )
-from hack.fake_agent import FakeAgent, Inspection
-from hack.ironic_local import LOOPBACK, IronicProcess, require_installed
-from hack.kubeapi import KubeAPIServer
+from testenv.fake_agent import FakeAgent, Inspection
+from testenv.ironic_local import LOOPBACK, IronicProcess, require_installed
+from testenv.kubeapi import KubeAPIServer
 
 T = TypeVar("T")
 API_VERSION = "1.110"
@@ -306,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"logs and Ironic state in {workdir}", file=sys.stderr)
     handler = logging.FileHandler(workdir / "fake-agent.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    agent_log = logging.getLogger("hack.fake_agent")
+    agent_log = logging.getLogger("testenv.fake_agent")
     agent_log.addHandler(handler)
     agent_log.setLevel(logging.INFO)
     agent_log.propagate = False

@@ -26,9 +26,9 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bmo.reconcile.clock import FakeClock
-from bmo.reconcile.queue import DelayingQueue
-from bmo.reconcile.queue_metrics import NOOP_METRICS, PROMETHEUS_METRICS, MetricsProvider
+from bmo.runtime.clock import FakeClock
+from bmo.runtime.queue import DelayingQueue
+from bmo.runtime.queue_metrics import NOOP_METRICS, PROMETHEUS_METRICS, MetricsProvider
 
 
 @dataclass(frozen=True)

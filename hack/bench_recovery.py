@@ -7,7 +7,7 @@ Not a test: run it by hand and compare figures across changes.
 
 For each host count: ``bmo run`` (a subprocess, upstream's requeue delays, Ironic provisioner)
 against the Kubernetes API emulator (in this process) and a real Ironic (``fake://`` hosts,
-inspection and cleaning off) behind :mod:`hack.ironic_proxy`. All hosts are provisioned; then
+inspection and cleaning off) behind :mod:`testenv.ironic_proxy`. All hosts are provisioned; then
 Ironic's database is wiped and Ironic restarted, and the clock runs until every node is
 ``active`` again and every host ``provisioned``/``OK`` with its new node UUID. The proxy counts
 deploys during recovery (must be 0: provisioned hosts are adopted).
@@ -37,9 +37,9 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hack.ironic_local import IronicProcess, http_get, terminate
-from hack.ironic_proxy import IronicProxy
-from hack.kubeapi import KubeAPIServer
+from testenv.ironic_local import IronicProcess, http_get, terminate
+from testenv.ironic_proxy import IronicProxy
+from testenv.kubeapi import KubeAPIServer
 
 REPO = Path(__file__).resolve().parent.parent
 CRD_DIR = REPO / "config" / "crd" / "bases"

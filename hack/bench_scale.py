@@ -38,9 +38,9 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hack.ironic_local import LOOPBACK, free_port, terminate
-from hack.kubeapi import KubeAPIServer
-from hack.kubeapi.faults import RequestLog, RequestRecord
+from testenv.ironic_local import LOOPBACK, free_port, terminate
+from testenv.kubeapi import KubeAPIServer
+from testenv.kubeapi.faults import RequestLog, RequestRecord
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CRD_DIR = REPO_ROOT / "config" / "crd" / "bases"

@@ -2,10 +2,10 @@
 
 ``python -m hack.sandbox demo`` (what ``./hack/demo.sh`` runs) starts, all on 127.0.0.1:
 
-* bmo's Kubernetes API emulator (``python -m hack.kubeapi``, CRDs from ``config/crd/bases``),
-* a real Ironic (``hack/ironic_local.py``, HTTP basic auth, an empty database every run),
+* bmo's Kubernetes API emulator (``python -m testenv.kubeapi``, CRDs from ``config/crd/bases``),
+* a real Ironic (``testenv/ironic_local.py``, HTTP basic auth, an empty database every run),
 * sushy-tools' Redfish emulator with one fake system per Redfish host,
-* the fake agent (``hack/fake_agent.py``), which answers agent inspection with an inventory,
+* the fake agent (``testenv/fake_agent.py``), which answers agent inspection with an inventory,
 * ``bmo run`` as a subprocess,
 
 then applies sample BareMetalHosts and their Secrets with ``kubectl apply``, shows them reach
@@ -43,8 +43,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from hack.fake_agent import FakeAgent, Inspection
-from hack.ironic_local import (
+from testenv.fake_agent import FakeAgent, Inspection
+from testenv.ironic_local import (
     LOOPBACK,
     FakeSystem,
     IronicLocalError,
@@ -96,31 +96,6 @@ class Interrupted(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
-
-
-# --------------------------------------------------------------------------------------------
-# is bmo run able to drive hosts yet?
-
-
-def bmo_run_missing_reason(root: Path = REPO_ROOT) -> str | None:
-    """``None`` when ``bmo run`` has a host reconciler; otherwise why the demo cannot work.
-
-    Read from the source, not imported: the answer must not depend on import side effects.
-    """
-    host = root / "bmo" / "reconcile" / "host.py"
-    run = root / "bmo" / "commands" / "run.py"
-    try:
-        host_text = host.read_text()
-    except OSError:
-        return "bmo run is not wired yet: bmo/reconcile/host.py (HostReconciler) does not exist"
-    if "class HostReconciler" not in host_text:
-        return "bmo run is not wired yet: bmo/reconcile/host.py has no HostReconciler"
-    with contextlib.suppress(OSError):
-        if "PlaceholderReconciler" in run.read_text():
-            return "bmo run is not wired yet: bmo/commands/run.py still uses its placeholder"
-    if not (root / "bmo" / "ironic" / "provisioner.py").exists():
-        return "bmo run cannot drive Ironic yet: bmo/ironic/provisioner.py does not exist"
-    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,11 +421,11 @@ class Sandbox:
 
     def _start_kubeapi(self) -> None:
         self.kubeapi_log.unlink(missing_ok=True)
-        argv = [sys.executable, "-m", "hack.kubeapi", "--port", "0", "--crds", str(CRD_DIR)]
+        argv = [sys.executable, "-m", "testenv.kubeapi", "--port", "0", "--crds", str(CRD_DIR)]
         child = Child(
             "kubeapi",
             spawn(argv, self.kubeapi_log, cwd=REPO_ROOT),
-            "hack.kubeapi",
+            "testenv.kubeapi",
             self.kubeapi_log,
         )
         self.children.append(child)
@@ -503,7 +478,7 @@ class Sandbox:
         assert self.ironic is not None
         handler = logging.FileHandler(self.agent_log, mode="w")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        agent_logger = logging.getLogger("hack.fake_agent")
+        agent_logger = logging.getLogger("testenv.fake_agent")
         agent_logger.handlers[:] = [handler]
         agent_logger.setLevel(logging.INFO)
         agent_logger.propagate = False
@@ -855,12 +830,8 @@ def run_sandbox(options: Options, mode: str, out: IO[str] = sys.stdout) -> int:
     if not is_installed():
         raise SandboxError(
             "Ironic is not installed in .cache/ironic: run ./hack/demo.sh "
-            "(or `.venv/bin/python -m hack.ironic_local install`)"
+            "(or `.venv/bin/python -m testenv.ironic_local install`)"
         )
-    if mode == "demo":
-        reason = bmo_run_missing_reason()
-        if reason is not None:
-            raise SandboxError(f"{reason}; `python -m hack.sandbox up` starts the rest")
     signals = _Signals()
     signals.install()
     state_dir = options.state_dir.resolve()

@@ -7,8 +7,8 @@ cd "$BMO_ROOT"
 setup_all
 
 log "ruff"
-ruff check bmo hack tests
-ruff format --check bmo hack tests
+ruff check bmo testenv hack tests
+ruff format --check bmo testenv hack tests
 log "mypy (strict)"
 mypy
 log "import-linter (layering contracts)"

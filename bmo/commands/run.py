@@ -24,23 +24,27 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from bmo import settings as settings_mod
-from bmo.logconfig import configure_logging
+from bmo.controllers.baremetalhost import metrics
+from bmo.controllers.baremetalhost.events import EventRecorder
+from bmo.controllers.baremetalhost.reconciler import (
+    HostEventSink,
+    HostReconciler,
+    HostReconcilerSettings,
+)
 from bmo.provisioner import ProvisionerFactory
 from bmo.provisioner.fixture import Delay, FixtureProvisionerFactory, FixtureRegistry
-from bmo.reconcile import metrics
-from bmo.reconcile.controller import Controller
-from bmo.reconcile.events import EventRecorder
-from bmo.reconcile.handlers import (
+from bmo.runtime.controller import Controller
+from bmo.runtime.eventhandlers import (
     OWNER_HOST_INDEX,
     SECRET_LABEL_SELECTOR,
     host_handler,
     owner_host_keys,
     secret_owner_handler,
 )
-from bmo.reconcile.host import HostEventSink, HostReconciler, HostReconcilerSettings
-from bmo.reconcile.informer import BAREMETALHOSTS, HARDWAREDATA, SECRETS, Informer
-from bmo.reconcile.manager import Manager, RateLimitedApiClient
-from bmo.reconcile.queue import RateLimitingQueue
+from bmo.runtime.informer import BAREMETALHOSTS, HARDWAREDATA, SECRETS, Informer
+from bmo.runtime.logconfig import configure_logging
+from bmo.runtime.manager import Manager, RateLimitedApiClient
+from bmo.runtime.queue import RateLimitingQueue
 from bmo.settings import Settings, SettingsError
 from bmo.webhook import WebhookError, WebhookServer
 from bmo.webhook import add_arguments as add_webhook_arguments

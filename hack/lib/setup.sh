@@ -1,7 +1,7 @@
 # Sourced by hack/test.sh and hack/demo.sh: install everything bmo's tests and sandbox need
 # on a fresh machine (Python, pip and gcc are all it may assume), reusing what is cached.
 #   .venv/            the project's own environment (bmo + test + lint extras)
-#   .cache/ironic/    Ironic and sushy-tools in a separate virtualenv (hack/ironic_local.py)
+#   .cache/ironic/    Ironic and sushy-tools in a separate virtualenv (testenv/ironic_local.py)
 # Idempotent: a second run only checks stamps.
 
 BMO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -58,7 +58,7 @@ ensure_kubectl() {
 
 ensure_ironic() {
   log "ensuring Ironic and sushy-tools in .cache/ironic (cached after the first run)"
-  "$PY" -m hack.ironic_local install
+  "$PY" -m testenv.ironic_local install
 }
 
 setup_all() {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hack.kubeapi import KubeAPIServer
+from testenv.kubeapi import KubeAPIServer
 
 HOST: dict[str, Any] = {
     "apiVersion": "metal3.io/v1alpha1",

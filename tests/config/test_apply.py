@@ -1,4 +1,4 @@
-"""Every rendered object is accepted by the Kubernetes API emulator (hack/kubeapi),
+"""Every rendered object is accepted by the Kubernetes API emulator (testenv/kubeapi),
 applied through the official client's generic (dynamic, discovery-driven) API.
 
 A private emulator per module, not the session's ``kube_server``: that one starts with
@@ -17,7 +17,7 @@ from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from hack.kubeapi import KubeAPIServer
+from testenv.kubeapi import KubeAPIServer
 from tests.config.render import CERT_MANAGER_GROUP, render
 
 pytestmark = pytest.mark.kubectl

@@ -18,7 +18,7 @@ from kubernetes import client
 from bmo.api.codec import format_time
 from bmo.api.constants import API_GROUP, API_VERSION, BMH_KIND, BMH_PLURAL, GROUP_VERSION
 from bmo.cli import main
-from hack.kubeapi import KubeAPIServer
+from testenv.kubeapi import KubeAPIServer
 from tests.fixtures.ironic import IronicFixture, unique_name
 
 NODE_DEADLINE = 60.0

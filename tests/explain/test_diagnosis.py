@@ -32,7 +32,7 @@ from bmo.explain import (
     render_text,
     to_json,
 )
-from bmo.reconcile.backoff import calculate_backoff
+from bmo.hoststate.backoff import calculate_backoff
 from tests.explain.helpers import NOW, event_dict, host_dict
 
 REPO = Path(__file__).resolve().parents[2]

@@ -21,9 +21,9 @@ from kubernetes import client as k8s
 from kubernetes.client import ApiException
 
 from bmo.commands.run import HostController, add_host_controller
+from bmo.controllers.baremetalhost.reconciler import HostEventSink, HostReconcilerSettings
 from bmo.provisioner import ProvisionerFactory
-from bmo.reconcile.host import HostEventSink, HostReconcilerSettings
-from bmo.reconcile.manager import Manager
+from bmo.runtime.manager import Manager
 from bmo.settings import load
 
 GROUP, VERSION, PLURAL = "metal3.io", "v1alpha1", "baremetalhosts"

@@ -16,8 +16,8 @@ from bmo.api.constants import BMH_FINALIZER
 from bmo.ironic.client import IronicClient
 from bmo.ironic.config import IronicConfig
 from bmo.ironic.provisioner import IronicProvisionerFactory
-from hack.fake_agent import FakeAgent
-from hack.ironic_local import FakeSystem, SushyEmulator
+from testenv.fake_agent import FakeAgent
+from testenv.ironic_local import FakeSystem, SushyEmulator
 from tests.fixtures.ironic import IronicFixture, require_ironic_venv
 from tests.integration.operator import (
     Hosts,

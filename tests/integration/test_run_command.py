@@ -22,8 +22,8 @@ from kubernetes import client as k8s
 from bmo import settings as settings_mod
 from bmo.commands.run import build_webhook
 from bmo.webhook import add_arguments as add_webhook_arguments
-from hack.fake_agent import FakeAgent
-from hack.kubeapi import KubeAPIServer
+from testenv.fake_agent import FakeAgent
+from testenv.kubeapi import KubeAPIServer
 from tests.fixtures.ironic import IronicFixture
 from tests.integration.operator import Hosts, create_secret, events_for, host_body, wait_for
 

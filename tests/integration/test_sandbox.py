@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hack.ironic_local import is_installed
-from hack.sandbox import bmo_run_missing_reason, render_manifests, sample_hosts
+from hack.sandbox import render_manifests, sample_hosts
+from testenv.ironic_local import is_installed
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,7 +52,7 @@ def _sandbox(*args: str) -> list[str]:
 
 
 def test_sample_hosts_have_one_externally_provisioned_and_a_redfish_host() -> None:
-    from hack.ironic_local import numbered_systems
+    from testenv.ironic_local import numbered_systems
 
     systems = numbered_systems(1, prefix="t")
     hosts = sample_hosts(3, "http://127.0.0.1:8000", systems)
@@ -92,9 +92,6 @@ def test_a_single_fake_host_is_not_externally_provisioned() -> None:
 @pytest.mark.ironic
 @pytest.mark.timeout(600)
 def test_demo_reaches_provisioned_and_stops_everything(tmp_path: Path) -> None:
-    reason = bmo_run_missing_reason()
-    if reason is not None:
-        pytest.skip(reason)
     _require_sandbox_tools()
     state_dir = tmp_path / "sandbox"
     proc = subprocess.run(

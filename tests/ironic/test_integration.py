@@ -1,4 +1,4 @@
-"""IronicClient against the real Ironic of ``hack/ironic_local.py`` (fake-hardware nodes)."""
+"""IronicClient against the real Ironic of ``testenv/ironic_local.py`` (fake-hardware nodes)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import pytest
 
 from bmo.api.hardware import LLDP, VLAN
 from bmo.ironic.inventory import hardware_details, parse_frequency
-from hack.fake_agent import build_inventory
+from testenv.fake_agent import build_inventory
 
 MAC = "52:54:00:ab:cd:ef"
 

@@ -1,4 +1,4 @@
-"""The Ironic provisioner against the real Ironic (and sushy-tools) of ``hack/ironic_local.py``.
+"""The Ironic provisioner against the real Ironic (and sushy-tools) of ``testenv/ironic_local.py``.
 
 The provisioner is driven the way the host state machine drives it: the same verb is called
 again while it reports ``dirty``, honouring ``requeue_after`` (scaled down) until a deadline.
@@ -34,8 +34,8 @@ from bmo.provisioner import (
     ProvisionerBusy,
     Result,
 )
-from hack.fake_agent import build_inventory, post_inventory
-from hack.ironic_local import SushyEmulator
+from testenv.fake_agent import build_inventory, post_inventory
+from testenv.ironic_local import SushyEmulator
 from tests.fixtures.ironic import IronicFixture, unique_name
 
 pytestmark = pytest.mark.ironic

@@ -1,4 +1,4 @@
-"""The polling fake agent (hack/fake_agent.py) against the real Ironic."""
+"""The polling fake agent (testenv/fake_agent.py) against the real Ironic."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from hack.fake_agent import FakeAgent, FakeAgentError, build_inventory, hardware_for
+from testenv.fake_agent import FakeAgent, FakeAgentError, build_inventory, hardware_for
 from tests.fixtures.ironic import IronicFixture, unique_name
 
 REPO = Path(__file__).resolve().parents[2]
@@ -201,7 +201,7 @@ def test_cli_inspects_and_exits_cleanly_on_sigterm(
         [
             sys.executable,
             "-m",
-            "hack.fake_agent",
+            "testenv.fake_agent",
             "--ironic-url",
             ironic.url,
             "--auth-dir",

@@ -1,11 +1,11 @@
-"""Agent inspection completed by hack/fake_agent.py, as a ramdisk would."""
+"""Agent inspection completed by testenv/fake_agent.py, as a ramdisk would."""
 
 from __future__ import annotations
 
 import pytest
 import requests
 
-from hack.fake_agent import FakeAgentError, FakeHardware, post_inventory
+from testenv.fake_agent import FakeAgentError, FakeHardware, post_inventory
 from tests.fixtures.ironic import IronicFixture, unique_name
 
 pytestmark = pytest.mark.ironic

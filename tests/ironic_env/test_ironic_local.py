@@ -1,4 +1,4 @@
-"""hack/ironic_local.py itself: config, process safety, install cache, CLI."""
+"""testenv/ironic_local.py itself: config, process safety, install cache, CLI."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hack import ironic_local
-from hack.ironic_local import (
+from testenv.ironic_local import (
     FakeSystem,
     IronicConfig,
     IronicLocalError,
@@ -141,7 +141,7 @@ def test_cached_install_is_fast() -> None:
     require_ironic_venv()
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "hack.ironic_local", "install"],
+        [sys.executable, "-m", "testenv.ironic_local", "install"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -170,7 +170,7 @@ def test_cli_start_status_env_stop(tmp_path: Path) -> None:
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "hack.ironic_local", *args, "--state-dir", str(state)],
+            [sys.executable, "-m", "testenv.ironic_local", *args, "--state-dir", str(state)],
             cwd=REPO,
             capture_output=True,
             text=True,

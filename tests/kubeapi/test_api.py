@@ -12,8 +12,8 @@ import requests
 import yaml
 from kubernetes import client
 
-from hack.kubeapi import Faults, KubeAPIServer, yamlload
-from hack.kubeapi.patches import json_patch, merge_patch, strategic_merge_patch
+from testenv.kubeapi import Faults, KubeAPIServer, yamlload
+from testenv.kubeapi.patches import json_patch, merge_patch, strategic_merge_patch
 
 from .helpers import CRD_DIR, GROUP, PLURAL, VERSION, widget, widget_crd
 

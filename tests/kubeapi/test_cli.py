@@ -1,4 +1,4 @@
-"""``python -m hack.kubeapi`` serves until SIGTERM and refuses non-loopback addresses."""
+"""``python -m testenv.kubeapi`` serves until SIGTERM and refuses non-loopback addresses."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from hack.kubeapi import KubeAPIServer
+from testenv.kubeapi import KubeAPIServer
 
 from .helpers import CRD_DIR
 
@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_standalone_server_prints_url_serves_and_stops_on_sigterm() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hack.kubeapi", "--port", "0", "--crds", str(CRD_DIR)],
+        [sys.executable, "-m", "testenv.kubeapi", "--port", "0", "--crds", str(CRD_DIR)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -43,7 +43,7 @@ def test_non_loopback_hosts_are_refused() -> None:
     with pytest.raises(ValueError, match="non-loopback"):
         KubeAPIServer(host="0.0.0.0")
     proc = subprocess.run(
-        [sys.executable, "-m", "hack.kubeapi", "--host", "10.0.0.1", "--port", "0"],
+        [sys.executable, "-m", "testenv.kubeapi", "--host", "10.0.0.1", "--port", "0"],
         cwd=REPO, capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert proc.returncode == 2 and "non-loopback" in proc.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hack.kubeapi import KubeAPIServer
+from testenv.kubeapi import KubeAPIServer
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "k8s-api-conformance"
 

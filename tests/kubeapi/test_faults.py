@@ -13,7 +13,7 @@ import pytest
 import requests
 from kubernetes import client
 
-from hack.kubeapi import Faults, KubeAPIServer
+from testenv.kubeapi import Faults, KubeAPIServer
 
 from .helpers import GROUP, PLURAL, VERSION, read_watch, wait_for, widget, widget_crd
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from hack.kubeapi import KubeAPIServer
+from testenv.kubeapi import KubeAPIServer
 from tests.fixtures.kube import KubectlRunner, kubectl_command
 
 from .helpers import GROUP, PLURAL, VERSION, widget, widget_crd

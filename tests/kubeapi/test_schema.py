@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from hack.kubeapi import KubeAPIServer
-from hack.kubeapi.errors import ApiError
-from hack.kubeapi.schema import apply_defaults, check_structural, prune, validate
+from testenv.kubeapi import KubeAPIServer
+from testenv.kubeapi.errors import ApiError
+from testenv.kubeapi.schema import apply_defaults, check_structural, prune, validate
 
 from .helpers import GROUP, PLURAL, VERSION, WIDGET_CRD, widget, widget_crd
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from hack.kubeapi import KubeAPIServer
-from hack.kubeapi.tables import human_duration, json_path
+from testenv.kubeapi import KubeAPIServer
+from testenv.kubeapi.tables import human_duration, json_path
 
 from .helpers import GROUP, PLURAL, VERSION, read_watch, widget, widget_crd
 

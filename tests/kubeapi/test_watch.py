@@ -11,7 +11,7 @@ import pytest
 import requests
 from kubernetes import client, watch
 
-from hack.kubeapi import KubeAPIServer
+from testenv.kubeapi import KubeAPIServer
 
 from .helpers import GROUP, PLURAL, VERSION, read_watch, wait_for, widget, widget_crd
 

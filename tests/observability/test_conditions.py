@@ -10,7 +10,7 @@ import pytest
 from bmo.api.constants import OperationalStatus, ProvisioningState
 from bmo.api.host import BareMetalHost, BareMetalHostStatus, ProvisionStatus
 from bmo.api.meta import Condition, ObjectMeta
-from bmo.reconcile.conditions import CONDITION_ORDER, compute_conditions
+from bmo.hoststate.conditions import CONDITION_ORDER, compute_conditions
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=5)
@@ -232,7 +232,7 @@ def test_conditions_module_imports_only_the_api() -> None:
     import ast
     from pathlib import Path
 
-    import bmo.reconcile.conditions as module
+    import bmo.hoststate.conditions as module
 
     tree = ast.parse(Path(module.__file__).read_text())
     imported = {

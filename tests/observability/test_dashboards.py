@@ -1,7 +1,7 @@
 """Every metric a dashboard panel or alert rule queries is one bmo exports.
 
 A renamed metric silently empties a Grafana panel and, worse, makes an alert unable to
-fire; this catches it at test time. Names exported are read from ``bmo.metrics.REGISTRY``
+fire; this catches it at test time. Names exported are read from ``bmo.runtime.registry.REGISTRY``
 after importing every module that defines metrics; names queried come from a small PromQL
 tokenizer (identifiers that are not functions, keywords, label names or durations).
 """
@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bmo.metrics import REGISTRY
-from bmo.reconcile.metrics import exported_names
+from bmo.controllers.baremetalhost.metrics import exported_names
+from bmo.runtime.registry import REGISTRY
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "prometheus"
 DASHBOARD = CONFIG / "bmo-dashboard.json"
@@ -29,9 +29,9 @@ ALERTS = CONFIG / "alerts.yaml"
 RULES = CONFIG / "rules.yaml"
 
 METRIC_MODULES = (
-    "bmo.reconcile.metrics",
-    "bmo.reconcile.queue_metrics",
-    "bmo.reconcile.controller",
+    "bmo.controllers.baremetalhost.metrics",
+    "bmo.runtime.queue_metrics",
+    "bmo.runtime.controller",
 )
 
 KEYWORDS = frozenset(

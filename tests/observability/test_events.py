@@ -13,7 +13,7 @@ from kubernetes import client
 
 from bmo.api.host import BareMetalHost, BareMetalHostSpec
 from bmo.api.meta import ObjectMeta, ObjectReference
-from bmo.reconcile.events import (
+from bmo.controllers.baremetalhost.events import (
     REPORTING_CONTROLLER,
     SOURCE_COMPONENT,
     EventRecorder,

@@ -13,14 +13,14 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from bmo.api.host import BareMetalHost
-from bmo.metrics import REGISTRY, exposition
-from bmo.reconcile import metrics
-from bmo.reconcile.metrics import (
+from bmo.controllers.baremetalhost import metrics
+from bmo.controllers.baremetalhost.metrics import (
     HostStateCollector,
     MetricKindError,
     MetricLabelsError,
     UnknownMetricError,
 )
+from bmo.runtime.registry import REGISTRY, exposition
 
 HOST = ("namespace", "host")
 
@@ -280,7 +280,7 @@ def test_apply_counts_and_observes() -> None:
 
 
 def test_apply_accepts_the_state_machines_metric_sample() -> None:
-    actions = pytest.importorskip("bmo.reconcile.actions")
+    actions = pytest.importorskip("bmo.hoststate.actions")
     ns, host = unique_host()
     sample = actions.MetricSample(
         actions.Metrics.OPERATION_DURATION["provision"],

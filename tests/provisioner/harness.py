@@ -16,10 +16,10 @@ from typing import Any
 from bmo.api.constants import BMH_FINALIZER
 from bmo.api.host import BareMetalHost, BareMetalHostSpec, BMCDetails, Image, ProvisionStatus
 from bmo.api.meta import ObjectMeta
+from bmo.hoststate.actions import EventRecorder, HostOutcome
+from bmo.hoststate.statemachine import HostContext, SecretVersion, reconcile_host
 from bmo.provisioner import build_host_data
 from bmo.provisioner.fixture import FixtureHost, FixtureProvisionerFactory, FixtureRegistry
-from bmo.reconcile.actions import EventRecorder, HostOutcome
-from bmo.reconcile.statemachine import HostContext, SecretVersion, reconcile_host
 
 NAMESPACE = "metal3"
 BMC_ADDRESS = "ipmi://192.0.2.1"

@@ -24,8 +24,8 @@ from bmo.commands.run import (
     build_provisioner_factory,
     install_signal_handlers,
 )
-from bmo.logconfig import configure_logging
-from bmo.reconcile.host import HostReconcilerSettings
+from bmo.controllers.baremetalhost.reconciler import HostReconcilerSettings
+from bmo.runtime.logconfig import configure_logging
 from bmo.webhook import add_arguments as add_webhook_arguments
 
 

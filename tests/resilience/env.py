@@ -22,9 +22,9 @@ from kubernetes import client as k8s
 from bmo.ironic.client import IronicClient
 from bmo.ironic.config import IronicConfig
 from bmo.ironic.provisioner import IronicProvisionerFactory
-from hack.fake_agent import FakeAgent
-from hack.ironic_local import IronicProcess, http_get
-from hack.ironic_proxy import IronicProxy
+from testenv.fake_agent import FakeAgent
+from testenv.ironic_local import IronicProcess, http_get
+from testenv.ironic_proxy import IronicProxy
 from tests.integration.operator import (
     Hosts,
     RunningOperator,

@@ -18,7 +18,7 @@ import pytest
 from kubernetes import client as k8s
 
 from bmo.api.constants import DETACHED_ANNOTATION, PAUSED_ANNOTATION, STATUS_ANNOTATION
-from hack.kubeapi import KubeAPIServer
+from testenv.kubeapi import KubeAPIServer
 from tests.integration.operator import Hosts, RunningOperator, create_secret, wait_for
 from tests.resilience.env import (
     DEADLINE,

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client as k8s
 
-from hack.kubeapi import Faults
+from testenv.kubeapi import Faults
 from tests.integration.operator import Hosts, create_secret, wait_for
 from tests.resilience.env import (
     DEADLINE,

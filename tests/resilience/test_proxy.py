@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hack.ironic_proxy import IronicProxy, ProxyError, _peak, path_template
+from testenv.ironic_proxy import IronicProxy, ProxyError, _peak, path_template
 
 UUID = "1be26c0b-03f2-4d2e-ae87-c02d7f33c123"
 

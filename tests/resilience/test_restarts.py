@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client as k8s
 
-from hack.kubeapi import KubeAPIServer
+from testenv.kubeapi import KubeAPIServer
 from tests.integration.operator import Hosts, create_secret
 from tests.resilience.env import IMAGE, bmo_environ, fake_host, remove_all, stack
 

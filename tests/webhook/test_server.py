@@ -498,7 +498,7 @@ def test_garbled_request_lines_are_not_logged(webhook: WebhookServer, test_ca: T
 
 
 def test_ready_check_plugs_into_the_managers_readyz(tmp_path: Path, test_ca: TestCA) -> None:
-    from bmo.reconcile.health import Checks
+    from bmo.runtime.health import Checks
 
     readyz = Checks("readyz")
     server = WebhookServer(

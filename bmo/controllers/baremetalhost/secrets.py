@@ -1,0 +1,317 @@
+"""The Secrets a BareMetalHost uses: finding them, claiming them, reading them.
+
+The manager only caches Secrets labelled ``environment.metal3.io=baremetal`` (reference
+§9.4), so a Secret the user just created is not in the cache yet: look there first, then ask
+the API server. Using a Secret *claims* it - the label (so its changes reach the cache and,
+through the owner reference, wake the host), a non-controller owner reference to the host
+for the BMC credentials, and for Secrets that must outlive the reconcile the
+``baremetalhost.metal3.io/secret`` finalizer, released when the host goes away.
+
+Nothing here logs or raises Secret contents: exceptions carry the upstream messages, which
+name the Secret, never its data.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any, Final, Protocol, cast
+
+import structlog
+from kubernetes import client as k8s
+from kubernetes.client import ApiException
+
+from bmo.api.bmc import BMCAddressError, BMCError, Credentials, access_details
+from bmo.api.constants import (
+    BMH_KIND,
+    GROUP_VERSION,
+    SECRET_ENVIRONMENT_LABEL,
+    SECRET_ENVIRONMENT_VALUE,
+    SECRET_FINALIZER,
+)
+from bmo.api.host import BareMetalHost
+from bmo.api.meta import SecretReference
+from bmo.controllers.baremetalhost import metrics
+from bmo.hoststate.run import SecretVersion
+from bmo.provisioner import ProvisionerError
+from bmo.runtime.cache import KubeObject, thaw
+
+__all__ = [
+    "BMCCredentialsError",
+    "CredentialsInvalid",
+    "CredentialsSecretMissing",
+    "HostConfigDataError",
+    "HostConfigSecrets",
+    "SecretManager",
+    "SecretStore",
+    "load_bmc_credentials",
+    "load_preprovisioning_network_data",
+]
+
+log = structlog.get_logger(__name__)
+
+HTTP_NOT_FOUND: Final = 404
+_VALUE_KEY: Final = "value"
+
+
+class SecretStore(Protocol):
+    """The labelled-Secret informer cache (``Informer`` fits)."""
+
+    def get(self, key: str) -> KubeObject | None: ...
+
+
+class BMCCredentialsError(Exception):
+    """The host's BMC details or credentials cannot be used; ``str()`` is upstream's message,
+    recorded as a ``registration error`` on the host and in a ``BMCCredentialError`` event."""
+
+
+class CredentialsSecretMissing(BMCCredentialsError):
+    """The Secret named by ``spec.bmc.credentialsName`` does not exist (yet): poll for it,
+    since an unlabelled new Secret is not watched."""
+
+
+class CredentialsInvalid(BMCCredentialsError):
+    """No Secret named, no address, an unusable address, or credentials lacking a value:
+    only a change to the host or the (now watched) Secret can fix it, so no requeue."""
+
+
+class HostConfigDataError(ProvisionerError):
+    """A user/network/meta data Secret is missing, elsewhere, or lacks its key.
+
+    A :class:`ProvisionerError` so the state machine treats it like any other failure to
+    provision this pass (transient: retried through the work queue), as upstream does.
+    """
+
+
+def _owner_reference(host: BareMetalHost) -> dict[str, Any]:
+    return {
+        "apiVersion": GROUP_VERSION,
+        "kind": BMH_KIND,
+        "name": host.name,
+        "uid": host.metadata.uid,
+    }
+
+
+def secret_value(secret: KubeObject, key: str) -> str | None:
+    """The decoded ``data[key]`` (``None`` when absent); undecodable bytes become U+FFFD."""
+    data = secret.get("data") or {}
+    raw = data.get(key)
+    if raw is None:
+        return None
+    try:
+        decoded = base64.b64decode(str(raw), validate=False)
+    except (binascii.Error, ValueError):
+        return ""
+    return decoded.decode("utf-8", errors="replace")
+
+
+class SecretManager:
+    """Finds and claims Secrets (upstream's ``secretutils.SecretManager``)."""
+
+    def __init__(self, api_client: k8s.ApiClient, store: SecretStore) -> None:
+        self._core = k8s.CoreV1Api(api_client)
+        self._store = store
+
+    def obtain(self, namespace: str, name: str) -> KubeObject:
+        """The Secret from the cache, else from the API; raises ``ApiException`` (404 when it
+        does not exist)."""
+        cached = self._store.get(f"{namespace}/{name}")
+        if cached is not None:
+            return cached
+        resp: Any = self._core.read_namespaced_secret(name, namespace, _preload_content=False)
+        obj: dict[str, Any] = json.loads(resp.data)
+        return obj
+
+    def acquire(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        owner: BareMetalHost | None,
+        add_finalizer: bool,
+    ) -> KubeObject:
+        """Obtain and claim: label, owner reference (never a controller one), finalizer."""
+        secret = self.obtain(namespace, name)
+        body = thaw(secret)
+        meta = body.setdefault("metadata", {})
+        changed = False
+        labels = meta.get("labels") or {}
+        if labels.get(SECRET_ENVIRONMENT_LABEL) != SECRET_ENVIRONMENT_VALUE:
+            meta["labels"] = {**labels, SECRET_ENVIRONMENT_LABEL: SECRET_ENVIRONMENT_VALUE}
+            changed = True
+        if owner is not None:
+            changed = _claim_owner(meta, owner) or changed
+        finalizers = list(meta.get("finalizers") or [])
+        if add_finalizer and SECRET_FINALIZER not in finalizers:
+            meta["finalizers"] = [*finalizers, SECRET_FINALIZER]
+            changed = True
+        if not changed:
+            return secret
+        return self._replace(namespace, name, body)
+
+    def release(self, namespace: str, name: str) -> None:
+        """Drop the Secret finalizer so the Secret can go with its host (404 is fine)."""
+        try:
+            secret = self.obtain(namespace, name)
+        except ApiException as exc:
+            if exc.status == HTTP_NOT_FOUND:
+                return
+            raise
+        finalizers = list((secret.get("metadata") or {}).get("finalizers") or [])
+        if SECRET_FINALIZER not in finalizers:
+            return
+        body = thaw(secret)
+        body["metadata"]["finalizers"] = [f for f in finalizers if f != SECRET_FINALIZER]
+        try:
+            self._replace(namespace, name, body)
+        except ApiException as exc:
+            if exc.status != HTTP_NOT_FOUND:
+                raise
+        log.info("released secret", secret=f"{namespace}/{name}")
+
+    def _replace(self, namespace: str, name: str, body: dict[str, Any]) -> KubeObject:
+        # A plain dict body keeps fields the client's models do not know.
+        resp: Any = self._core.replace_namespaced_secret(
+            name, namespace, cast(Any, body), _preload_content=False
+        )
+        updated: dict[str, Any] = json.loads(resp.data)
+        return updated
+
+
+def _claim_owner(meta: dict[str, Any], owner: BareMetalHost) -> bool:
+    refs: list[dict[str, Any]] = list(meta.get("ownerReferences") or [])
+    for ref in refs:
+        if ref.get("uid") == owner.metadata.uid:
+            if ref.get("controller"):
+                # Older releases made the host the controller; that is no longer true.
+                ref.pop("controller", None)
+                meta["ownerReferences"] = refs
+                return True
+            return False
+    meta["ownerReferences"] = [*refs, _owner_reference(owner)]
+    return True
+
+
+def load_bmc_credentials(
+    secrets: SecretManager,
+    host: BareMetalHost,
+    *,
+    allow_development: bool,
+    add_finalizer: bool,
+) -> tuple[Credentials, SecretVersion]:
+    """Claim and read the BMC credentials Secret, validating the host's BMC details.
+
+    Upstream's ``buildAndValidateBMCCredentials``, with its checks in its order and its
+    messages. Raises :class:`BMCCredentialsError`; API failures other than a missing
+    Secret propagate as ``ApiException``.
+    """
+    name = host.spec.bmc.credentials_name
+    if not name:
+        raise CredentialsInvalid("No BMC CredentialsName defined The BMC secret reference is empty")
+    try:
+        secret = secrets.acquire(host.namespace, name, owner=host, add_finalizer=add_finalizer)
+    except ApiException as exc:
+        if exc.status == HTTP_NOT_FOUND:
+            raise CredentialsSecretMissing(
+                "BMC CredentialsName secret doesn't exist The BMC secret "
+                f"{host.namespace}/{name} does not exist"
+            ) from None
+        raise
+    address = host.spec.bmc.address
+    if not address:
+        raise CredentialsInvalid("Empty BMC address Missing BMC connection detail 'Address'")
+    try:
+        access_details(
+            address,
+            host.spec.bmc.disable_certificate_verification,
+            allow_development=allow_development,
+        )
+    except (BMCAddressError, BMCError) as exc:
+        raise CredentialsInvalid(str(exc)) from None
+    credentials = Credentials(
+        secret_value(secret, "username") or "", secret_value(secret, "password") or ""
+    )
+    try:
+        credentials.validate()
+    except BMCError as exc:
+        raise CredentialsInvalid(str(exc)) from None
+    meta = secret.get("metadata") or {}
+    version = SecretVersion(
+        name=name, namespace=host.namespace, resource_version=str(meta.get("resourceVersion", ""))
+    )
+    return credentials, version
+
+
+def load_preprovisioning_network_data(
+    secrets: SecretManager, host: BareMetalHost, *, add_finalizer: bool
+) -> str:
+    """Claim the ``preprovisioningNetworkDataName`` Secret (label, owner, finalizer) and
+    read its ``networkData``: the ramdisk's network configuration. ``""`` when none is
+    named; a named Secret that does not exist raises ``ApiException`` (404)."""
+    name = host.spec.preprovisioning_network_data_name
+    if not name:
+        return ""
+    secret = secrets.acquire(host.namespace, name, owner=host, add_finalizer=add_finalizer)
+    return secret_value(secret, "networkData") or ""
+
+
+class HostConfigSecrets:
+    """User, network and meta data from the host's Secrets, read when the provisioner asks.
+
+    Keys ``userData``/``networkData``/``metaData`` with ``value`` as the fallback; the Secret
+    must be in the host's namespace. Each Secret read is labelled (so its changes are
+    watched) but not owned, as upstream.
+    """
+
+    def __init__(self, secrets: SecretManager, host: BareMetalHost) -> None:
+        self._secrets = secrets
+        self._host = host
+
+    def user_data(self) -> str | None:
+        return self._read(self._host.spec.user_data, "userData")
+
+    def network_data(self) -> str | None:
+        ref = self._host.spec.network_data
+        if ref is None and self._host.spec.preprovisioning_network_data_name:
+            # The ramdisk's network configuration doubles as the instance's by default.
+            ref = SecretReference(name=self._host.spec.preprovisioning_network_data_name)
+        return self._read(ref, "networkData")
+
+    def meta_data(self) -> str | None:
+        return self._read(self._host.spec.meta_data, "metaData")
+
+    def _read(self, ref: SecretReference | None, key: metrics.HostDataType) -> str | None:
+        if ref is None or not ref.name:
+            return None
+        namespace = ref.namespace or self._host.namespace
+        if namespace != self._host.namespace:
+            metrics.host_config_data_error(key)
+            raise HostConfigDataError(
+                f"{key} secret must be in the same namespace as the host "
+                f"{self._host.namespace}/{self._host.name}"
+            )
+        try:
+            secret = self._secrets.acquire(namespace, ref.name, owner=None, add_finalizer=False)
+        except ApiException as exc:
+            if exc.status == HTTP_NOT_FOUND:
+                metrics.host_config_data_error(key)
+                raise HostConfigDataError(
+                    f"{key} secret {namespace}/{ref.name} does not exist"
+                ) from None
+            raise HostConfigDataError(
+                f"cannot read {key} secret {namespace}/{ref.name}: HTTP {exc.status}"
+            ) from None
+        value = _value_or_fallback(secret, key)
+        if value is None:
+            metrics.host_config_data_error(key)
+            raise HostConfigDataError(f"Secret {ref.name} does not contain key {key}")
+        return value
+
+
+def _value_or_fallback(secret: Mapping[str, Any], key: str) -> str | None:
+    value = secret_value(secret, key)
+    if value is None:
+        value = secret_value(secret, _VALUE_KEY)
+    return value

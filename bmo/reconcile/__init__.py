@@ -1,1 +1,0 @@
-"""Controller runtime and the host state machine."""

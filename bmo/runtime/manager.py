@@ -1,0 +1,265 @@
+"""The manager: owns the process's lifecycle so reconcilers own none of it.
+
+It starts, in order: probe and metrics endpoints, informers (caches fill whether or not we
+lead: a new leader is ready at once), leader election, and - only while leading and once
+every cache has synced - the controllers. On stop it reverses that: controllers stop taking
+work and finish what is in flight, informers stop, the lease is released (only after the
+last reconcile ended, so a successor never overlaps with us), endpoints close.
+
+Losing the lease is fatal, as in controller-runtime: the manager stops everything and
+:meth:`Manager.run` returns 1 so the process exits non-zero and is restarted clean.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import structlog
+from kubernetes import client as k8s
+
+from bmo.runtime.clock import Clock, RealClock
+from bmo.runtime.controller import Controller
+from bmo.runtime.health import Check, Checks, HttpEndpoint, metrics_route
+from bmo.runtime.informer import Informer
+from bmo.runtime.leader import LeaderElector, LeaseConfig, default_identity
+from bmo.runtime.ratelimit import BucketRateLimiter
+from bmo.runtime.registry import REGISTRY
+from bmo.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+EXIT_OK = 0
+EXIT_LEADERSHIP_LOST = 1
+GRACEFUL_SHUTDOWN_TIMEOUT = 30.0
+"""controller-runtime's default: how long in-flight reconciles may take to finish."""
+
+
+class RateLimitedApiClient(k8s.ApiClient):
+    """An ``ApiClient`` whose every request first takes a token from a shared bucket
+    (``--kube-api-qps`` / ``--kube-api-burst``), like client-go's ``rest.Config`` limiter.
+
+    The Python client has no limiter of its own; without one a burst of failing reconciles
+    can flood the API server. A watch costs one token when it starts.
+    """
+
+    def __init__(
+        self,
+        configuration: k8s.Configuration | None = None,
+        *,
+        qps: float = 20.0,
+        burst: int = 30,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(configuration)
+        self._clock: Clock = clock if clock is not None else RealClock()
+        self._bucket = BucketRateLimiter(qps=qps, burst=burst, clock=self._clock)
+
+    def call_api(self, *args: Any, **kwargs: Any) -> Any:
+        self._clock.sleep(self._bucket.when("kube-api"))
+        return super().call_api(*args, **kwargs)
+
+
+class Manager:
+    """Runs informers and controllers under leader election, with probes and metrics."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        api_client: k8s.ApiClient,
+        *,
+        clock: Clock | None = None,
+        identity: str | None = None,
+        graceful_shutdown_timeout: float = GRACEFUL_SHUTDOWN_TIMEOUT,
+    ) -> None:
+        self.settings = settings
+        self.api_client = api_client
+        self.clock: Clock = clock if clock is not None else RealClock()
+        self.identity = identity or default_identity()
+        self.graceful_shutdown_timeout = graceful_shutdown_timeout
+        self.informers: list[Informer] = []
+        self.controllers: list[Controller] = []
+        self.healthz = Checks("healthz")
+        self.readyz = Checks("readyz")
+        self.healthz.add("ping", lambda: True)
+        self.readyz.add("informers", self.caches_synced)
+        self.health_endpoint: HttpEndpoint | None = None
+        self.metrics_endpoint: HttpEndpoint | None = None
+        self.elector: LeaderElector | None = None
+        self._leading = threading.Event()
+        self._lost = threading.Event()
+        self._wake = threading.Event()
+        self._started = threading.Event()
+        self._controllers_started = False
+        self._stop_requested = False
+
+    # -- wiring --------------------------------------------------------------------------
+
+    def add_informer(self, informer: Informer) -> Informer:
+        self.informers.append(informer)
+        return informer
+
+    def add_controller(self, controller: Controller) -> Controller:
+        self.controllers.append(controller)
+        return controller
+
+    def add_ready_check(self, name: str, check: Check) -> None:
+        """Extra ``/readyz`` checks, e.g. the webhook server."""
+        self.readyz.add(name, check)
+
+    def add_health_check(self, name: str, check: Check) -> None:
+        self.healthz.add(name, check)
+
+    # -- state ---------------------------------------------------------------------------
+
+    def caches_synced(self) -> bool:
+        return all(informer.has_synced() for informer in self.informers)
+
+    def is_leader(self) -> bool:
+        return self._leading.is_set()
+
+    def wait_started(self, timeout: float) -> bool:
+        """Real-time wait until endpoints are listening (their ports are known)."""
+        return self._started.wait(timeout)
+
+    @property
+    def health_port(self) -> int | None:
+        return self.health_endpoint.port if self.health_endpoint else None
+
+    @property
+    def metrics_port(self) -> int | None:
+        return self.metrics_endpoint.port if self.metrics_endpoint else None
+
+    # -- run -----------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> int:
+        """Block until ``stop`` is set or leadership is lost; returns the exit code."""
+        informer_stop = threading.Event()
+        elector_stop = threading.Event()
+        threads: list[threading.Thread] = []
+        try:
+            self._start_endpoints()
+            self._started.set()
+            for informer in self.informers:
+                threads.append(informer.start(informer_stop))
+            elector_thread = self._start_election(elector_stop)
+            threading.Thread(
+                target=self._relay, args=(stop,), name="manager-stop", daemon=True
+            ).start()
+
+            while not (stop.is_set() or self._lost.is_set()):
+                if self._leading.is_set() and not self._controllers_started:
+                    if self.caches_synced():
+                        self._start_controllers()
+                    else:
+                        # Caches fill in seconds; re-check rather than wire a callback
+                        # through every informer.
+                        self._wake.wait(0.05)
+                        continue
+                self._wake.wait()
+                self._wake.clear()
+
+            self._stop_requested = True
+            lost = self._lost.is_set()
+            log.info(
+                "manager stopping",
+                reason="leader lease lost" if lost else "stop requested",
+            )
+            # After losing the lease a successor may start soon: do not linger. Workers
+            # still in a reconcile die with the process.
+            self._stop_controllers(0.0 if lost else self.graceful_shutdown_timeout)
+            informer_stop.set()
+            for thread in threads:
+                thread.join(timeout=30)
+            elector_stop.set()
+            if elector_thread is not None:
+                elector_thread.join(timeout=30)
+            log.info("manager stopped", exit_code=EXIT_LEADERSHIP_LOST if lost else EXIT_OK)
+            return EXIT_LEADERSHIP_LOST if lost else EXIT_OK
+        finally:
+            informer_stop.set()
+            elector_stop.set()
+            self._stop_endpoints()
+
+    def _relay(self, stop: threading.Event) -> None:
+        stop.wait()
+        self._wake.set()
+
+    def _start_endpoints(self) -> None:
+        addr = self.settings.health_addr
+        self.health_endpoint = HttpEndpoint(
+            addr.host,
+            addr.port,
+            {"/healthz": self.healthz.route, "/readyz": self.readyz.route},
+            name="health",
+        )
+        self.health_endpoint.start()
+        if self.settings.metrics_addr is not None:
+            maddr = self.settings.metrics_addr
+            self.metrics_endpoint = HttpEndpoint(
+                maddr.host, maddr.port, {"/metrics": metrics_route(REGISTRY)}, name="metrics"
+            )
+            self.metrics_endpoint.start()
+
+    def _stop_endpoints(self) -> None:
+        for endpoint in (self.health_endpoint, self.metrics_endpoint):
+            if endpoint is not None:
+                endpoint.stop()
+
+    def _start_election(self, elector_stop: threading.Event) -> threading.Thread | None:
+        le = self.settings.leader_election
+        if not le.enabled:
+            self._leading.set()
+            return None
+        assert le.namespace is not None  # Settings validation guarantees it
+        config = LeaseConfig(
+            namespace=le.namespace,
+            name=le.lease_name,
+            identity=self.identity,
+            lease_duration=le.lease_duration,
+            renew_deadline=le.renew_deadline,
+            retry_period=le.retry_period,
+        )
+        self.elector = LeaderElector(
+            self.api_client,
+            config,
+            on_started_leading=self._on_started_leading,
+            on_stopped_leading=self._on_stopped_leading,
+            clock=self.clock,
+        )
+        thread = threading.Thread(
+            target=self.elector.run, args=(elector_stop,), name="leader-election", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _on_started_leading(self) -> None:
+        log.info("became leader", identity=self.identity)
+        self._leading.set()
+        self._wake.set()
+
+    def _on_stopped_leading(self) -> None:
+        was_leading = self._leading.is_set()
+        self._leading.clear()
+        # Releasing the lease on a requested stop also ends leadership; that is no loss.
+        if was_leading and not self._stop_requested:
+            self._lost.set()
+            self._wake.set()
+
+    def _start_controllers(self) -> None:
+        self._controllers_started = True
+        for controller in self.controllers:
+            controller.start()
+        log.info("controllers started", controllers=[c.name for c in self.controllers])
+
+    def _stop_controllers(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for controller in self.controllers:
+            remaining = max(0.0, deadline - time.monotonic())
+            if not controller.stop(timeout=remaining) and timeout > 0:
+                log.warning(
+                    "in-flight reconciles did not finish in time",
+                    controller=controller.name,
+                    timeout=timeout,
+                )

@@ -1,0 +1,244 @@
+"""HostReconciler passes one at a time, against the Kubernetes API emulator, with a cache the
+test controls (no informer): result mapping, the lagging cache, errors, Secret access."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+
+from bmo.api.constants import BMH_FINALIZER, PAUSED_ANNOTATION, SECRET_FINALIZER
+from bmo.api.host import BareMetalHost
+from bmo.controllers.baremetalhost.reconciler import AT_ONCE, HostReconciler, HostReconcilerSettings
+from bmo.controllers.baremetalhost.secrets import (
+    HostConfigDataError,
+    HostConfigSecrets,
+    SecretManager,
+)
+from bmo.hoststate.actions import StateMachineError
+from bmo.provisioner import ProvisionerError
+from bmo.provisioner.fixture import FixtureProvisionerFactory, FixtureRegistry
+from bmo.runtime.cache import KubeObject, freeze
+from bmo.runtime.controller import Result
+from bmo.runtime.registry import REGISTRY
+from tests.integration.operator import Hosts, create_secret, host_body, read_secret
+
+
+class DictStore:
+    """A cache that changes only when the test says so."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, KubeObject] = {}
+
+    def get(self, key: str) -> KubeObject | None:
+        return self.objects.get(key)
+
+    def put(self, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        self.objects[f"{meta['namespace']}/{meta['name']}"] = freeze(obj)
+
+
+class Bed:
+    def __init__(self, api_client: k8s.ApiClient, namespace: str) -> None:
+        self.api_client = api_client
+        self.namespace = namespace
+        self.hosts = Hosts(api_client, namespace)
+        self.host_store = DictStore()
+        self.secret_store = DictStore()
+        self.registry = FixtureRegistry(poll_interval=0.05)
+        self.reconciler = HostReconciler(
+            api_client,
+            self.host_store,
+            self.secret_store,
+            FixtureProvisionerFactory(self.registry),
+            HostReconcilerSettings(controller_architecture="x86_64"),
+            rand=lambda: 0.0,
+        )
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        created = self.hosts.create(body)
+        self.host_store.put(created)
+        return created
+
+    def refresh(self, name: str) -> dict[str, Any]:
+        obj = self.hosts.get(name)
+        assert obj is not None
+        self.host_store.put(obj)
+        return obj
+
+    def reconcile(self, name: str) -> Result:
+        return self.reconciler.reconcile(self.namespace, name)
+
+
+@pytest.fixture
+def bed(kube_api_client: k8s.ApiClient, kube_namespace: str) -> Iterator[Bed]:
+    bed = Bed(kube_api_client, kube_namespace)
+    yield bed
+    for key in list(bed.host_store.objects):
+        bed.hosts.force_remove(key.partition("/")[2])
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_absent_host_is_done(bed: Bed) -> None:
+    assert bed.reconcile("nobody") == Result()
+
+
+def test_paused_host_gets_nothing(bed: Bed) -> None:
+    bed.create(host_body("host-0", annotations={PAUSED_ANNOTATION: ""}))
+    assert bed.reconcile("host-0") == Result()
+    stored = bed.hosts.get("host-0")
+    assert stored is not None and not stored["metadata"].get("finalizers")
+
+
+def test_finalizer_then_progress_despite_a_lagging_cache(
+    bed: Bed, kube_api_client: k8s.ApiClient
+) -> None:
+    create_secret(kube_api_client, bed.namespace)
+    bed.create(host_body("host-0"))
+    assert bed.reconcile("host-0") == Result(requeue_after=AT_ONCE)
+    assert BMH_FINALIZER in bed.hosts.get("host-0")["metadata"]["finalizers"]  # type: ignore[index]
+    # The cache still shows the object before the finalizer: the reconciler uses what its
+    # write returned instead of redoing the step (or failing with a 409).
+    for _ in range(3):
+        bed.reconcile("host-0")
+    assert bed.hosts.state("host-0") == "registering"
+    assert bed.registry.host(bed.namespace, "host-0").registered
+
+
+def test_missing_secret_polls_and_invalid_secret_waits(
+    bed: Bed, kube_api_client: k8s.ApiClient
+) -> None:
+    bed.create(host_body("host-0"))
+    bed.reconcile("host-0")  # finalizer
+    bed.refresh("host-0")
+    bed.reconcile("host-0")  # "" -> registering: no credentials needed yet
+    bed.refresh("host-0")
+    assert bed.reconcile("host-0") == Result(requeue_after=10.0)
+    status = bed.refresh("host-0")["status"]
+    assert status["errorType"] == "registration error"
+    assert status["errorCount"] == 1
+    ready = {c["type"]: c for c in status["conditions"]}["Ready"]
+    assert ready["status"] == "False" and ready["reason"] == "Error"
+
+    create_secret(kube_api_client, bed.namespace, password=None)
+    assert bed.reconcile("host-0") == Result()
+    status = bed.refresh("host-0")["status"]
+    assert "'password'" in status["errorMessage"]
+    assert status["errorCount"] == 2
+
+
+def test_provisioner_not_ready_waits_30s_and_counts(
+    bed: Bed, kube_api_client: k8s.ApiClient
+) -> None:
+    create_secret(kube_api_client, bed.namespace)
+    bed.create(host_body("host-0"))
+    bed.reconcile("host-0")  # finalizer
+    bed.refresh("host-0")
+    bed.registry.ready = False
+    before = sample("metal3_provisioner_not_ready_total")
+    assert bed.reconcile("host-0") == Result(requeue_after=30.0)
+    assert sample("metal3_provisioner_not_ready_total") == before + 1
+
+
+def test_transient_provisioner_error_raises_and_saves_nothing(
+    bed: Bed, kube_api_client: k8s.ApiClient
+) -> None:
+    create_secret(kube_api_client, bed.namespace)
+    bed.create(host_body("host-0"))
+    bed.reconcile("host-0")  # finalizer
+    bed.refresh("host-0")
+    bed.reconcile("host-0")  # "" -> registering
+    before = bed.refresh("host-0")
+    bed.registry.host(bed.namespace, "host-0").raise_next("register", ProvisionerError("down"))
+    failures = sample("metal3_reconcile_error_total")
+    with pytest.raises(StateMachineError):
+        bed.reconcile("host-0")
+    after = bed.hosts.get("host-0")
+    assert after is not None
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert sample("metal3_reconcile_error_total") == failures + 1
+
+
+def test_host_config_data_keys_fallback_and_errors(
+    kube_api_client: k8s.ApiClient, kube_namespace: str
+) -> None:
+    create_secret(
+        kube_api_client,
+        kube_namespace,
+        "user",
+        username=None,
+        password=None,
+        data={"userData": "#cloud-config"},
+    )
+    create_secret(
+        kube_api_client,
+        kube_namespace,
+        "net",
+        username=None,
+        password=None,
+        data={"value": "{}"},
+    )
+    create_secret(
+        kube_api_client,
+        kube_namespace,
+        "meta",
+        username=None,
+        password=None,
+        data={"other": "x"},
+    )
+    body = host_body(
+        "host-0",
+        userData={"name": "user"},
+        networkData={"name": "net", "namespace": kube_namespace},
+        metaData={"name": "meta"},
+    )
+    body["metadata"]["namespace"] = kube_namespace
+    host = BareMetalHost.from_dict(body)
+    secrets = SecretManager(kube_api_client, DictStore())
+    config = HostConfigSecrets(secrets, host)
+    assert config.user_data() == "#cloud-config"
+    assert config.network_data() == "{}"
+    before = sample("metal3_host_config_data_error_total", host_data_type="metaData")
+    with pytest.raises(HostConfigDataError, match="Secret meta does not contain key metaData"):
+        config.meta_data()
+    assert sample("metal3_host_config_data_error_total", host_data_type="metaData") == before + 1
+
+    elsewhere = BareMetalHost.from_dict(
+        {**body, "spec": {**body["spec"], "userData": {"name": "user", "namespace": "other"}}}
+    )
+    with pytest.raises(HostConfigDataError, match="same namespace"):
+        HostConfigSecrets(secrets, elsewhere).user_data()
+    no_data = BareMetalHost.from_dict({**body, "spec": {"online": True}})
+    assert HostConfigSecrets(secrets, no_data).user_data() is None
+
+
+def test_preprovisioning_network_data_secret_is_claimed_and_is_the_default_network_data(
+    bed: Bed, kube_api_client: k8s.ApiClient
+) -> None:
+    create_secret(kube_api_client, bed.namespace)
+    create_secret(
+        kube_api_client,
+        bed.namespace,
+        "ramdisk-net",
+        username=None,
+        password=None,
+        data={"networkData": "links: []"},
+    )
+    bed.create(host_body("host-0", preprovisioningNetworkDataName="ramdisk-net"))
+    for _ in range(3):  # finalizer, "" -> registering, register
+        bed.reconcile("host-0")
+        bed.refresh("host-0")
+    secret = read_secret(kube_api_client, bed.namespace, "ramdisk-net")
+    assert secret is not None
+    meta = secret["metadata"]
+    assert meta["labels"]["environment.metal3.io"] == "baremetal"
+    assert SECRET_FINALIZER in meta["finalizers"]
+    assert [ref["name"] for ref in meta["ownerReferences"]] == ["host-0"]
+    host = BareMetalHost.from_dict(bed.refresh("host-0"))
+    config = HostConfigSecrets(SecretManager(kube_api_client, DictStore()), host)
+    assert config.network_data() == "links: []"

@@ -1,1 +1,0 @@
-"""Tests for bmo.reconcile: queue, rate limiters, informer, state machine, controller."""

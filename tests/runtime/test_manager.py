@@ -1,0 +1,506 @@
+"""The manager against the emulator: probes, metrics, leader failover between two managers in
+one process, graceful shutdown, and SIGTERM to a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue as queue_mod
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+
+from bmo.runtime.controller import Controller, Result
+from bmo.runtime.eventhandlers import host_handler
+from bmo.runtime.informer import Informer
+from bmo.runtime.manager import Manager, RateLimitedApiClient
+from bmo.runtime.queue import RateLimitingQueue
+from bmo.settings import Address, LeaderElectionSettings, Settings
+from tests.runtime.test_informer import WIDGETS, Widgets, wait_until, widget_crd
+
+__all__ = ["widget_crd"]  # a fixture, imported so pytest finds it here too
+
+ROOT = Path(__file__).resolve().parents[2]
+LEASE = "baremetal-operator"
+FAST_LEASE = {"lease_duration": 1.0, "renew_deadline": 0.6, "retry_period": 0.1}
+
+
+class Recording:
+    """A reconciler recording (time, key) and optionally blocking until released."""
+
+    def __init__(self, block: bool = False) -> None:
+        self.calls: list[tuple[float, str]] = []
+        self.finished: list[str] = []
+        self.finished_at: list[float] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        if not block:
+            self.release.set()
+        self.lock = threading.Lock()
+
+    def reconcile(self, namespace: str, name: str) -> Result:
+        with self.lock:
+            self.calls.append((time.monotonic(), f"{namespace}/{name}"))
+        self.entered.set()
+        self.release.wait(30)
+        with self.lock:
+            self.finished.append(f"{namespace}/{name}")
+            self.finished_at.append(time.monotonic())
+        return Result()
+
+    def keys(self) -> list[str]:
+        with self.lock:
+            return [k for _, k in self.calls]
+
+
+def make_settings(namespace: str, *, leader: bool = False) -> Settings:
+    return Settings(
+        namespaces=(namespace,),
+        pod_namespace=namespace,
+        health_addr=Address("127.0.0.1", 0),
+        metrics_addr=Address("127.0.0.1", 0),
+        concurrency=2,
+        leader_election=LeaderElectionSettings(enabled=leader, namespace=namespace, **FAST_LEASE),
+    )
+
+
+def make_manager(
+    api_client: k8s.ApiClient, namespace: str, reconciler: Recording, *, leader: bool = False
+) -> Manager:
+    manager = Manager(
+        make_settings(namespace, leader=leader), api_client, graceful_shutdown_timeout=20
+    )
+    queue: RateLimitingQueue[str] = RateLimitingQueue(name=f"test-{uuid.uuid4().hex[:6]}")
+    informer = manager.add_informer(Informer(api_client, WIDGETS, namespaces=[namespace]))
+    informer.add_handler(host_handler(queue))
+    manager.add_controller(Controller(f"widget-{uuid.uuid4().hex[:6]}", reconciler, queue, 2))
+    return manager
+
+
+class Running:
+    def __init__(self, manager: Manager) -> None:
+        self.manager = manager
+        self.stop = threading.Event()
+        self.exit_code: int | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        self.exit_code = self.manager.run(self.stop)
+
+    def wait_exit(self, timeout: float = 30) -> int | None:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "manager did not stop"
+        return self.exit_code
+
+
+@pytest.fixture
+def start_manager() -> Iterator[Callable[[Manager], Running]]:
+    running: list[Running] = []
+
+    def start(manager: Manager) -> Running:
+        r = Running(manager)
+        r.thread.start()
+        assert manager.wait_started(10)
+        running.append(r)
+        return r
+
+    yield start
+    for r in running:
+        r.stop.set()
+    for r in running:
+        r.thread.join(30)
+        assert not r.thread.is_alive(), "manager did not stop"
+
+
+def http_get(port: int | None, path: str) -> tuple[int, str]:
+    assert port is not None
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def lease_holder(api_client: k8s.ApiClient, namespace: str) -> str:
+    lease = k8s.CoordinationV1Api(api_client).read_namespaced_lease(LEASE, namespace)
+    return (lease.spec.holder_identity if lease.spec else None) or ""
+
+
+def test_probes_and_metrics(
+    widget_crd: None,
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+    kube_faults: Any,
+    start_manager: Callable[[Manager], Running],
+) -> None:
+    Widgets(kube_api_client, kube_namespace).create("w1")
+    kube_faults.error_share(1.0, 500, 0, resource="widgets")  # the informer cannot list yet
+    reconciler = Recording()
+    manager = make_manager(kube_api_client, kube_namespace, reconciler)
+    webhook_ready = threading.Event()
+    manager.add_ready_check("webhook", webhook_ready.is_set)
+    start_manager(manager)
+
+    assert http_get(manager.health_port, "/healthz") == (200, "ok\n")
+    status, body = http_get(manager.health_port, "/readyz")
+    assert status == 500
+    assert "[-]informers failed" in body and "[-]webhook failed" in body
+    assert http_get(manager.health_port, "/nope")[0] == 404
+
+    kube_faults.clear()
+    wait_until(manager.caches_synced, what="caches to sync after the API recovers")
+    status, body = http_get(manager.health_port, "/readyz?verbose")
+    assert status == 500 and "[+]informers ok" in body and "[-]webhook failed" in body
+    webhook_ready.set()
+    assert http_get(manager.health_port, "/readyz")[0] == 200
+
+    wait_until(lambda: reconciler.finished == [f"{kube_namespace}/w1"], what="reconcile")
+    controller = manager.controllers[0].name
+    status, text = http_get(manager.metrics_port, "/metrics")
+    assert status == 200
+    assert (
+        f'controller_runtime_reconcile_total{{controller="{controller}",result="success"}} 1.0'
+        in text
+    )
+    assert "workqueue_adds_total" in text
+
+
+def test_leader_failover_between_two_managers(
+    widget_crd: None,
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+    start_manager: Callable[[Manager], Running],
+) -> None:
+    ns = kube_namespace
+    widgets = Widgets(kube_api_client, ns)
+    widgets.create("w1")
+    rec_a, rec_b = Recording(), Recording()
+    a = make_manager(kube_api_client, ns, rec_a, leader=True)
+    b = make_manager(kube_api_client, ns, rec_b, leader=True)
+    run_a = start_manager(a)
+    wait_until(a.is_leader, what="a to lead")
+    wait_until(lambda: rec_a.finished == [f"{ns}/w1"], what="a to reconcile")
+    start_manager(b)
+    wait_until(b.caches_synced, what="b's cache (caches fill before leading)")
+    assert b.elector is not None
+    wait_until(lambda: b.elector is not None and b.elector.observed_holder() == a.identity)
+    widgets.create("w2")
+    wait_until(lambda: f"{ns}/w2" in rec_a.finished, what="a to reconcile w2")
+    assert not b.is_leader() and rec_b.calls == [], "a follower must not reconcile"
+
+    run_a.stop.set()
+    assert run_a.wait_exit() == 0
+    wait_until(b.is_leader, timeout=5, what="b to take over after a's release")
+    wait_until(lambda: sorted(rec_b.keys()) == [f"{ns}/w1", f"{ns}/w2"], what="b reconciles")
+    assert min(t for t, _ in rec_b.calls) > max(rec_a.finished_at), "never two leaders at once"
+    assert lease_holder(kube_api_client, ns) == b.identity
+
+
+def test_losing_the_lease_stops_the_manager_with_exit_1(
+    widget_crd: None,
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+    start_manager: Callable[[Manager], Running],
+) -> None:
+    ns = kube_namespace
+    rec_a, rec_b = Recording(), Recording()
+    a = make_manager(kube_api_client, ns, rec_a, leader=True)
+    b = make_manager(kube_api_client, ns, rec_b, leader=True)
+    run_a = start_manager(a)
+    wait_until(a.is_leader, what="a to lead")
+    start_manager(b)
+    wait_until(lambda: b.elector is not None and b.elector.observed_holder() == a.identity)
+    assert a.elector is not None
+    a.elector.try_acquire_or_renew = lambda: False  # type: ignore[method-assign]
+    assert run_a.wait_exit() == 1
+    wait_until(b.is_leader, timeout=5, what="b to take over once the lease expired")
+    assert lease_holder(kube_api_client, ns) == b.identity
+
+
+def test_stop_finishes_in_flight_reconcile_then_releases_the_lease(
+    widget_crd: None,
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+    start_manager: Callable[[Manager], Running],
+) -> None:
+    ns = kube_namespace
+    Widgets(kube_api_client, ns).create("slow")
+    rec = Recording(block=True)
+    manager = make_manager(kube_api_client, ns, rec, leader=True)
+    running = start_manager(manager)
+    assert rec.entered.wait(15)
+    assert lease_holder(kube_api_client, ns) == manager.identity
+    running.stop.set()
+    running.thread.join(0.3)
+    assert running.thread.is_alive(), "must wait for the in-flight reconcile"
+    assert lease_holder(kube_api_client, ns) == manager.identity, "released too early"
+    rec.release.set()
+    assert running.wait_exit() == 0
+    assert rec.finished == [f"{ns}/slow"]
+    assert lease_holder(kube_api_client, ns) == ""
+
+
+def test_rate_limited_client_spaces_requests(kube_server: Any) -> None:
+    from bmo.runtime.clock import FakeClock
+
+    clock = FakeClock()
+    slept: list[float] = []
+    clock.sleep = slept.append  # type: ignore[method-assign]
+    api = RateLimitedApiClient(k8s.Configuration(host=kube_server.url), qps=2, burst=2, clock=clock)
+    core = k8s.CoreV1Api(api)
+    for _ in range(4):
+        core.list_namespace()
+    api.close()
+    assert slept[:2] == [0.0, 0.0]  # the burst
+    assert slept[2:] == [0.5, 1.0]  # then 2 per second, in debt
+
+
+# -- real processes -----------------------------------------------------------------------
+
+SLOW_MANAGER = """
+import sys, threading
+from kubernetes import client as k8s
+from bmo.commands.run import install_signal_handlers
+from bmo.runtime.logconfig import configure_logging
+from bmo.runtime.controller import Controller, Result
+from bmo.runtime.eventhandlers import host_handler
+from bmo.runtime.informer import Informer, Resource
+from bmo.runtime.manager import Manager
+from bmo.runtime.queue import RateLimitingQueue
+from bmo.settings import load
+
+class Slow:
+    def reconcile(self, namespace, name):
+        print("reconcile started", name, flush=True)
+        threading.Event().wait(1.5)
+        print("reconcile finished", name, flush=True)
+        return Result()
+
+settings = load(sys.argv[2:])
+configure_logging(dev=False)
+api = k8s.ApiClient(k8s.Configuration(host=sys.argv[1]))
+manager = Manager(settings, api)
+queue = RateLimitingQueue(name="slow")
+informer = manager.add_informer(Informer(
+    api, Resource("informer.bmo.test", "v1", "widgets", "Widget"),
+    namespaces=settings.namespaces))
+informer.add_handler(host_handler(queue))
+manager.add_controller(Controller("slow", Slow(), queue, 1))
+stop = threading.Event()
+install_signal_handlers(stop)
+sys.exit(manager.run(stop))
+"""
+
+
+class Process:
+    """A child process whose stdout and stderr lines are collected by threads."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue_mod.Queue[str] = queue_mod.Queue()
+        self.seen: list[str] = []
+        for stream in (self.proc.stdout, self.proc.stderr):
+            threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: Any) -> None:
+        for line in stream:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_line(self, predicate: Callable[[str], bool], timeout: float = 20) -> str:
+        for line in self.seen:
+            if predicate(line):
+                return line
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue_mod.Empty:
+                break
+            self.seen.append(line)
+            if predicate(line):
+                return line
+        pytest.fail("no matching line; output so far:\n" + "\n".join(self.seen[-40:]))
+
+    def drain(self) -> list[str]:
+        while True:
+            try:
+                self.seen.append(self.lines.get_nowait())
+            except queue_mod.Empty:
+                return self.seen
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def processes() -> Iterator[Callable[[list[str], dict[str, str]], Process]]:
+    started: list[Process] = []
+
+    def spawn(argv: list[str], env: dict[str, str]) -> Process:
+        p = Process(argv, env)
+        started.append(p)
+        return p
+
+    yield spawn
+    for p in started:
+        p.kill()
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "WATCH_NAMESPACE")}
+    env.update(extra)
+    return env
+
+
+def test_sigterm_finishes_in_flight_reconcile_releases_lease_and_exits_0(
+    widget_crd: None,
+    kube_server: Any,
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+    processes: Callable[[list[str], dict[str, str]], Process],
+) -> None:
+    ns = kube_namespace
+    Widgets(kube_api_client, ns).create("slow")
+    flags = ["--namespace", ns, "--health-addr", "127.0.0.1:0", "--metrics-addr", "0"]
+    flags += ["--enable-leader-election"]
+    proc = processes(
+        [sys.executable, "-c", SLOW_MANAGER, kube_server.url, *flags], child_env(POD_NAMESPACE=ns)
+    )
+    proc.wait_line(lambda line: line.startswith("reconcile started slow"))
+    assert lease_holder(kube_api_client, ns) != ""
+    proc.proc.send_signal(signal.SIGTERM)
+    assert proc.proc.wait(30) == 0
+    lines = proc.drain()
+    assert "reconcile finished slow" in lines
+    assert any("signal received" in line for line in lines)
+    assert lease_holder(kube_api_client, ns) == ""
+
+
+BMH_CRD = "baremetalhosts.metal3.io"
+
+
+@pytest.fixture
+def bmh_crd(kube_api_client: k8s.ApiClient) -> Iterator[None]:
+    """``bmo run`` watches BareMetalHosts. Use the served CRD if some test installed it;
+    otherwise install a minimal stand-in and remove it afterwards, so this test neither
+    depends on the real CRD nor leaves a fake one behind for other tests."""
+    ext = k8s.ApiextensionsV1Api(kube_api_client)
+    try:
+        ext.read_custom_resource_definition(BMH_CRD)
+        installed = False
+    except k8s.ApiException as exc:
+        if exc.status != 404:
+            raise
+        ext.create_custom_resource_definition(_minimal_bmh_crd())
+        installed = True
+    custom = k8s.CustomObjectsApi(kube_api_client)
+    wait_until(lambda: _bmh_served(custom), what="the BareMetalHost CRD to be served")
+    yield
+    if installed:
+        ext.delete_custom_resource_definition(BMH_CRD)
+
+
+def _bmh_served(custom: k8s.CustomObjectsApi) -> bool:
+    try:
+        custom.list_cluster_custom_object("metal3.io", "v1alpha1", "baremetalhosts")
+    except k8s.ApiException:
+        return False
+    return True
+
+
+def _minimal_bmh_crd() -> dict[str, Any]:
+    loose = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": BMH_CRD},
+        "spec": {
+            "group": "metal3.io",
+            "scope": "Namespaced",
+            "names": {
+                "plural": "baremetalhosts",
+                "singular": "baremetalhost",
+                "kind": "BareMetalHost",
+                "shortNames": ["bmh"],
+            },
+            "versions": [
+                {
+                    "name": "v1alpha1",
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {"spec": loose, "status": loose},
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def test_bmo_run_serves_probes_logs_keys_and_exits_0_on_sigterm(
+    bmh_crd: None,
+    kube_server: Any,
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+    processes: Callable[[list[str], dict[str, str]], Process],
+) -> None:
+    ns = kube_namespace
+    k8s.CustomObjectsApi(kube_api_client).create_namespaced_custom_object(
+        "metal3.io",
+        "v1alpha1",
+        ns,
+        "baremetalhosts",
+        {
+            "apiVersion": "metal3.io/v1alpha1",
+            "kind": "BareMetalHost",
+            "metadata": {"name": "host-0"},
+            "spec": {"online": False},
+        },
+    )
+    argv = [sys.executable, "-m", "bmo", "run", "--kube-url", kube_server.url]
+    argv += ["--namespace", ns, "--health-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"]
+    argv += ["--enable-leader-election", "--lease-duration-seconds", "15"]
+    argv += ["--provisioner", "fixture", "--webhook-port", "0"]
+    proc = processes(argv, child_env(POD_NAMESPACE=ns, BMO_CONCURRENCY="2"))
+
+    def event(line: str) -> dict[str, Any]:
+        try:
+            parsed: dict[str, Any] = json.loads(line)
+        except ValueError:
+            return {}
+        return parsed
+
+    health = event(proc.wait_line(lambda line: event(line).get("endpoint") == "health"))
+    port = int(health["port"])
+    reconciled = event(proc.wait_line(lambda line: "added host finalizer" in line))
+    assert reconciled["host"] == f"{ns}/host-0" and reconciled["reconcile_id"]
+    wait_until(lambda: http_get(port, "/readyz")[0] == 200, what="readyz")
+    assert lease_holder(kube_api_client, ns).startswith(os.uname().nodename + "_")
+    proc.proc.send_signal(signal.SIGTERM)
+    assert proc.proc.wait(30) == 0
+    assert lease_holder(kube_api_client, ns) == ""
+    assert any(event(line).get("event") == "manager stopped" for line in proc.drain())
