@@ -32,7 +32,7 @@ from bmo.runtime.queue_metrics import NOOP_METRICS, PROMETHEUS_METRICS, MetricsP
 
 
 @dataclass(frozen=True)
-class Result:
+class BenchRow:
     scenario: str
     workers: int
     adds: int
@@ -58,7 +58,7 @@ def run(
     workers: int,
     metrics: MetricsProvider,
     delayed: bool = False,
-) -> Result:
+) -> BenchRow:
     clock = FakeClock()
     queue: DelayingQueue[str] = DelayingQueue(
         name=f"bench-{scenario}-{workers}", clock=clock, metrics=metrics
@@ -108,10 +108,10 @@ def run(
     for thread in threads:
         thread.join()
     end = time.perf_counter()
-    return Result(scenario, workers, adds, keys, sum(processed), added - start, end - start)
+    return BenchRow(scenario, workers, adds, keys, sum(processed), added - start, end - start)
 
 
-def print_table(results: list[Result]) -> None:
+def print_table(results: list[BenchRow]) -> None:
     header = (
         f"{'scenario':<16} {'workers':>7} {'adds':>8} {'keys':>6} {'processed':>9} "
         f"{'adds/s':>10} {'processed/s':>11} {'total s':>8}"
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per row; the best is kept")
     args = parser.parse_args(argv)
 
-    results: list[Result] = []
+    results: list[BenchRow] = []
     runs: list[tuple[str, int, MetricsProvider, bool]] = [
         ("unique", args.adds, NOOP_METRICS, False),
         ("unique+metrics", args.adds, PROMETHEUS_METRICS, False),

@@ -334,7 +334,7 @@ STATE_SUBDIRS = (
 
 
 @dataclass(frozen=True)
-class IronicConfig:
+class LocalIronicConfig:
     """Everything ``ironic.conf`` depends on, so rendering it is a pure function."""
 
     state_dir: Path
@@ -345,7 +345,7 @@ class IronicConfig:
     log_level: str = "WARNING"
 
 
-def render_ironic_conf(cfg: IronicConfig) -> str:
+def render_ironic_conf(cfg: LocalIronicConfig) -> str:
     """The single-process Ironic configuration from notes §3, every path inside state_dir."""
     if cfg.auth not in AUTH_STRATEGIES:
         raise IronicLocalError(f"auth must be one of {AUTH_STRATEGIES}, not {cfg.auth!r}")
@@ -613,7 +613,7 @@ class IronicProcess:
     def _write_conf(self) -> None:
         self.conf_path.write_text(
             render_ironic_conf(
-                IronicConfig(
+                LocalIronicConfig(
                     state_dir=self.state_dir,
                     port=self.port,
                     auth=self.auth,

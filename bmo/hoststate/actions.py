@@ -34,11 +34,11 @@ __all__ = [
     "ActionKind",
     "ActionResult",
     "Event",
-    "EventRecorder",
     "HostOutcome",
     "MetricKind",
     "MetricSample",
     "Metrics",
+    "PassEvents",
     "StateMachineError",
 ]
 
@@ -102,7 +102,7 @@ class Event:
     type: str = "Normal"
 
 
-class EventRecorder:
+class PassEvents:
     """Collects events in order, from the state machine and the provisioner alike.
 
     The reconciler passes :meth:`publish` to the provisioner factory and the same recorder

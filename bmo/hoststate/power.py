@@ -26,7 +26,7 @@ from bmo.api.constants import (
 )
 from bmo.hoststate.actions import STEADY_STATE_POWER_DELAY, ActionResult, Metrics
 from bmo.hoststate.run import HostRun
-from bmo.provisioner import ProvisionerError, Result
+from bmo.provisioner import ProvisionerError, ProvisionResult
 
 __all__ = [
     "CLARIFY_SOFT_POWEROFF_FAILURE",
@@ -111,7 +111,7 @@ def manage_host_power(run: HostRun) -> ActionResult:
 
     force = run.has_error(ErrorType.POWER_MANAGEMENT)
     try:
-        result: Result
+        result: ProvisionResult
         if desired:
             result = run.prov.power_on(force)
         else:

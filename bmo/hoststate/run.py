@@ -25,10 +25,10 @@ from bmo.hoststate.actions import (
     PROVISIONER_NOT_READY_DELAY,
     ActionResult,
     Event,
-    EventRecorder,
     MetricKind,
     Metrics,
     MetricSample,
+    PassEvents,
 )
 from bmo.provisioner import (
     FirmwareComponentUpdate,
@@ -109,7 +109,7 @@ class HostContext:
     #: ``random.random``-like source in [0, 1) for backoff jitter.
     rand: Callable[[], float] = random.random
     #: Shared with the provisioner's publisher so events keep their order; optional.
-    events: EventRecorder | None = None
+    events: PassEvents | None = None
     host_config: HostConfigData | None = None
     image_pull_secret: str = field(default="", repr=False)
     #: Why the OCI pull secret could not be resolved (recorded as a provisioning error).
@@ -130,7 +130,7 @@ class HostRun:
         self.prov = ctx.provisioner
         self.initial_state = host.status.provisioning.state
         self.next_state = self.initial_state
-        self.recorder = ctx.events if ctx.events is not None else EventRecorder()
+        self.recorder = ctx.events if ctx.events is not None else PassEvents()
         self.metrics: list[MetricSample] = []
         self.removed_annotations: set[str] = set()
         self.hardware_data: HardwareDetails | None = None

@@ -9,7 +9,7 @@ Nothing is remembered between reconciles except what Ironic stores, which is why
 Error mapping, the seam's contract (:mod:`bmo.provisioner.errors`):
 
 * an Ironic *verdict* about the host (deploy failed, inspection failed, bad BMC address...)
-  is a ``Result(error_message=...)``, recorded by the state machine;
+  is a ``ProvisionResult(error_message=...)``, recorded by the state machine;
 * Ironic being busy with the node (409 NodeLocked or another 409) raises
   :class:`HostLocked`/:class:`ProvisionerBusy` with a 3 s retry;
 * Ironic unreachable or not ready raises :class:`ProvisionerNotReady`; other trouble
@@ -91,7 +91,7 @@ from bmo.provisioner.types import (
     ManagementAccessData,
     PrepareData,
     ProvisionData,
-    Result,
+    ProvisionResult,
 )
 
 __all__ = [
@@ -229,8 +229,8 @@ class IronicProvisioner:
         """Requeue delays get +0-25 % jitter so hosts started together spread out."""
         return seconds * (1.0 + 0.25 * self._rng()) if seconds > 0 else 0.0
 
-    def _wait(self, seconds: float) -> Result:
-        return Result(dirty=True, requeue_after=self._delay(seconds))
+    def _wait(self, seconds: float) -> ProvisionResult:
+        return ProvisionResult(dirty=True, requeue_after=self._delay(seconds))
 
     def _scrub(self, text: str) -> str:
         password = self._host.bmc_credentials.password
@@ -238,8 +238,8 @@ class IronicProvisioner:
             text = text.replace(password, _REDACTED)
         return text
 
-    def _failed(self, message: str) -> Result:
-        return Result(error_message=self._scrub(message))
+    def _failed(self, message: str) -> ProvisionResult:
+        return ProvisionResult(error_message=self._scrub(message))
 
     def _publish_event(self, reason: str, message: str) -> None:
         self._publish(reason, self._scrub(message))
@@ -301,7 +301,7 @@ class IronicProvisioner:
         config_drive: Mapping[str, Any] | None = None,
         clean_steps: list[dict[str, Any]] | None = None,
         steps: list[dict[str, Any]] | None = None,
-    ) -> Result | None:
+    ) -> ProvisionResult | None:
         """Request ``target``; ``None`` when Ironic accepted it, else the result to return.
 
         A node in maintenance cannot change state: with a ``fault`` Ironic put it there and
@@ -328,11 +328,11 @@ class IronicProvisioner:
             return self._wait(SHORT_DELAY)
         return None
 
-    def _change_state(self, node: NodeView, target: str, **kwargs: Any) -> Result:
+    def _change_state(self, node: NodeView, target: str, **kwargs: Any) -> ProvisionResult:
         result = self._try_change_state(node, target, **kwargs)
         return result if result is not None else self._wait(0)
 
-    def _unset_maintenance(self, node: NodeView) -> Result:
+    def _unset_maintenance(self, node: NodeView) -> ProvisionResult:
         self._client.unset_maintenance(node.uuid)
         return self._wait(0)
 
@@ -340,7 +340,7 @@ class IronicProvisioner:
 
     def register(
         self, data: ManagementAccessData, credentials_changed: bool, restart_on_failure: bool
-    ) -> tuple[Result, str]:
+    ) -> tuple[ProvisionResult, str]:
         with self._translate("failed to register host"):
             return self._register(data, credentials_changed, restart_on_failure)
 
@@ -380,7 +380,7 @@ class IronicProvisioner:
 
     def _register(
         self, data: ManagementAccessData, credentials_changed: bool, restart_on_failure: bool
-    ) -> tuple[Result, str]:
+    ) -> tuple[ProvisionResult, str]:
         access, problem = self._precheck(data)
         if access is None:
             return self._failed(problem), self._node_uuid
@@ -423,7 +423,7 @@ class IronicProvisioner:
         if state == State.VERIFYING:
             return self._wait(SHORT_DELAY), uuid
         if state in _HANDS_OFF_STATES:
-            return Result(), uuid
+            return ProvisionResult(), uuid
         return self._configure(node, data, access), uuid
 
     def _enroll(
@@ -530,7 +530,7 @@ class IronicProvisioner:
 
     def _configure(
         self, node: NodeView, data: ManagementAccessData, access: AccessDetails
-    ) -> Result:
+    ) -> ProvisionResult:
         """Go's ``configureNode``: deploy image, cleaning, capabilities, current image."""
         deploy_info = self._deploy_image_info(data, access)
         builder = NodeUpdateBuilder(node.as_patch_base())
@@ -564,19 +564,19 @@ class IronicProvisioner:
         no_deploy_image = not any(deploy_info.values())
         if self._preprov_image_builder and no_deploy_image and _needs_ppi(data):
             raise NeedsPreprovisioningImage("waiting for a preprovisioning image")
-        return Result()
+        return ProvisionResult()
 
     # ------------------------------------------------------------------ inspection
 
     def inspect_hardware(
         self, data: InspectData, restart_on_failure: bool, refresh: bool, force_reboot: bool
-    ) -> tuple[Result, bool, HardwareDetails | None]:
+    ) -> tuple[ProvisionResult, bool, HardwareDetails | None]:
         with self._translate("failed to inspect host"):
             return self._inspect(data, restart_on_failure, refresh, force_reboot)
 
     def _inspect(
         self, data: InspectData, restart: bool, refresh: bool, force_reboot: bool
-    ) -> tuple[Result, bool, HardwareDetails | None]:
+    ) -> tuple[ProvisionResult, bool, HardwareDetails | None]:
         node = self._get_node()
         state = node.provision_state
         fast = data.inspection_mode == InspectionMode.FAST
@@ -603,12 +603,12 @@ class IronicProvisioner:
                 return self._start_inspection(node, data)
             details = hardware_details(stored["inventory"], stored.get("plugin_data"))
             self._publish_event("InspectionComplete", "Hardware inspection completed")
-            return Result(), False, details
+            return ProvisionResult(), False, details
         raise ProvisionerError(f"unexpected provision state {state}")
 
     def _start_inspection(
         self, node: NodeView, data: InspectData
-    ) -> tuple[Result, bool, HardwareDetails | None]:
+    ) -> tuple[ProvisionResult, bool, HardwareDetails | None]:
         try:
             access = self._access()
         except BMCError as exc:
@@ -647,7 +647,7 @@ class IronicProvisioner:
 
     # ------------------------------------------------------------------ adopt
 
-    def adopt(self, data: AdoptData, restart_on_failure: bool) -> Result:
+    def adopt(self, data: AdoptData, restart_on_failure: bool) -> ProvisionResult:
         with self._translate("failed to adopt host"):
             node = self._get_node()
             state = node.provision_state
@@ -658,7 +658,7 @@ class IronicProvisioner:
                 has_image = "image_source" in info or "boot_iso" in info
                 if data.state == ProvisioningState.DEPROVISIONING and not has_image:
                     # Freshly re-registered with nothing to adopt: Deprovision handles it.
-                    return Result()
+                    return ProvisionResult()
                 return self._change_state(node, Target.ADOPT)
             if state == State.ADOPTING:
                 return self._wait(SHORT_DELAY)
@@ -674,17 +674,19 @@ class IronicProvisioner:
             ):
                 # Maintenance set by hand (no fault) is not a state bmo keeps a host in.
                 return self._unset_maintenance(node)
-            return Result()
+            return ProvisionResult()
 
     # ------------------------------------------------------------------ prepare
 
     def prepare(
         self, data: PrepareData, unprepared: bool, restart_on_failure: bool
-    ) -> tuple[Result, bool]:
+    ) -> tuple[ProvisionResult, bool]:
         with self._translate("failed to prepare host"):
             return self._prepare(data, unprepared, restart_on_failure)
 
-    def _prepare(self, data: PrepareData, unprepared: bool, restart: bool) -> tuple[Result, bool]:
+    def _prepare(
+        self, data: PrepareData, unprepared: bool, restart: bool
+    ) -> tuple[ProvisionResult, bool]:
         node = self._get_node()
         state = node.provision_state
         try:
@@ -695,7 +697,7 @@ class IronicProvisioner:
         if state == State.AVAILABLE:
             if unprepared and steps:
                 return self._change_state(node, Target.MANAGE), False
-            return Result(), unprepared
+            return ProvisionResult(), unprepared
         if state == State.CLEAN_FAIL:
             if not restart:
                 return self._failed(node.last_error or "Cleaning failed"), False
@@ -704,9 +706,9 @@ class IronicProvisioner:
             return self._change_state(node, Target.MANAGE), False
         if state == State.MANAGEABLE:
             if not unprepared:
-                return Result(), False
+                return ProvisionResult(), False
             if not steps:
-                return Result(), True
+                return ProvisionResult(), True
             return self._start_manual_cleaning(node, access, data, steps)
         if state in (State.CLEANING, State.CLEAN_WAIT):
             return self._wait(LONG_DELAY), False
@@ -718,7 +720,7 @@ class IronicProvisioner:
         access: AccessDetails,
         data: PrepareData,
         steps: list[dict[str, Any]],
-    ) -> tuple[Result, bool]:
+    ) -> tuple[ProvisionResult, bool]:
         raid_interface = raid_interface_for(access, data.target_raid_config)
         if raid_interface and node.raid_interface != raid_interface:
             builder = NodeUpdateBuilder(node.as_patch_base())
@@ -735,11 +737,11 @@ class IronicProvisioner:
 
     # ------------------------------------------------------------------ provision
 
-    def provision(self, data: ProvisionData, force_reboot: bool) -> Result:
+    def provision(self, data: ProvisionData, force_reboot: bool) -> ProvisionResult:
         with self._translate("failed to provision host"):
             return self._provision(data, force_reboot)
 
-    def _provision(self, data: ProvisionData, force_reboot: bool) -> Result:
+    def _provision(self, data: ProvisionData, force_reboot: bool) -> ProvisionResult:
         problem = _validate_image(data)
         if problem:
             return self._failed(f"Validation failed: {problem}")
@@ -768,12 +770,12 @@ class IronicProvisioner:
             self._publish_event(
                 "ProvisioningComplete", f"Image provisioning completed for {image.url}"
             )
-            return Result()
+            return ProvisionResult()
         if state == State.DEPLOY_WAIT and force_reboot:
             return self._change_state(node, Target.DELETED)
         return self._wait(LONG_DELAY)
 
-    def _start_deploy(self, node: NodeView, data: ProvisionData) -> Result:
+    def _start_deploy(self, node: NodeView, data: ProvisionData) -> ProvisionResult:
         drive: ConfigDrive | None = None
         if not data.image.is_live_iso():
             try:
@@ -818,11 +820,13 @@ class IronicProvisioner:
 
     # ------------------------------------------------------------------ deprovision
 
-    def deprovision(self, restart_on_failure: bool, automated_cleaning_mode: str) -> Result:
+    def deprovision(
+        self, restart_on_failure: bool, automated_cleaning_mode: str
+    ) -> ProvisionResult:
         with self._translate("failed to deprovision host"):
             return self._deprovision(restart_on_failure, automated_cleaning_mode)
 
-    def _deprovision(self, restart: bool, cleaning_mode: str) -> Result:
+    def _deprovision(self, restart: bool, cleaning_mode: str) -> ProvisionResult:
         node = self._get_node()
         state = node.provision_state
         if state == State.ERROR:
@@ -843,7 +847,7 @@ class IronicProvisioner:
             return self._change_state(node, Target.PROVIDE)
         if state == State.AVAILABLE:
             self._publish_event("DeprovisioningComplete", "Image deprovisioning completed")
-            return Result()
+            return ProvisionResult()
         if state in (State.DELETING, State.CLEANING, State.CLEAN_WAIT, State.DEPLOYING):
             return self._wait(LONG_DELAY)
         if state in (State.ACTIVE, State.DEPLOY_FAIL, State.DEPLOY_WAIT):
@@ -852,7 +856,7 @@ class IronicProvisioner:
                 builder = NodeUpdateBuilder(node.as_patch_base())
                 builder.set_top_level("automated_clean", wanted)
                 self._update(node, builder)
-                return Result(dirty=True, requeue_after=0.0)
+                return ProvisionResult(dirty=True, requeue_after=0.0)
             result = self._try_change_state(node, Target.DELETED)
             if result is not None:
                 return result
@@ -862,18 +866,18 @@ class IronicProvisioner:
 
     # ------------------------------------------------------------------ delete / detach
 
-    def delete(self) -> Result:
+    def delete(self) -> ProvisionResult:
         with self._translate("failed to delete host"):
             return self._remove(force=False)
 
-    def detach(self, force: bool) -> Result:
+    def detach(self, force: bool) -> ProvisionResult:
         with self._translate("failed to detach host"):
             return self._remove(force=force)
 
-    def _remove(self, *, force: bool) -> Result:
+    def _remove(self, *, force: bool) -> ProvisionResult:
         node = self._client.find_node(uuid=self._node_uuid or None, name=self.node_name)
         if node is None:
-            return Result()
+            return ProvisionResult()
         self._node = node
         state = node.provision_state
         if state == State.VERIFYING:
@@ -914,7 +918,7 @@ class IronicProvisioner:
 
     def _change_power(
         self, node: NodeView, target: str, timeout: int | None = None
-    ) -> Result | None:
+    ) -> ProvisionResult | None:
         """``None`` when Ironic accepted the change; 400 propagates (soft-off fallback)."""
         if node.target_provision_state:
             return self._wait(SHORT_DELAY)
@@ -924,11 +928,11 @@ class IronicProvisioner:
             return self._wait(SHORT_DELAY)
         return None
 
-    def power_on(self, force: bool) -> Result:
+    def power_on(self, force: bool) -> ProvisionResult:
         with self._translate("failed to power on host"):
             node = self._get_node()
             if node.power_state == Power.ON:
-                return Result()
+                return ProvisionResult()
             if node.target_power_state == Power.ON:
                 return self._wait(SHORT_DELAY)
             if node.last_error and not force:
@@ -939,14 +943,14 @@ class IronicProvisioner:
             self._publish_event("PowerOn", "Host powered on")
             return self._wait(0)
 
-    def power_off(self, reboot_mode: str, force: bool) -> Result:
+    def power_off(self, reboot_mode: str, force: bool) -> ProvisionResult:
         with self._translate("failed to power off host"):
             node = self._get_node()
             blocked = self._clear_for_power_off(node)
             if blocked is not None:
                 return blocked
             if node.power_state == Power.OFF:
-                return Result()
+                return ProvisionResult()
             if node.target_power_state in (Power.OFF, Power.SOFT_OFF):
                 return self._wait(SHORT_DELAY)
             error = node.last_error or ""
@@ -970,7 +974,7 @@ class IronicProvisioner:
             self._publish_event("PowerOff", "Host powered off")
             return self._wait(0)
 
-    def _clear_for_power_off(self, node: NodeView) -> Result | None:
+    def _clear_for_power_off(self, node: NodeView) -> ProvisionResult | None:
         """Ironic refuses power changes mid-inspection/cleaning: abort or wait first."""
         state = node.provision_state
         if state == State.INSPECT_WAIT:

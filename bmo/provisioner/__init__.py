@@ -28,7 +28,7 @@ from bmo.provisioner.types import (
     PrepareData,
     PreprovisioningImage,
     ProvisionData,
-    Result,
+    ProvisionResult,
     build_host_data,
 )
 
@@ -48,11 +48,11 @@ __all__ = [
     "PrepareData",
     "PreprovisioningImage",
     "ProvisionData",
+    "ProvisionResult",
     "Provisioner",
     "ProvisionerBusy",
     "ProvisionerError",
     "ProvisionerFactory",
     "ProvisionerNotReady",
-    "Result",
     "build_host_data",
 ]

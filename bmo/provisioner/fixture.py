@@ -44,7 +44,7 @@ from bmo.provisioner.types import (
     ManagementAccessData,
     PrepareData,
     ProvisionData,
-    Result,
+    ProvisionResult,
 )
 
 __all__ = [
@@ -255,10 +255,10 @@ class FixtureRegistry:
         if op in _BUSY_OPERATIONS and not any(o in state._running for o in _BUSY_OPERATIONS):
             self._busy.discard(state.key)
 
-    def _fail(self, state: FixtureHost, op: str, message: str) -> Result:
+    def _fail(self, state: FixtureHost, op: str, message: str) -> ProvisionResult:
         self._finish(state, op)
         state._failed[op] = message
-        return Result(error_message=message)
+        return ProvisionResult(error_message=message)
 
 
 class FixtureProvisioner:
@@ -293,16 +293,16 @@ class FixtureProvisioner:
         if not self._state.registered:
             raise NeedsRegistration()
 
-    def _dirty(self) -> Result:
-        return Result(dirty=True, requeue_after=self._registry.poll_interval)
+    def _dirty(self) -> ProvisionResult:
+        return ProvisionResult(dirty=True, requeue_after=self._registry.poll_interval)
 
-    def _sticky(self, op: str, restart: bool) -> Result | None:
+    def _sticky(self, op: str, restart: bool) -> ProvisionResult | None:
         """The recorded failure of ``op`` unless the caller asks to restart it."""
         message = self._state._failed.get(op)
         if message is None:
             return None
         if not restart:
-            return Result(error_message=message)
+            return ProvisionResult(error_message=message)
         del self._state._failed[op]
         return None
 
@@ -310,7 +310,7 @@ class FixtureProvisioner:
 
     def register(
         self, data: ManagementAccessData, credentials_changed: bool, restart_on_failure: bool
-    ) -> tuple[Result, str]:
+    ) -> tuple[ProvisionResult, str]:
         self._record(
             "register",
             state=data.state,
@@ -326,7 +326,7 @@ class FixtureProvisioner:
         if message:
             return self._registry._fail(state, "register", message), state.provisioner_id
         if state.registered:
-            return Result(), state.provisioner_id
+            return ProvisionResult(), state.provisioner_id
         _, done = self._registry._advance(state, "register")
         if not done:
             return self._dirty(), ""
@@ -337,11 +337,11 @@ class FixtureProvisioner:
             uuid.uuid5(_ID_NAMESPACE, f"{state.namespace}/{state.name}/{state.registrations}")
         )
         self._publish("Registered", "Registered new host")
-        return Result(), state.provisioner_id
+        return ProvisionResult(), state.provisioner_id
 
     def inspect_hardware(
         self, data: InspectData, restart_on_failure: bool, refresh: bool, force_reboot: bool
-    ) -> tuple[Result, bool, HardwareDetails | None]:
+    ) -> tuple[ProvisionResult, bool, HardwareDetails | None]:
         self._record(
             "inspect",
             restart_on_failure=restart_on_failure,
@@ -359,7 +359,7 @@ class FixtureProvisioner:
         if refresh and not state.running("inspect"):
             state.inspected = False
         if state.inspected:
-            return Result(), False, state.hardware
+            return ProvisionResult(), False, state.hardware
         started, done = self._registry._advance(state, "inspect")
         if started:
             self._publish("InspectionStarted", "Hardware inspection started")
@@ -370,7 +370,7 @@ class FixtureProvisioner:
         if state.hardware is None:
             state.hardware = default_hardware_details(self._host_data, data.cpu_architecture)
         self._publish("InspectionComplete", "Hardware inspection completed")
-        return Result(), started, state.hardware
+        return ProvisionResult(), started, state.hardware
 
     def update_hardware_state(self) -> HardwareState:
         self._record("update_hardware_state")
@@ -378,7 +378,7 @@ class FixtureProvisioner:
             return HardwareState(None)
         return HardwareState(self._state.powered_on)
 
-    def adopt(self, data: AdoptData, restart_on_failure: bool) -> Result:
+    def adopt(self, data: AdoptData, restart_on_failure: bool) -> ProvisionResult:
         self._record("adopt", state=data.state, restart_on_failure=restart_on_failure)
         self._require_node()
         state = self._state
@@ -389,11 +389,11 @@ class FixtureProvisioner:
         if message:
             return self._registry._fail(state, "adopt", message)
         _, done = self._registry._advance(state, "adopt")
-        return Result() if done else self._dirty()
+        return ProvisionResult() if done else self._dirty()
 
     def prepare(
         self, data: PrepareData, unprepared: bool, restart_on_failure: bool
-    ) -> tuple[Result, bool]:
+    ) -> tuple[ProvisionResult, bool]:
         self._record("prepare", unprepared=unprepared, restart_on_failure=restart_on_failure)
         self._require_node()
         state = self._state
@@ -404,11 +404,11 @@ class FixtureProvisioner:
         if message:
             return self._registry._fail(state, "prepare", message), False
         if not unprepared and not state.running("prepare"):
-            return Result(), False
+            return ProvisionResult(), False
         started, done = self._registry._advance(state, "prepare")
-        return (Result() if done else self._dirty()), started
+        return (ProvisionResult() if done else self._dirty()), started
 
-    def provision(self, data: ProvisionData, force_reboot: bool) -> Result:
+    def provision(self, data: ProvisionData, force_reboot: bool) -> ProvisionResult:
         method = data.custom_deploy.method if data.custom_deploy is not None else ""
         self._record(
             "provision", image_url=data.image.url, custom_deploy=method, force_reboot=force_reboot
@@ -417,13 +417,13 @@ class FixtureProvisioner:
         state = self._state
         failed = state._failed.get("provision")
         if failed is not None:
-            return Result(error_message=failed)
+            return ProvisionResult(error_message=failed)
         message = self._injected("provision")
         if message:
             return self._registry._fail(state, "provision", message)
         deployed = state.image_url == data.image.url and state.custom_deploy_method == method
         if deployed and (state.image_url or method) and not state.running("provision"):
-            return Result()
+            return ProvisionResult()
         started, done = self._registry._advance(state, "provision")
         if started:
             self._publish("ProvisioningStarted", f"Image provisioning started for {data.image.url}")
@@ -433,9 +433,11 @@ class FixtureProvisioner:
         state.custom_deploy_method = method
         state.powered_on = True
         self._publish("ProvisioningComplete", f"Image provisioning completed for {data.image.url}")
-        return Result()
+        return ProvisionResult()
 
-    def deprovision(self, restart_on_failure: bool, automated_cleaning_mode: str) -> Result:
+    def deprovision(
+        self, restart_on_failure: bool, automated_cleaning_mode: str
+    ) -> ProvisionResult:
         self._record(
             "deprovision",
             restart_on_failure=restart_on_failure,
@@ -451,7 +453,7 @@ class FixtureProvisioner:
             return self._registry._fail(state, "deprovision", message)
         deployed = bool(state.image_url or state.custom_deploy_method or state.failed("provision"))
         if not deployed and not state.running("deprovision"):
-            return Result()
+            return ProvisionResult()
         started, done = self._registry._advance(state, "deprovision")
         if started:
             state._failed.pop("provision", None)
@@ -462,35 +464,35 @@ class FixtureProvisioner:
         state.custom_deploy_method = ""
         state.powered_on = False
         self._publish("DeprovisioningComplete", "Image deprovisioning completed")
-        return Result()
+        return ProvisionResult()
 
-    def _remove(self, op: str) -> Result:
+    def _remove(self, op: str) -> ProvisionResult:
         state = self._state
         message = self._injected(op)
         if message:
             return self._registry._fail(state, op, message)
         state._failed.pop(op, None)
         if not state.registered:
-            return Result()
+            return ProvisionResult()
         _, done = self._registry._advance(state, op)
         if not done:
             return self._dirty()
         state.wipe()
         self._registry._busy.discard(state.key)
-        return Result()
+        return ProvisionResult()
 
-    def delete(self) -> Result:
+    def delete(self) -> ProvisionResult:
         self._record("delete")
         return self._remove("delete")
 
-    def detach(self, force: bool) -> Result:
+    def detach(self, force: bool) -> ProvisionResult:
         self._record("detach", force=force)
         result = self._remove("detach")
         if not result.dirty and not result.error_message:
             self._state.detached = True
         return result
 
-    def power_on(self, force: bool) -> Result:
+    def power_on(self, force: bool) -> ProvisionResult:
         self._record("power_on", force=force)
         self._require_node()
         state = self._state
@@ -502,7 +504,7 @@ class FixtureProvisioner:
             return self._registry._fail(state, "power_on", message)
         self._registry._finish(state, "power_off")
         if state.powered_on and not state.running("power_on"):
-            return Result()
+            return ProvisionResult()
         _, done = self._registry._advance(state, "power_on")
         if not done:
             return self._dirty()
@@ -512,7 +514,7 @@ class FixtureProvisioner:
         # next one finds the machine already on.
         return self._dirty()
 
-    def power_off(self, reboot_mode: str, force: bool) -> Result:
+    def power_off(self, reboot_mode: str, force: bool) -> ProvisionResult:
         self._record("power_off", reboot_mode=reboot_mode, force=force)
         self._require_node()
         state = self._state
@@ -524,7 +526,7 @@ class FixtureProvisioner:
             return self._registry._fail(state, "power_off", message)
         self._registry._finish(state, "power_on")
         if not state.powered_on and not state.running("power_off"):
-            return Result()
+            return ProvisionResult()
         _, done = self._registry._advance(state, "power_off")
         if not done:
             return self._dirty()

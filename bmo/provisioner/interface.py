@@ -1,6 +1,6 @@
 """The provisioner seam: coarse, idempotent verbs over one host, and their factory.
 
-The state machine calls these on every reconcile and decides from the ``Result`` what to do
+The state machine calls these on every reconcile and decides from the ``ProvisionResult`` what to do
 next; a provisioner never sees Kubernetes and never keeps per-reconcile state the next call
 needs (that lives in the backend, Ironic's node, or the fixture's registry). Every method
 may be called repeatedly for the same operation: while it returns ``dirty`` the operation
@@ -28,7 +28,7 @@ from bmo.provisioner.types import (
     ManagementAccessData,
     PrepareData,
     ProvisionData,
-    Result,
+    ProvisionResult,
 )
 
 __all__ = ["Provisioner", "ProvisionerFactory"]
@@ -38,7 +38,7 @@ __all__ = ["Provisioner", "ProvisionerFactory"]
 class Provisioner(Protocol):
     def register(
         self, data: ManagementAccessData, credentials_changed: bool, restart_on_failure: bool
-    ) -> tuple[Result, str]:
+    ) -> tuple[ProvisionResult, str]:
         """Make sure the backend knows the host with current BMC details; returns its id.
 
         Runs on every reconcile: it re-creates a node the backend lost and pushes changed
@@ -48,7 +48,7 @@ class Provisioner(Protocol):
 
     def inspect_hardware(
         self, data: InspectData, restart_on_failure: bool, refresh: bool, force_reboot: bool
-    ) -> tuple[Result, bool, HardwareDetails | None]:
+    ) -> tuple[ProvisionResult, bool, HardwareDetails | None]:
         """Run or poll inspection: ``(result, started, details)``.
 
         ``started`` is true on the call that (re)started inspection; ``details`` arrive once
@@ -59,31 +59,33 @@ class Provisioner(Protocol):
 
     def update_hardware_state(self) -> HardwareState: ...
 
-    def adopt(self, data: AdoptData, restart_on_failure: bool) -> Result:
+    def adopt(self, data: AdoptData, restart_on_failure: bool) -> ProvisionResult:
         """Bring an already provisioned host under management without touching its disk."""
         ...
 
     def prepare(
         self, data: PrepareData, unprepared: bool, restart_on_failure: bool
-    ) -> tuple[Result, bool]:
+    ) -> tuple[ProvisionResult, bool]:
         """Apply RAID/BIOS/firmware via manual cleaning: ``(result, started)``."""
         ...
 
-    def provision(self, data: ProvisionData, force_reboot: bool) -> Result: ...
+    def provision(self, data: ProvisionData, force_reboot: bool) -> ProvisionResult: ...
 
-    def deprovision(self, restart_on_failure: bool, automated_cleaning_mode: str) -> Result: ...
+    def deprovision(
+        self, restart_on_failure: bool, automated_cleaning_mode: str
+    ) -> ProvisionResult: ...
 
-    def delete(self) -> Result:
+    def delete(self) -> ProvisionResult:
         """Remove the host from the backend (the host object is going away)."""
         ...
 
-    def detach(self, force: bool) -> Result:
+    def detach(self, force: bool) -> ProvisionResult:
         """Remove the host from the backend without disturbing the running machine."""
         ...
 
-    def power_on(self, force: bool) -> Result: ...
+    def power_on(self, force: bool) -> ProvisionResult: ...
 
-    def power_off(self, reboot_mode: str, force: bool) -> Result:
+    def power_off(self, reboot_mode: str, force: bool) -> ProvisionResult:
         """``reboot_mode`` is ``soft`` or ``hard``; ``force`` retries past a recorded error."""
         ...
 

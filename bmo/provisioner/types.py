@@ -39,7 +39,7 @@ __all__ = [
     "PrepareData",
     "PreprovisioningImage",
     "ProvisionData",
-    "Result",
+    "ProvisionResult",
     "build_host_data",
 ]
 
@@ -61,7 +61,7 @@ class Health:
 
 
 @dataclass(frozen=True)
-class Result:
+class ProvisionResult:
     """What one provisioner call did.
 
     ``dirty``: work is in progress, call again after ``requeue_after`` seconds.

@@ -32,7 +32,7 @@ from bmo.provisioner import (
     PrepareData,
     ProvisionData,
     ProvisionerBusy,
-    Result,
+    ProvisionResult,
 )
 from testenv.fake_agent import build_inventory, post_inventory
 from testenv.ironic_local import SushyEmulator
@@ -94,10 +94,10 @@ class Driver:
         assert node is not None, f"no node {self.host.provisioner_id}"
         return node
 
-    def until(self, what: str, call: Callable[[IronicProvisioner], tuple[Result, T]]) -> T:
+    def until(self, what: str, call: Callable[[IronicProvisioner], tuple[ProvisionResult, T]]) -> T:
         """Call until the result is clean; an error message fails the test."""
         end = time.monotonic() + DEADLINE
-        last: Result | None = None
+        last: ProvisionResult | None = None
         while time.monotonic() < end:
             try:
                 result, value = call(self.prov())
@@ -112,7 +112,7 @@ class Driver:
         node = self.client.get_node(self.host.provisioner_id)
         pytest.fail(f"{what} did not finish in {DEADLINE}s; last {last}, node {node!r}")
 
-    def until_error(self, what: str, call: Callable[[IronicProvisioner], Result]) -> str:
+    def until_error(self, what: str, call: Callable[[IronicProvisioner], ProvisionResult]) -> str:
         end = time.monotonic() + DEADLINE * 2
         while time.monotonic() < end:
             result = call(self.prov())
@@ -125,7 +125,7 @@ class Driver:
         data = data or ManagementAccessData(boot_mode="UEFI", automated_cleaning_mode="metadata")
         first = [True]
 
-        def call(prov: IronicProvisioner) -> tuple[Result, str]:
+        def call(prov: IronicProvisioner) -> tuple[ProvisionResult, str]:
             result, provisioner_id = prov.register(data, first[0], False)
             first[0] = False
             if provisioner_id and provisioner_id != self.host.provisioner_id:
@@ -182,7 +182,7 @@ def inspect_until_details(driver: Driver, mac: str, ironic_url: str) -> Hardware
         time.sleep(0.1)
     post_inventory(ironic_url, node_name(driver.host.namespace, driver.host.name), mac)
 
-    def call(prov: IronicProvisioner) -> tuple[Result, HardwareDetails | None]:
+    def call(prov: IronicProvisioner) -> tuple[ProvisionResult, HardwareDetails | None]:
         result, _, found = prov.inspect_hardware(data, False, False, False)
         return result, found
 
@@ -218,7 +218,7 @@ def test_fake_host_full_lifecycle(
     # Registration runs every reconcile: an unchanged host sends no update.
     before = driver.node()
     result, same_id = driver.prov().register(ManagementAccessData(boot_mode="UEFI"), False, False)
-    assert (result, same_id) == (Result(), node_uuid)
+    assert (result, same_id) == (ProvisionResult(), node_uuid)
     assert driver.node() == before
 
     # inspect with the fake agent's inventory.
@@ -235,7 +235,7 @@ def test_fake_host_full_lifecycle(
     result, started = driver.prov().prepare(
         PrepareData(root_device_hints=RootDeviceHints(device_name="/dev/sda")), True, False
     )
-    assert (result, started) == (Result(), True)
+    assert (result, started) == (ProvisionResult(), True)
 
     # provision: manageable -> provide (automated clean) -> available -> active.
     host_config = StaticHostConfig("#cloud-config\n", "links: []\n", "role: worker\n")
@@ -337,7 +337,7 @@ def test_unknown_redfish_system_is_a_registration_error(
     created.append(node_name(driver.host.namespace, driver.host.name))
     data = ManagementAccessData(boot_mode="UEFI")
 
-    def call(prov: IronicProvisioner) -> Result:
+    def call(prov: IronicProvisioner) -> ProvisionResult:
         result, provisioner_id = prov.register(data, False, False)
         if provisioner_id:
             driver.host = dataclasses.replace(driver.host, provisioner_id=provisioner_id)
@@ -368,7 +368,7 @@ def test_redfish_host_registers_and_powers(
     assert info["redfish_password"] != PASSWORD  # Ironic masks it
     # The masked password is not mistaken for a change: registering again sends nothing.
     result, _ = driver.prov().register(ManagementAccessData(boot_mode="UEFI"), False, False)
-    assert result == Result() and driver.node() == node
+    assert result == ProvisionResult() and driver.node() == node
 
     driver.until("power on", lambda prov: (prov.power_on(False), None))
     assert _await(lambda: sushy.power_state(system.uuid), "On") == "On"

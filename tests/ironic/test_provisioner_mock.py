@@ -30,7 +30,7 @@ from bmo.provisioner import (
     ProvisionerError,
     ProvisionerFactory,
     ProvisionerNotReady,
-    Result,
+    ProvisionResult,
 )
 from tests.ironic.conftest import (
     API,
@@ -349,7 +349,7 @@ def test_register_unchanged_manageable_node_sends_no_patch(
     result, node_id = make(client, events).register(
         ManagementAccessData(automated_cleaning_mode="metadata"), False, False
     )
-    assert (result, node_id) == (Result(), UUID)
+    assert (result, node_id) == (ProvisionResult(), UUID)
     assert count(mock_ironic, "PATCH", f"/v1/nodes/{UUID}") == 0
 
 
@@ -432,7 +432,7 @@ def test_inspect_waiting_states(
     serve(mock_ironic, provision_state=state)
     mock_ironic.put(PROVISION, status_code=202)
     result, started, _ = make(client, events).inspect_hardware(InspectData(), False, False, force)
-    assert result == Result(dirty=True, requeue_after=delay) and not started
+    assert result == ProvisionResult(dirty=True, requeue_after=delay) and not started
     sent = bodies(mock_ironic, "PUT", PROVISION)
     assert sent == ([{"target": target}] if target else [])
 
@@ -516,7 +516,7 @@ def test_deploy_failed_without_error_yet_retries_now(
         last_error=None,
         instance_info={"image_source": IMAGE.url, "image_checksum": IMAGE.checksum},
     )
-    assert make(client, events).provision(provision_data(), False) == Result(dirty=True)
+    assert make(client, events).provision(provision_data(), False) == ProvisionResult(dirty=True)
 
 
 def test_deploy_failed_with_new_image_redeploys(
@@ -609,7 +609,7 @@ def test_node_locked_on_state_change_is_a_short_wait(
     serve(mock_ironic, provision_state="manageable")
     mock_ironic.put(PROVISION, **LOCKED)
     result = make(client, events, rng=1.0).provision(provision_data(), False)
-    assert result == Result(dirty=True, requeue_after=3.75)
+    assert result == ProvisionResult(dirty=True, requeue_after=3.75)
 
 
 def test_node_locked_on_update_raises_host_locked(
@@ -650,7 +650,7 @@ def test_adopt_skips_unprovisioned_node_while_deprovisioning(
     client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events
 ) -> None:
     serve(mock_ironic, provision_state="manageable", instance_info={})
-    assert make(client, events).adopt(AdoptData(state="deprovisioning"), False) == Result()
+    assert make(client, events).adopt(AdoptData(state="deprovisioning"), False) == ProvisionResult()
     with pytest.raises(ProvisionerError, match="invalid state for adopt: enroll"):
         serve(mock_ironic, provision_state="enroll")
         make(client, events).adopt(AdoptData(state="provisioned"), False)
@@ -676,7 +676,7 @@ def test_deprovision_syncs_automated_clean_first(
     serve(mock_ironic, provision_state="active", automated_clean=True)
     mock_ironic.patch(NODE, json=node_json(UUID, provision_state="active", automated_clean=False))
     mock_ironic.put(PROVISION, status_code=202)
-    assert make(client, events).deprovision(False, "disabled") == Result(dirty=True)
+    assert make(client, events).deprovision(False, "disabled") == ProvisionResult(dirty=True)
     assert bodies(mock_ironic, "PATCH", NODE) == [
         [{"op": "add", "path": "/automated_clean", "value": False}]
     ]
@@ -728,7 +728,7 @@ def test_power_waits_while_provision_target_is_set(
         target_provision_state="active",
         power_state="power off",
     )
-    assert make(client, events).power_on(False) == Result(dirty=True, requeue_after=3.0)
+    assert make(client, events).power_on(False) == ProvisionResult(dirty=True, requeue_after=3.0)
     assert count(mock_ironic, "PUT", f"/v1/nodes/{UUID}/states/power") == 0
 
 
@@ -772,7 +772,7 @@ def test_power_state_409_is_retried_later(
 ) -> None:
     serve(mock_ironic, provision_state="active", power_state="power off")
     mock_ironic.put(POWER, **LOCKED)
-    assert make(client, events).power_on(False) == Result(dirty=True, requeue_after=3.0)
+    assert make(client, events).power_on(False) == ProvisionResult(dirty=True, requeue_after=3.0)
     assert events == []
 
 
@@ -822,7 +822,7 @@ def test_delete_of_missing_node_is_done(
 ) -> None:
     mock_ironic.get(NODE, **ironic_error(404, "no"))
     mock_ironic.get(API + "/nodes/ns~host", **ironic_error(404, "no"))
-    assert make(client, events).delete() == Result()
+    assert make(client, events).delete() == ProvisionResult()
 
 
 def test_delete_removes_stale_instance_uuid(

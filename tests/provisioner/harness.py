@@ -16,7 +16,7 @@ from typing import Any
 from bmo.api.constants import BMH_FINALIZER
 from bmo.api.host import BareMetalHost, BareMetalHostSpec, BMCDetails, Image, ProvisionStatus
 from bmo.api.meta import ObjectMeta
-from bmo.hoststate.actions import EventRecorder, HostOutcome
+from bmo.hoststate.actions import HostOutcome, PassEvents
 from bmo.hoststate.statemachine import HostContext, SecretVersion, reconcile_host
 from bmo.provisioner import build_host_data
 from bmo.provisioner.fixture import FixtureHost, FixtureProvisionerFactory, FixtureRegistry
@@ -100,7 +100,7 @@ class Harness:
         return START + timedelta(seconds=self.time)
 
     def context(self, host: BareMetalHost, **overrides: Any) -> HostContext:
-        recorder = EventRecorder()
+        recorder = PassEvents()
         provisioner = self.factory.new(build_host_data(host), recorder.publish)
         args: dict[str, Any] = {
             "provisioner": provisioner,

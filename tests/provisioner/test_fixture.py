@@ -19,7 +19,7 @@ from bmo.provisioner import (
     ProvisionerError,
     ProvisionerFactory,
     ProvisionerNotReady,
-    Result,
+    ProvisionResult,
 )
 from bmo.provisioner.fixture import (
     Delay,
@@ -55,7 +55,7 @@ def new(registry: FixtureRegistry, data: HostData = DATA) -> tuple[FixtureProvis
 def registered(registry: FixtureRegistry) -> FixtureProvisioner:
     prov, _ = new(registry)
     result, provisioner_id = prov.register(ManagementAccessData(), False, False)
-    assert result == Result() and provisioner_id
+    assert result == ProvisionResult() and provisioner_id
     return prov
 
 
@@ -91,7 +91,7 @@ def test_calls_before_registration_need_registration() -> None:
     with pytest.raises(NeedsRegistration):
         inspect(prov)
     assert prov.update_hardware_state().powered_on is None
-    assert prov.delete() == Result()
+    assert prov.delete() == ProvisionResult()
 
 
 def test_delay_in_calls() -> None:
@@ -102,7 +102,7 @@ def test_delay_in_calls() -> None:
     assert seen[-1][2] is not None
     # Done: further calls return the details without work.
     result, started, details = inspect(prov)
-    assert (result, started, details) == (Result(), False, seen[-1][2])
+    assert (result, started, details) == (ProvisionResult(), False, seen[-1][2])
 
 
 def test_delay_in_seconds_on_the_injected_clock() -> None:
@@ -113,7 +113,7 @@ def test_delay_in_seconds_on_the_injected_clock() -> None:
     clock.t = 59
     assert prov.provision(data, False).dirty
     clock.t = 60
-    assert prov.provision(data, False) == Result()
+    assert prov.provision(data, False) == ProvisionResult()
     assert prov.state.image_url == IMAGE.url
     assert prov.state.powered_on
 
@@ -125,7 +125,7 @@ def test_failures_are_sticky_until_restarted() -> None:
     assert inspect(prov)[0].error_message == "no agent"
     result, started, _ = inspect(prov, restart_on_failure=True)
     assert result.dirty and started
-    assert inspect(prov)[0] == Result()
+    assert inspect(prov)[0] == ProvisionResult()
 
 
 def test_raise_next_raises_once() -> None:
@@ -133,7 +133,7 @@ def test_raise_next_raises_once() -> None:
     prov.state.raise_next("adopt", ProvisionerError("boom"))
     with pytest.raises(ProvisionerError):
         prov.adopt(AdoptData(), False)
-    assert prov.adopt(AdoptData(), False) == Result()
+    assert prov.adopt(AdoptData(), False) == ProvisionResult()
 
 
 def test_unknown_operation_names_are_rejected() -> None:
@@ -146,10 +146,10 @@ def test_unknown_operation_names_are_rejected() -> None:
 
 def test_prepare_only_works_when_unprepared() -> None:
     prov = registered(FixtureRegistry())
-    assert prov.prepare(PrepareData(), False, False) == (Result(), False)
+    assert prov.prepare(PrepareData(), False, False) == (ProvisionResult(), False)
     result, started = prov.prepare(PrepareData(), True, False)
     assert result.dirty and started
-    assert prov.prepare(PrepareData(), True, False) == (Result(), False)
+    assert prov.prepare(PrepareData(), True, False) == (ProvisionResult(), False)
 
 
 def test_deprovision_undoes_provision_and_a_failed_deploy() -> None:
@@ -158,22 +158,24 @@ def test_deprovision_undoes_provision_and_a_failed_deploy() -> None:
     prov.state.fail_next("provision", "deploy failed")
     assert prov.provision(data, False).error_message == "deploy failed"
     assert prov.provision(data, False).error_message == "deploy failed"
-    assert prov.deprovision(False, "metadata") == Result()
-    assert prov.provision(data, False) == Result()
-    assert prov.deprovision(False, "metadata") == Result()
+    assert prov.deprovision(False, "metadata") == ProvisionResult()
+    assert prov.provision(data, False) == ProvisionResult()
+    assert prov.deprovision(False, "metadata") == ProvisionResult()
     assert prov.state.image_url == ""
     assert not prov.state.powered_on
-    assert prov.deprovision(False, "metadata") == Result()  # nothing deployed: nothing to do
+    assert (
+        prov.deprovision(False, "metadata") == ProvisionResult()
+    )  # nothing deployed: nothing to do
 
 
 def test_power_changes_report_work_then_settle() -> None:
     prov = registered(FixtureRegistry())
     assert prov.power_on(False).dirty
     assert prov.update_hardware_state().powered_on is True
-    assert prov.power_on(False) == Result()
+    assert prov.power_on(False) == ProvisionResult()
     assert prov.power_off("soft", False).dirty
     assert prov.update_hardware_state().powered_on is False
-    assert prov.power_off("hard", False) == Result()
+    assert prov.power_off("hard", False) == ProvisionResult()
 
 
 def test_power_off_reboots_when_power_off_is_disabled() -> None:
@@ -202,11 +204,11 @@ def test_capacity_counts_busy_hosts_but_not_the_caller() -> None:
 def test_delete_and_detach_forget_the_node() -> None:
     registry = FixtureRegistry()
     prov = registered(registry)
-    assert prov.detach(False) == Result()
+    assert prov.detach(False) == ProvisionResult()
     assert prov.state.detached and not prov.state.registered
     prov = registered(registry)
     assert not prov.state.detached
-    assert prov.delete() == Result()
+    assert prov.delete() == ProvisionResult()
     assert not prov.state.registered
 
 

@@ -67,8 +67,8 @@ from bmo.hoststate.actions import (
     PROVISIONER_NOT_READY_DELAY,
     Event,
     HostOutcome,
+    PassEvents,
 )
-from bmo.hoststate.actions import EventRecorder as PassEvents
 from bmo.hoststate.conditions import compute_conditions
 from bmo.hoststate.run import (
     HostContext,
