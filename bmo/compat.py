@@ -18,7 +18,7 @@ from bmo.cli import main as bmo_main
 #: Go boolean flags bmo understands; ``-x=false`` simply leaves them out.
 BOOLEAN_FLAGS: Final = frozenset({"enable-leader-election", "dev", "development-drivers"})
 
-#: Go flags of features bmo does not implement (reference §6.1): accepted and ignored.
+#: Go flags (upstream ``main.go``) of features bmo does not implement: accepted and ignored.
 IGNORED_FLAGS: Final = frozenset(
     {"build-preprov-image", "hostclaims", "tls-cipher-suites", "tls-curve-preferences"}
 )

@@ -1,13 +1,28 @@
-"""Typed, frozen operator settings loaded once from command-line flags and the environment.
+"""The operator's root settings: one typed, frozen value composed of groups, loaded once from
+command-line flags and the environment.
 
-Flag and variable names are the Go baremetal-operator's (reference §6), so manifests written
-for it work unchanged. Flags win over environment variables. Everything is validated here, at
-start, so a typo fails with a message naming the flag or variable and the fix instead of
-surfacing later deep inside a reconcile; code below receives a ``Settings`` value and never
-reads ``os.environ`` itself.
+Flag and variable names are the Go baremetal-operator's (its ``main.go`` flags; the Ironic
+variables of ``pkg/provisioner/ironic``), so manifests written for it work unchanged. Flags
+win over environment variables. Everything is validated here, at start, so a typo fails with
+a message naming the flag or variable and the fix instead of surfacing later deep inside a
+reconcile; code below receives a :class:`Settings` value and never reads ``os.environ``.
 
-The Ironic connection settings (``IRONIC_ENDPOINT`` and friends) live in
-``bmo.ironic.config``; they are composed with these by the caller.
+The groups, kopf-style (``settings.<group>.<field>``):
+
+==================== ========================================= ==========================
+group                holds                                     type defined in
+==================== ========================================= ==========================
+``kube``             API server connection and client limits   ``bmo.runtime.settings``
+``manager``          watched namespaces, probe/metrics address ``bmo.runtime.settings``
+``leader_election``  the Lease and its timings                 ``bmo.runtime.settings``
+``controller``       workers, provisioning retries, drivers    here
+``webhook``          the admission webhook (``None``: off)     ``bmo.webhook.config``
+``provisioner``      which provisioner, Ironic's environment   here (``bmo.ironic.config``)
+``logging``          console or JSON, level                    here
+``pod``              this pod's name and namespace             here
+==================== ========================================= ==========================
+
+Each default is defined once, next to the type that uses it; this module only refers to them.
 """
 
 from __future__ import annotations
@@ -16,20 +31,63 @@ import argparse
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn
 
-DEFAULT_METRICS_ADDR = "127.0.0.1:8080"
-"""Plain HTTP on loopback. Upstream serves HTTPS with authn on ``:8443``; bmo does not
-implement that filter, so it binds loopback by default and a deployment exposes metrics
-deliberately (``--metrics-addr :8080``) behind its own network policy. ``0`` disables."""
+from bmo.runtime.settings import (
+    DEFAULT_HEALTH_ADDR,
+    DEFAULT_KUBE_BURST,
+    DEFAULT_KUBE_QPS,
+    DEFAULT_LEASE_DURATION,
+    DEFAULT_METRICS_ADDR,
+    DEFAULT_RENEW_DEADLINE,
+    DEFAULT_RETRY_PERIOD,
+    Address,
+    KubeSettings,
+    LeaderElectionSettings,
+    ManagerSettings,
+)
+from bmo.webhook.config import DEFAULT_PORT as DEFAULT_WEBHOOK_PORT
+from bmo.webhook.config import WebhookConfig
+from bmo.webhook.config import add_arguments as add_webhook_arguments
+from bmo.webhook.config import from_args as webhook_from_args
+from bmo.webhook.errors import WebhookConfigError
 
-DEFAULT_HEALTH_ADDR = ":9440"
-DEFAULT_WEBHOOK_PORT = 9443
-LEASE_NAME = "baremetal-operator"
-PROVISIONERS = ("ironic", "fixture")
-TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
-FALSE_VALUES = frozenset({"", "0", "false", "no", "off"})
-MAX_UINT16 = 65535
+if TYPE_CHECKING:
+    from bmo.ironic.config import IronicConfig
+
+__all__ = [
+    "Address",
+    "ControllerSettings",
+    "KubeSettings",
+    "LeaderElectionSettings",
+    "LoggingSettings",
+    "ManagerSettings",
+    "PodSettings",
+    "ProvisionerSettings",
+    "Settings",
+    "SettingsError",
+    "add_arguments",
+    "from_args",
+    "load",
+    "parse_address",
+    "parse_namespaces",
+    "resolve_concurrency",
+]
+
+LEASE_NAME: Final = "baremetal-operator"
+"""The Go operator's leader-election ID (``main.go``)."""
+PROVISIONERS: Final = ("ironic", "fixture")
+DEFAULT_PROVISIONER: Final = PROVISIONERS[0]
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+DEFAULT_LOG_LEVEL: Final = "info"
+DEFAULT_MAX_PROVISIONING_RETRIES: Final = 5
+"""``-max-provisioning-retries`` (``main.go``); 0 means unlimited."""
+AUTO_CONCURRENCY_MIN: Final = 2
+AUTO_CONCURRENCY_MAX: Final = 8
+"""``-controller-concurrency 0`` means min(CPUs, MAX) floored at MIN (``main.go``)."""
+TRUE_VALUES: Final = frozenset({"1", "true", "yes", "on"})
+FALSE_VALUES: Final = frozenset({"", "0", "false", "no", "off"})
+MAX_UINT16: Final = 65535
 
 
 class SettingsError(ValueError):
@@ -38,70 +96,64 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
-class Address:
-    """A ``host:port`` bind address; an empty host means every interface, like Go's
-    ``:9440``."""
+class ControllerSettings:
+    """How the controllers work: reconcile workers and the provisioning retry limit.
 
-    host: str
-    port: int
+    ``development_drivers`` accepts development-only BMC schemes such as ``fake://``; the
+    webhook and the Ironic provisioner are given the same answer.
+    """
 
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+    concurrency: int = AUTO_CONCURRENCY_MIN
+    max_provisioning_retries: int = DEFAULT_MAX_PROVISIONING_RETRIES
+    development_drivers: bool = False
 
 
 @dataclass(frozen=True)
-class LeaderElectionSettings:
-    """client-go ``leaderelection`` timings; ``namespace`` is where the Lease lives."""
+class ProvisionerSettings:
+    """Which provisioner drives the hosts; ``ironic`` is Ironic's environment, present
+    exactly when ``name`` is ``"ironic"`` and the settings came from :func:`from_args`."""
 
-    enabled: bool = False
+    name: str = DEFAULT_PROVISIONER
+    ironic: IronicConfig | None = None
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """``dev``: human-readable console output instead of JSON lines."""
+
+    dev: bool = False
+    level: str = DEFAULT_LOG_LEVEL
+
+
+@dataclass(frozen=True)
+class PodSettings:
+    """Who this process is (``POD_NAME``, ``POD_NAMESPACE`` from the downward API): the
+    events' ``reportingInstance`` and the leader-election Lease's default namespace."""
+
+    name: str = ""
     namespace: str | None = None
-    lease_name: str = LEASE_NAME
-    lease_duration: float = 15.0
-    renew_deadline: float = 10.0
-    retry_period: float = 2.0
-
-
-@dataclass(frozen=True)
-class KubeSettings:
-    """How to reach the API server and how hard to hit it."""
-
-    kubeconfig: str | None = None
-    url: str | None = None
-    qps: float = 20.0
-    burst: int = 30
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the manager process is configured with.
+    """Everything the manager process is configured with (see the module table)."""
 
-    ``namespaces`` empty means cluster-wide. ``metrics_addr`` ``None`` means metrics are
-    disabled; ``webhook_port`` 0 disables webhooks.
-    """
-
-    namespaces: tuple[str, ...] = ()
-    pod_namespace: str | None = None
-    metrics_addr: Address | None = field(
-        default_factory=lambda: parse_address(DEFAULT_METRICS_ADDR, "--metrics-addr")
+    kube: KubeSettings = field(default_factory=KubeSettings)
+    manager: ManagerSettings = field(default_factory=ManagerSettings)
+    leader_election: LeaderElectionSettings = field(
+        default_factory=lambda: LeaderElectionSettings(lease_name=LEASE_NAME)
     )
-    health_addr: Address = field(
-        default_factory=lambda: parse_address(DEFAULT_HEALTH_ADDR, "--health-addr")
-    )
-    webhook_port: int = DEFAULT_WEBHOOK_PORT
-    provisioner: str = "ironic"
-    dev: bool = False
-    concurrency: int = 2
-    max_provisioning_retries: int = 5
-    development_drivers: bool = False
-    log_level: str = "info"
-    leader_election: LeaderElectionSettings = LeaderElectionSettings()
-    kube: KubeSettings = KubeSettings()
+    controller: ControllerSettings = field(default_factory=ControllerSettings)
+    webhook: WebhookConfig | None = field(default_factory=WebhookConfig)
+    provisioner: ProvisionerSettings = field(default_factory=ProvisionerSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    pod: PodSettings = field(default_factory=PodSettings)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the manager's flags. Defaults are ``None`` so "not given" can fall back to the
-    environment; the effective defaults are applied in :func:`from_args`."""
+    """Add the manager's flags (the webhook's included). Defaults are ``None`` so "not
+    given" can fall back to the environment; the effective defaults are applied in
+    :func:`from_args`."""
     add = parser.add_argument
     add(
         "--namespace",
@@ -118,23 +170,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_int_flag("--webhook-port"),
         help=f"validating webhook port; 0 disables (default: {DEFAULT_WEBHOOK_PORT})",
     )
-    add("--provisioner", help="provisioner: 'ironic' or 'fixture' (default: ironic)")
+    add(
+        "--provisioner",
+        help=f"provisioner: {' or '.join(repr(p) for p in PROVISIONERS)} "
+        f"(default: {DEFAULT_PROVISIONER})",
+    )
     add(
         "--dev",
         action="store_true",
         default=None,
         help="development logging: human-readable console output",
     )
-    add("--log-level", help="debug, info, warning or error (default: info)")
+    add(
+        "--log-level",
+        help=f"{', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]} (default: {DEFAULT_LOG_LEVEL})",
+    )
     add(
         "--kube-api-qps",
         type=_float_flag("--kube-api-qps"),
-        help="sustained Kubernetes API requests per second (default: 20)",
+        help=f"sustained Kubernetes API requests per second (default: {DEFAULT_KUBE_QPS:g})",
     )
     add(
         "--kube-api-burst",
         type=_int_flag("--kube-api-burst"),
-        help="Kubernetes API request burst (default: 30)",
+        help=f"Kubernetes API request burst (default: {DEFAULT_KUBE_BURST})",
     )
     add("--kubeconfig", help="kubeconfig file (default: in-cluster config, then $KUBECONFIG)")
     add(
@@ -145,13 +204,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--controller-concurrency",
         type=_int_flag("--controller-concurrency"),
-        help="reconcile workers; >0 overrides, 0 uses $BMO_CONCURRENCY or min(CPUs, 8) "
-        "floored at 2 (default: 0)",
+        help="reconcile workers; >0 overrides, 0 uses $BMO_CONCURRENCY or "
+        f"min(CPUs, {AUTO_CONCURRENCY_MAX}) floored at {AUTO_CONCURRENCY_MIN} (default: 0)",
     )
     add(
         "--max-provisioning-retries",
         type=_int_flag("--max-provisioning-retries"),
-        help="provisioning attempts before giving up; 0 = unlimited (default: 5)",
+        help="provisioning attempts before giving up; 0 = unlimited "
+        f"(default: {DEFAULT_MAX_PROVISIONING_RETRIES})",
     )
     add(
         "--enable-leader-election",
@@ -162,17 +222,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--lease-duration-seconds",
         type=_int_flag("--lease-duration-seconds"),
-        help="leader-election lease duration (default: $LEASE_DURATION_SECONDS or 15)",
+        help="leader-election lease duration "
+        f"(default: $LEASE_DURATION_SECONDS or {DEFAULT_LEASE_DURATION:g})",
     )
     add(
         "--renew-deadline-seconds",
         type=_int_flag("--renew-deadline-seconds"),
-        help="leader-election renew deadline (default: $RENEW_DEADLINE_SECONDS or 10)",
+        help="leader-election renew deadline "
+        f"(default: $RENEW_DEADLINE_SECONDS or {DEFAULT_RENEW_DEADLINE:g})",
     )
     add(
         "--retry-period-seconds",
         type=_int_flag("--retry-period-seconds"),
-        help="leader-election retry period (default: $RETRY_PERIOD_SECONDS or 2)",
+        help="leader-election retry period "
+        f"(default: $RETRY_PERIOD_SECONDS or {DEFAULT_RETRY_PERIOD:g})",
     )
     add(
         "--development-drivers",
@@ -181,6 +244,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="allow development-only BMC drivers such as 'fake' "
         "(default: $BMO_DEVELOPMENT_DRIVERS)",
     )
+    add_webhook_arguments(parser)
 
 
 def load(
@@ -202,15 +266,28 @@ def from_args(
     *,
     cpu_count: int | None = None,
 ) -> Settings:
-    """Combine parsed flags with the environment; flags win. Raises :class:`SettingsError`."""
+    """Combine parsed flags with the environment; flags win. Raises :class:`SettingsError`.
+
+    Ironic's environment is read last, and only for ``--provisioner ironic``, so a mistake
+    in the flags is reported first and ``--provisioner fixture`` never loads openstacksdk.
+    """
     namespace_raw = _flag_or_env(args, "namespace", environ, "WATCH_NAMESPACE")
     namespaces = parse_namespaces(namespace_raw or "", "--namespace / WATCH_NAMESPACE")
-    pod_namespace = environ.get("POD_NAMESPACE") or None
+    pod = PodSettings(
+        name=environ.get("POD_NAME", ""), namespace=environ.get("POD_NAMESPACE") or None
+    )
 
-    metrics_raw = args.metrics_addr if args.metrics_addr is not None else DEFAULT_METRICS_ADDR
-    metrics_addr = None if metrics_raw == "0" else parse_address(metrics_raw, "--metrics-addr")
-    health_raw = args.health_addr if args.health_addr is not None else DEFAULT_HEALTH_ADDR
-    health_addr = parse_address(health_raw, "--health-addr")
+    if args.metrics_addr is None:
+        metrics_addr: Address | None = DEFAULT_METRICS_ADDR
+    elif args.metrics_addr == "0":
+        metrics_addr = None
+    else:
+        metrics_addr = parse_address(args.metrics_addr, "--metrics-addr")
+    health_addr = (
+        DEFAULT_HEALTH_ADDR
+        if args.health_addr is None
+        else parse_address(args.health_addr, "--health-addr")
+    )
 
     webhook_port = DEFAULT_WEBHOOK_PORT if args.webhook_port is None else args.webhook_port
     if not 0 <= webhook_port <= MAX_UINT16:
@@ -219,64 +296,77 @@ def from_args(
             "the webhook server"
         )
 
-    provisioner = args.provisioner or "ironic"
+    provisioner = args.provisioner or DEFAULT_PROVISIONER
     if provisioner not in PROVISIONERS:
         raise SettingsError(
             f"--provisioner {provisioner!r} is not known: use one of {', '.join(PROVISIONERS)}"
         )
 
-    log_level = (args.log_level or "info").lower()
-    if log_level not in ("debug", "info", "warning", "error"):
+    log_level = (args.log_level or DEFAULT_LOG_LEVEL).lower()
+    if log_level not in LOG_LEVELS:
         raise SettingsError(
-            f"--log-level {args.log_level!r} is not known: use debug, info, warning or error"
+            f"--log-level {args.log_level!r} is not known: use "
+            f"{', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]}"
         )
 
-    qps = 20.0 if args.kube_api_qps is None else args.kube_api_qps
+    qps = DEFAULT_KUBE_QPS if args.kube_api_qps is None else args.kube_api_qps
     if qps <= 0:
         raise SettingsError(f"--kube-api-qps must be positive, got {qps:g}")
-    burst = 30 if args.kube_api_burst is None else args.kube_api_burst
+    burst = DEFAULT_KUBE_BURST if args.kube_api_burst is None else args.kube_api_burst
     if burst < 1:
         raise SettingsError(f"--kube-api-burst must be at least 1, got {burst}")
 
-    retries = 5 if args.max_provisioning_retries is None else args.max_provisioning_retries
+    retries = (
+        DEFAULT_MAX_PROVISIONING_RETRIES
+        if args.max_provisioning_retries is None
+        else args.max_provisioning_retries
+    )
     if retries < 0:
         raise SettingsError(
             f"--max-provisioning-retries must be 0 (unlimited) or positive, got {retries}"
         )
 
-    dev = bool(args.dev)
-    enabled = bool(args.enable_leader_election)
     development_drivers = (
         True if args.development_drivers else _env_bool(environ, "BMO_DEVELOPMENT_DRIVERS")
     )
-
-    return Settings(
-        namespaces=namespaces,
-        pod_namespace=pod_namespace,
-        metrics_addr=metrics_addr,
-        health_addr=health_addr,
-        webhook_port=webhook_port,
-        provisioner=provisioner,
-        dev=dev,
+    controller = ControllerSettings(
         concurrency=resolve_concurrency(args.controller_concurrency, environ, cpu_count=cpu_count),
         max_provisioning_retries=retries,
         development_drivers=development_drivers,
-        log_level=log_level,
-        leader_election=_leader_election(args, environ, enabled, namespaces, pod_namespace),
+    )
+    leader_election = _leader_election(
+        args, environ, bool(args.enable_leader_election), namespaces, pod.namespace
+    )
+    webhook = None if webhook_port == 0 else _webhook(args, webhook_port, development_drivers)
+
+    return Settings(
         kube=KubeSettings(
             kubeconfig=args.kubeconfig or None,
             url=args.kube_url or None,
             qps=qps,
             burst=burst,
         ),
+        manager=ManagerSettings(
+            namespaces=namespaces, health_addr=health_addr, metrics_addr=metrics_addr
+        ),
+        leader_election=leader_election,
+        controller=controller,
+        webhook=webhook,
+        provisioner=ProvisionerSettings(
+            name=provisioner,
+            ironic=_ironic(environ) if provisioner == "ironic" else None,
+        ),
+        logging=LoggingSettings(dev=bool(args.dev), level=log_level),
+        pod=pod,
     )
 
 
 def resolve_concurrency(
     flag: int | None, environ: Mapping[str, str], *, cpu_count: int | None = None
 ) -> int:
-    """The Go operator's rule: a positive flag wins; 0 falls back to ``BMO_CONCURRENCY``,
-    then to min(CPUs, 8) floored at 2; negative is an error."""
+    """The Go operator's rule (``main.go``): a positive flag wins; 0 falls back to
+    ``BMO_CONCURRENCY``, then to min(CPUs, :data:`AUTO_CONCURRENCY_MAX`) floored at
+    :data:`AUTO_CONCURRENCY_MIN`; negative is an error."""
     value = 0 if flag is None else flag
     if value < 0:
         raise SettingsError(
@@ -300,7 +390,7 @@ def resolve_concurrency(
             )
         return from_env
     cpus = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
-    return max(2, min(cpus, 8))
+    return max(AUTO_CONCURRENCY_MIN, min(cpus, AUTO_CONCURRENCY_MAX))
 
 
 def parse_namespaces(raw: str, source: str) -> tuple[str, ...]:
@@ -324,7 +414,9 @@ def parse_address(raw: str, flag: str) -> Address:
     """``host:port``, ``:port`` or ``[v6]:port``; port 0 asks the OS for a free one."""
     host, sep, port_text = raw.strip().rpartition(":")
     if not sep:
-        raise SettingsError(f"{flag} {raw!r} must be host:port or :port (e.g. :9440)")
+        raise SettingsError(
+            f"{flag} {raw!r} must be host:port or :port (e.g. {DEFAULT_HEALTH_ADDR})"
+        )
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     try:
@@ -355,17 +447,21 @@ def _leader_election(
         environ,
         "LEASE_DURATION_SECONDS",
         "--lease-duration-seconds",
-        15,
+        int(DEFAULT_LEASE_DURATION),
     )
     renew = _seconds(
         args.renew_deadline_seconds,
         environ,
         "RENEW_DEADLINE_SECONDS",
         "--renew-deadline-seconds",
-        10,
+        int(DEFAULT_RENEW_DEADLINE),
     )
     retry = _seconds(
-        args.retry_period_seconds, environ, "RETRY_PERIOD_SECONDS", "--retry-period-seconds", 2
+        args.retry_period_seconds,
+        environ,
+        "RETRY_PERIOD_SECONDS",
+        "--retry-period-seconds",
+        int(DEFAULT_RETRY_PERIOD),
     )
     # client-go's NewLeaderElector checks, with its 1.2 jitter factor.
     if lease <= renew:
@@ -388,10 +484,31 @@ def _leader_election(
     return LeaderElectionSettings(
         enabled=enabled,
         namespace=namespace,
+        lease_name=LEASE_NAME,
         lease_duration=float(lease),
         renew_deadline=float(renew),
         retry_period=float(retry),
     )
+
+
+def _webhook(args: argparse.Namespace, port: int, development_drivers: bool) -> WebhookConfig:
+    """The webhook's own flags (certificate directory, TLS versions), validated by it."""
+    try:
+        return webhook_from_args(args, port=port, allow_development=development_drivers)
+    except WebhookConfigError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _ironic(environ: Mapping[str, str]) -> IronicConfig:
+    """Ironic's variables, read and checked by ``bmo.ironic.config`` (imported here, late,
+    so that only ``--provisioner ironic`` loads openstacksdk)."""
+    from bmo.ironic.config import IronicConfig
+    from bmo.ironic.errors import IronicConfigError
+
+    try:
+        return IronicConfig.from_env(environ)
+    except IronicConfigError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _seconds(

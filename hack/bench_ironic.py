@@ -6,7 +6,7 @@ Not a test: run it by hand and compare figures across changes.
     .venv/bin/python -m hack.bench_ironic --hosts 20 --only script
 
 One local Ironic (fake-hardware, HTTP basic, automated cleaning on, as configured by
-testenv/ironic_local.py) and the fake agent (testenv/fake_agent.py) serve both runs; Ironic's
+testenv/ironic) and the fake agent (testenv/fake_agent) serve both runs; Ironic's
 database is wiped and Ironic restarted between them so each starts from the same state.
 
 * **script**: one thread per node, openstacksdk with its own ``wait=True`` polling (every
@@ -19,7 +19,7 @@ database is wiped and Ironic restarted between them so each starts from the same
 
 The ratio bmo/script is the price of the operator's machinery (informer, queue, status
 writes, requeue delays) over the bare Ironic calls; Ironic itself is the bottleneck for both
-(notes §8: one GIL-bound process).
+(one ``ironic`` process with SQLite: API and conductor share one GIL-bound core).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from hack.bench_scale import (
     wait_for_state,
 )
 from testenv.fake_agent import FakeAgent, Inspection
-from testenv.ironic_local import LOOPBACK, IronicProcess, require_installed
+from testenv.ironic import LOOPBACK, IronicProcess, require_installed
 from testenv.kubeapi import KubeAPIServer
 
 T = TypeVar("T")
@@ -90,7 +90,12 @@ class NodeTimes:
 
 
 def _retry(action: Callable[[], T], what: str, attempts: int = 8) -> T:
-    """NodeLocked (409), 503 and dropped connections are Ironic being busy (notes §8)."""
+    """NodeLocked (409), 503 and dropped connections are Ironic being busy.
+
+    A node being worked on answers 409 NodeLocked; ``[conductor] max_concurrent_clean`` and
+    ``max_concurrent_deploy`` make the API answer 503 beyond that many nodes in flight; and
+    the API server (cheroot, a small listen backlog) drops a connection now and then.
+    """
     from openstack import exceptions
 
     for attempt in range(attempts):

@@ -37,7 +37,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from testenv.ironic_local import IronicProcess, http_get, terminate
+from testenv.ironic import IronicProcess, http_get, terminate
 from testenv.ironic_proxy import IronicProxy
 from testenv.kubeapi import KubeAPIServer
 

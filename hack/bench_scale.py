@@ -14,7 +14,7 @@ host's ``status.provisioning.state`` is ``available``.
 Figures: wall time, hosts/min, status writes per host (PUT/PATCH on ``.../status``), all
 BareMetalHost writes per host, Event writes, bmo's peak RSS (``VmHWM``) and CPU seconds.
 Reference: the Go operator's published figure is 800 hosts in 328 s (146 hosts/min) with
-its fixture provisioner.
+its fixture provisioner (the scalability test of metal3-io/baremetal-operator PR #3489).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from testenv.ironic_local import LOOPBACK, free_port, terminate
+from testenv.ironic import LOOPBACK, free_port, terminate
 from testenv.kubeapi import KubeAPIServer
 from testenv.kubeapi.faults import RequestLog, RequestRecord
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local demo, from a fresh clone: install what is needed (hack/lib/setup.sh), then run
-# the sandbox (hack/sandbox.py): Kubernetes API emulator, a real Ironic, sushy-tools, the
+# the sandbox (hack/sandbox): Kubernetes API emulator, a real Ironic, sushy-tools, the
 # fake agent and bmo, all on 127.0.0.1, with sample hosts walked to available and
 # provisioned. Ctrl-C stops everything. Arguments go to the sandbox, e.g.
 #   ./hack/demo.sh --hosts 5      # five fake:// hosts

@@ -1,5 +1,7 @@
 """A counting, fault-injecting reverse proxy in front of a real Ironic (127.0.0.1 only).
 
+One module on purpose: forwarding, the request record and the faults share one server and lock.
+
 Tests and benchmarks point bmo's ``IRONIC_ENDPOINT`` at the proxy to learn what bmo asked
 Ironic - "was this node deployed?" is "was there a ``PUT /v1/nodes/*/states/provision``
 with ``target: active``?", and "how hard did bmo hammer Ironic during an outage?" is the

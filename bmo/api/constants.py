@@ -18,7 +18,8 @@ HARDWARE_DATA_PLURAL: Final = "hardwaredata"
 
 
 class ProvisioningState:
-    """``status.provisioning.state`` values (reference §2.1)."""
+    """``status.provisioning.state`` values: the ``ProvisioningState`` constants of
+    ``apis/metal3.io/v1alpha1/baremetalhost_types.go``."""
 
     NONE: Final = ""
     UNMANAGED: Final = "unmanaged"
@@ -54,7 +55,8 @@ class ProvisioningState:
 
 
 class OperationalStatus:
-    """``status.operationalStatus`` values (reference §2.6)."""
+    """``status.operationalStatus`` values: the ``OperationalStatus`` constants of
+    ``apis/metal3.io/v1alpha1/baremetalhost_types.go``."""
 
     NONE: Final = ""
     OK: Final = "OK"
@@ -68,7 +70,8 @@ class OperationalStatus:
 
 
 class ErrorType:
-    """``status.errorType`` values (reference §2.7)."""
+    """``status.errorType`` values: the ``ErrorType`` constants of
+    ``apis/metal3.io/v1alpha1/baremetalhost_types.go``."""
 
     NONE: Final = ""
     PROVISIONED_REGISTRATION: Final = "provisioned registration error"
@@ -155,7 +158,9 @@ HARDWARE_RAID_LEVELS: Final = ("0", "1", "2", "5", "6", "1+0", "5+0", "6+0")
 SOFTWARE_RAID_LEVELS: Final = ("0", "1", "1+0")
 DISK_TYPES: Final = ("HDD", "SSD", "NVME")
 
-# Annotations (reference §3).
+# Annotations: ``apis/metal3.io/v1alpha1/baremetalhost_types.go`` (``PausedAnnotation``,
+# ``DetachedAnnotation``, ``StatusAnnotation``, ``RebootAnnotationPrefix``,
+# ``InspectAnnotationPrefix``, ``HardwareDetailsAnnotation``).
 PAUSED_ANNOTATION: Final = "baremetalhost.metal3.io/paused"
 DETACHED_ANNOTATION: Final = "baremetalhost.metal3.io/detached"
 STATUS_ANNOTATION: Final = "baremetalhost.metal3.io/status"
@@ -165,7 +170,8 @@ INSPECT_ANNOTATION: Final = "inspect.metal3.io"
 INSPECT_ANNOTATION_DISABLED: Final = "disabled"
 HARDWARE_DETAILS_ANNOTATION: Final = "inspect.metal3.io/hardwaredetails"
 
-# Finalizers (reference §9.5).
+# Finalizers: ``BareMetalHostFinalizer`` and friends in ``apis/metal3.io/v1alpha1/*_types.go``,
+# ``secretutils.SecretsFinalizer`` in ``pkg/secretutils/secret_manager.go``.
 BMH_FINALIZER: Final = "baremetalhost.metal3.io"
 SECRET_FINALIZER: Final = "baremetalhost.metal3.io/secret"
 HARDWARE_DATA_FINALIZER: Final = "baremetalhost.metal3.io/hardwareData"
@@ -175,11 +181,13 @@ DATA_IMAGE_FINALIZER: Final = "dataimage.metal3.io"
 BMC_EVENT_SUBSCRIPTION_FINALIZER: Final = "bmceventsubscription.metal3.io"
 HOST_CLAIM_FINALIZER: Final = "metal3.io/hostclaim"
 
-# Label BMO puts on the Secrets it uses (reference §9.4).
+# Label BMO puts on the Secrets it uses: ``pkg/secretutils/label.go`` (``LabelEnvironmentName``,
+# ``LabelEnvironmentValue``).
 SECRET_ENVIRONMENT_LABEL: Final = "environment.metal3.io"
 SECRET_ENVIRONMENT_VALUE: Final = "baremetal"
 
-# Condition types (reference §9.2).
+# Condition types: ``apis/metal3.io/v1alpha1/baremetalhost_types.go`` (``ManageableCondition``,
+# ...), set by the controller's ``computeConditions`` (``internal/controller/metal3.io``).
 CONDITION_MANAGEABLE: Final = "Manageable"
 CONDITION_PROVISIONED: Final = "Provisioned"
 CONDITION_READY: Final = "Ready"

@@ -365,7 +365,9 @@ class BareMetalHost:
     def with_status(self, **changes: Any) -> BareMetalHost:
         return dataclasses.replace(self, status=dataclasses.replace(self.status, **changes))
 
-    # -- helper semantics (reference §1.5)
+    # -- helper semantics: the ``BareMetalHost`` methods of
+    # ``apis/metal3.io/v1alpha1/baremetalhost_types.go`` (``BootMode``, ``HasBMCDetails``,
+    # ``InspectionDisabled``, ``NeedsProvisioning``, ``WasProvisioned``, ...)
 
     def boot_mode(self) -> str:
         return self.spec.boot_mode or BootMode.DEFAULT
@@ -427,7 +429,10 @@ class BareMetalHost:
 
 
 def provisioning_cancelled(host: BareMetalHost) -> bool:
-    """Whether what is (being) provisioned no longer matches the spec (reference §2.3).
+    """Whether what is (being) provisioned no longer matches the spec.
+
+    Mirrors ``internal/controller/metal3.io/host_state_machine.go``
+    ``hostStateMachine.provisioningCancelled``.
 
     Only the image URL and the custom deploy method count: changing a checksum or format
     on a provisioned host does not re-provision it.

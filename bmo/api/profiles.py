@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from bmo.api.bmc.gourl import go_quote
+from bmo.api.golang.strconv import go_quote
 
 __all__ = [
     "DEFAULT_PROFILE_NAME",

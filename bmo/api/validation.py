@@ -1,4 +1,7 @@
-"""The validating webhook's rules (reference §8.1), as pure functions.
+"""The validating webhook's rules, as pure functions.
+
+Mirrors ``internal/webhooks/metal3.io/v1alpha1/baremetalhost_validation.go`` (``validateHost``
+for create, ``validateChanges`` for update).
 
 Every problem is reported, not just the first, each with the field it concerns and the
 exact message the Go operator gives, so users moving manifests between the two see the
@@ -26,14 +29,11 @@ from bmo.api.constants import (
     OperationalStatus,
     ProvisioningState,
 )
-from bmo.api.gocompat import (
-    GoJSONError,
-    go_json_decode,
-    go_quote,
-    is_uuid,
-    parse_mac_error,
-    parse_request_uri,
-)
+from bmo.api.golang.json import GoJSONError, go_json_decode
+from bmo.api.golang.net import parse_mac_error
+from bmo.api.golang.strconv import go_quote
+from bmo.api.golang.url import GoURLError, parse_request_uri
+from bmo.api.golang.uuid import is_uuid
 from bmo.api.hardware import HardwareDetails
 from bmo.api.host import BareMetalHost, BareMetalHostStatus, ChecksumError, Image
 
@@ -270,8 +270,8 @@ def _check_root_device_hints(out: _Collector, host: BareMetalHost) -> None:
 def image_url_error(url: str) -> str | None:
     """Why ``url`` is not an acceptable image URL (Go wording), or ``None``."""
     try:
-        scheme = parse_request_uri(url)
-    except ValueError as exc:
+        scheme = parse_request_uri(url).scheme
+    except GoURLError as exc:
         return str(exc)
     if scheme not in IMAGE_URL_SCHEMES:
         return f"invalid scheme in URL, {go_quote(scheme)} not allowed"

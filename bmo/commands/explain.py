@@ -22,9 +22,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-import urllib3
 from kubernetes import client as k8s
-from kubernetes.client import ApiException
 
 from bmo.api.constants import API_GROUP, API_VERSION, BMH_KIND, BMH_PLURAL
 from bmo.commands.run import build_api_client
@@ -40,6 +38,7 @@ from bmo.explain import (
     render_text,
     to_json,
 )
+from bmo.runtime.errors import KubeError, NotFound, Unreachable, kube_errors
 from bmo.settings import KubeSettings, Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -48,8 +47,6 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
-
-HTTP_NOT_FOUND = 404
 
 EXPLAIN_RETRY_ATTEMPTS = 2
 """One retry for a dropped connection; a person is waiting, and a down Ironic is reported."""
@@ -157,22 +154,22 @@ def _explain(
     server = api_client.configuration.host
     try:
         host = read_host(api_client, namespace, name)
-    except ApiException as exc:
-        if exc.status == HTTP_NOT_FOUND:
-            print(
-                f"bmo explain: BareMetalHost {namespace}/{name} not found (check the namespace "
-                "and name: kubectl get baremetalhosts -A)",
-                file=err,
-            )
-            return EXIT_NOT_FOUND
+    except NotFound:
         print(
-            f"bmo explain: cannot read BareMetalHost {namespace}/{name} from {server}: "
-            f"HTTP {exc.status} {exc.reason}",
+            f"bmo explain: BareMetalHost {namespace}/{name} not found (check the namespace "
+            "and name: kubectl get baremetalhosts -A)",
             file=err,
         )
+        return EXIT_NOT_FOUND
+    except Unreachable as exc:
+        print(f"bmo explain: cannot reach the Kubernetes API at {server}: {_detail(exc)}", file=err)
         return EXIT_USAGE
-    except urllib3.exceptions.HTTPError as exc:
-        print(f"bmo explain: cannot reach the Kubernetes API at {server}: {exc}", file=err)
+    except KubeError as exc:
+        print(
+            f"bmo explain: cannot read BareMetalHost {namespace}/{name} from {server}: "
+            f"{_detail(exc)}",
+            file=err,
+        )
         return EXIT_USAGE
     notes: list[str] = []
     events = list_events(api_client, namespace, name, notes)
@@ -194,12 +191,21 @@ def _with_notes(explanation: Explanation, notes: list[str]) -> Explanation:
     return dataclasses.replace(explanation, notes=(*explanation.notes, *notes))
 
 
+def _detail(exc: KubeError) -> str:
+    """What went wrong: ``HTTP <status> <reason>``, or the transport error's own words."""
+    if isinstance(exc, Unreachable) and exc.__cause__ is not None:
+        return str(exc.__cause__)
+    return str(exc)
+
+
 def read_host(api_client: k8s.ApiClient, namespace: str, name: str) -> dict[str, Any]:
-    """The host as JSON (raises ``ApiException``; 404 when it does not exist)."""
+    """The host as JSON; raises a :class:`~bmo.runtime.errors.KubeError` (``NotFound`` when
+    it does not exist, ``Unreachable`` when the API server does not answer)."""
     api = k8s.CustomObjectsApi(api_client)
-    resp: Any = api.get_namespaced_custom_object(
-        API_GROUP, API_VERSION, namespace, BMH_PLURAL, name, _preload_content=False
-    )
+    with kube_errors():
+        resp: Any = api.get_namespaced_custom_object(
+            API_GROUP, API_VERSION, namespace, BMH_PLURAL, name, _preload_content=False
+        )
     host: dict[str, Any] = json.loads(resp.data)
     return host
 
@@ -211,14 +217,15 @@ def list_events(
     core = k8s.CoreV1Api(api_client)
     selector = f"involvedObject.name={name},involvedObject.kind={BMH_KIND}"
     try:
-        resp: Any = core.list_namespaced_event(
-            namespace, field_selector=selector, _preload_content=False
-        )
+        with kube_errors():
+            resp: Any = core.list_namespaced_event(
+                namespace, field_selector=selector, _preload_content=False
+            )
         body = json.loads(resp.data)
-    except ApiException as exc:
-        notes.append(f"Events could not be listed: HTTP {exc.status} {exc.reason}")
+    except KubeError as exc:
+        notes.append(f"Events could not be listed: {_detail(exc)}")
         return []
-    except (urllib3.exceptions.HTTPError, ValueError) as exc:
+    except ValueError as exc:
         notes.append(f"Events could not be listed: {exc}")
         return []
     items = body.get("items") if isinstance(body, dict) else None
@@ -231,10 +238,11 @@ def secret_presence(api_client: k8s.ApiClient, namespace: str, name: str) -> Sec
         return SecretPresence.UNKNOWN
     core = k8s.CoreV1Api(api_client)
     try:
-        resp: Any = core.read_namespaced_secret(name, namespace, _preload_content=False)
-    except ApiException as exc:
-        return SecretPresence.MISSING if exc.status == HTTP_NOT_FOUND else SecretPresence.UNKNOWN
-    except urllib3.exceptions.HTTPError:
+        with kube_errors():
+            resp: Any = core.read_namespaced_secret(name, namespace, _preload_content=False)
+    except NotFound:
+        return SecretPresence.MISSING
+    except KubeError:
         return SecretPresence.UNKNOWN
     resp.drain_conn()
     resp.release_conn()

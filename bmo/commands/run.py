@@ -1,10 +1,12 @@
-"""``bmo run``: the operator's manager process.
+"""``bmo run``: the operator's manager process, upstream ``main.go``.
 
-Parses flags and the Go operator's environment variables into ``Settings``, configures
-logging, connects to the API server, builds the provisioner (Ironic, or the in-memory
-fixture for development) and runs the manager - BareMetalHost and credentials-Secret
-informers, the BareMetalHost controller, leader election, probes, metrics and the validating
-webhook - until SIGTERM/SIGINT (exit 0) or until leadership is lost (exit 1).
+Parses flags and the Go operator's environment variables into one validated ``Settings``,
+configures logging, connects to the API server, builds the provisioner the controllers share
+(Ironic, or the in-memory fixture for development), asks each controller package in
+:data:`CONTROLLERS` to register itself with the manager (controller-runtime's
+``SetupWithManager``) and runs the manager - informers, controllers, leader election, probes,
+metrics - and the validating webhook until SIGTERM/SIGINT (exit 0) or until leadership is lost
+(exit 1).
 """
 
 from __future__ import annotations
@@ -15,47 +17,39 @@ import signal
 import sys
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import Any, Final, Protocol
 
 import structlog
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from bmo import settings as settings_mod
-from bmo.controllers.baremetalhost import metrics
-from bmo.controllers.baremetalhost.events import EventRecorder
-from bmo.controllers.baremetalhost.reconciler import (
-    HostEventSink,
-    HostReconciler,
-    HostReconcilerSettings,
-)
+from bmo.controllers.baremetalhost import setup as baremetalhost
 from bmo.provisioner import ProvisionerFactory
 from bmo.provisioner.fixture import Delay, FixtureProvisionerFactory, FixtureRegistry
-from bmo.runtime.controller import Controller
-from bmo.runtime.eventhandlers import (
-    OWNER_HOST_INDEX,
-    SECRET_LABEL_SELECTOR,
-    host_handler,
-    owner_host_keys,
-    secret_owner_handler,
-)
-from bmo.runtime.informer import BAREMETALHOSTS, HARDWAREDATA, SECRETS, Informer
 from bmo.runtime.logconfig import configure_logging
 from bmo.runtime.manager import Manager, RateLimitedApiClient
-from bmo.runtime.queue import RateLimitingQueue
+from bmo.runtime.settings import DEFAULT_METRICS_ADDR
 from bmo.settings import Settings, SettingsError
 from bmo.webhook import WebhookError, WebhookServer
-from bmo.webhook import add_arguments as add_webhook_arguments
-from bmo.webhook import from_args as webhook_from_args
 
 log = structlog.get_logger(__name__)
 
 EXIT_USAGE = 2
 EXIT_STARTUP = 1
-RESYNC_PERIOD = 10 * 60 * 60.0
-"""controller-runtime's default SyncPeriod (10 h): a safety net, not a polling loop."""
+
+
+class ControllerSetup(Protocol):
+    """A controller package's ``setup``: register its informers, handlers and controller."""
+
+    def __call__(
+        self, manager: Manager, settings: Settings, *, provisioner_factory: ProvisionerFactory
+    ) -> object: ...
+
+
+CONTROLLERS: Final[tuple[ControllerSetup, ...]] = (baremetalhost.setup,)
+"""Every controller the manager runs; adding one is its package plus an entry here."""
 
 FIXTURE_DELAYS = {
     "inspect": Delay(1, 2.0),
@@ -67,16 +61,16 @@ FIXTURE_DELAYS = {
 ``kubectl get bmh -w``, short enough for a demo."""
 FIXTURE_POLL_INTERVAL = 1.0
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Run the operator's manager: the BareMetalHost controller with its BareMetalHost and
 credentials-Secret informers, leader election (--enable-leader-election), /healthz and
-/readyz (--health-addr), Prometheus metrics (--metrics-addr, plain HTTP on 127.0.0.1:8080 by
+/readyz (--health-addr), Prometheus metrics (--metrics-addr, plain HTTP on {DEFAULT_METRICS_ADDR} by
 default), the validating webhook (HTTPS on --webhook-port, 0 disables) and graceful shutdown
 on SIGTERM.
 
 Provisioners (--provisioner):
   ironic   drive OpenStack Ironic at IRONIC_ENDPOINT (HTTP basic credentials from
-           METAL3_AUTH_ROOT_DIR/ironic/{username,password}; see the Ironic variables of
+           METAL3_AUTH_ROOT_DIR/ironic/{{username,password}}; see the Ironic variables of
            the Go operator: DEPLOY_KERNEL_URL, PROVISIONING_LIMIT, IRONIC_CACERT_FILE, ...)
   fixture  an in-memory stand-in that walks hosts through every state without hardware,
            for development and demos; nothing survives a restart
@@ -98,7 +92,6 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     settings_mod.add_arguments(parser)
-    add_webhook_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -108,27 +101,22 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"bmo run: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    configure_logging(dev=settings.dev, level=settings.log_level)
+    configure_logging(dev=settings.logging.dev, level=settings.logging.level)
     try:
         api_client = build_api_client(settings, os.environ)
-        factory = build_provisioner_factory(settings, os.environ)
-        webhook = build_webhook(settings, args)
+        factory = build_provisioner_factory(settings)
+        webhook = build_webhook(settings)
     except (SettingsError, WebhookError) as exc:
         log.error("cannot configure the operator", error=str(exc))
         return EXIT_USAGE
-    manager = build_manager(
-        settings,
-        api_client,
-        factory=factory,
-        reporting_instance=os.environ.get("POD_NAME", ""),
-    )
+    manager = build_manager(settings, api_client, provisioner_factory=factory)
     stop = threading.Event()
     install_signal_handlers(stop)
     log.info(
         "starting manager",
-        namespaces=list(settings.namespaces) or "all",
-        workers=settings.concurrency,
-        provisioner=settings.provisioner,
+        namespaces=list(settings.manager.namespaces) or "all",
+        workers=settings.controller.concurrency,
+        provisioner=settings.provisioner.name,
         leader_election=settings.leader_election.enabled,
         identity=manager.identity,
     )
@@ -144,130 +132,47 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if webhook is not None:
             webhook.stop()
-        metrics.uninstall_host_collector()
-
-
-def build_webhook(settings: Settings, args: argparse.Namespace) -> WebhookServer | None:
-    """The webhook server when ``--webhook-port`` is not 0 (on every replica: the API
-    server may call any of them, leader or not)."""
-    if settings.webhook_port == 0:
-        return None
-    config = webhook_from_args(
-        args, port=settings.webhook_port, allow_development=settings.development_drivers
-    )
-    return WebhookServer(config)
-
-
-def build_provisioner_factory(settings: Settings, environ: Mapping[str, str]) -> ProvisionerFactory:
-    """The provisioner named by ``--provisioner``; Ironic's settings come from ``environ``.
-
-    Raises :class:`SettingsError` for missing or bad Ironic variables. Ironic's modules
-    are imported only when used, so ``--provisioner fixture`` never loads openstacksdk.
-    """
-    if settings.provisioner == "fixture":
-        registry = FixtureRegistry(delays=FIXTURE_DELAYS, poll_interval=FIXTURE_POLL_INTERVAL)
-        return FixtureProvisionerFactory(registry)
-    from bmo.ironic.client import IronicClient
-    from bmo.ironic.config import IronicConfig
-    from bmo.ironic.errors import IronicConfigError
-    from bmo.ironic.provisioner import IronicProvisionerFactory
-
-    try:
-        config = IronicConfig.from_env(environ)
-    except IronicConfigError as exc:
-        raise SettingsError(str(exc)) from None
-    return IronicProvisionerFactory(
-        IronicClient(config), config, allow_development=settings.development_drivers
-    )
-
-
-@dataclass(frozen=True)
-class HostController:
-    """What :func:`build_manager` wired, for callers (tests) that look inside."""
-
-    hosts: Informer
-    secrets: Informer
-    reconciler: HostReconciler
-    controller: Controller
 
 
 def build_manager(
     settings: Settings,
     api_client: k8s.ApiClient,
     *,
-    factory: ProvisionerFactory,
-    reporting_instance: str = "",
-    host_settings: HostReconcilerSettings | None = None,
-    manager: Manager | None = None,
+    provisioner_factory: ProvisionerFactory,
+    controllers: tuple[ControllerSetup, ...] = CONTROLLERS,
 ) -> Manager:
-    """The manager with the BareMetalHost controller; ``host_settings`` defaults to
-    ``settings``' (tests pass a cap on requeue delays)."""
-    manager = manager if manager is not None else Manager(settings, api_client)
-    add_host_controller(
-        manager,
-        settings,
-        api_client,
-        factory=factory,
-        reporting_instance=reporting_instance,
-        host_settings=host_settings,
-    )
+    """The manager with every controller in ``controllers`` registered."""
+    manager = Manager(settings.manager, api_client, leader_election=settings.leader_election)
+    for setup in controllers:
+        setup(manager, settings, provisioner_factory=provisioner_factory)
     return manager
 
 
-def add_host_controller(
-    manager: Manager,
-    settings: Settings,
-    api_client: k8s.ApiClient,
-    *,
-    factory: ProvisionerFactory,
-    reporting_instance: str = "",
-    host_settings: HostReconcilerSettings | None = None,
-    events: HostEventSink | None = None,
-) -> HostController:
-    """Wire the BareMetalHost controller into ``manager``; ``events`` replaces the Kubernetes
-    event recorder (tests observe what is published, and when)."""
-    queue: RateLimitingQueue[str] = RateLimitingQueue(name="baremetalhost")
-    hosts = manager.add_informer(
-        Informer(
-            api_client,
-            BAREMETALHOSTS,
-            namespaces=settings.namespaces,
-            resync_period=RESYNC_PERIOD,
+def build_webhook(settings: Settings) -> WebhookServer | None:
+    """The webhook server unless ``--webhook-port 0`` turned it off (on every replica: the
+    API server may call any of them, leader or not)."""
+    return None if settings.webhook is None else WebhookServer(settings.webhook)
+
+
+def build_provisioner_factory(settings: Settings) -> ProvisionerFactory:
+    """The provisioner named by ``--provisioner``, shared by every controller (upstream
+    ``main.go`` builds one factory too). Ironic's modules are imported only when used, so
+    ``--provisioner fixture`` never loads openstacksdk."""
+    if settings.provisioner.name == "fixture":
+        registry = FixtureRegistry(delays=FIXTURE_DELAYS, poll_interval=FIXTURE_POLL_INTERVAL)
+        return FixtureProvisionerFactory(registry)
+    config = settings.provisioner.ironic
+    if config is None:
+        raise SettingsError(
+            "--provisioner ironic needs Ironic's settings: load them with "
+            "bmo.settings.from_args (IRONIC_ENDPOINT, METAL3_AUTH_ROOT_DIR, ...)"
         )
+    from bmo.ironic.client import IronicClient
+    from bmo.ironic.provisioner import IronicProvisionerFactory
+
+    return IronicProvisionerFactory(
+        IronicClient(config), config, allow_development=settings.controller.development_drivers
     )
-    hosts.add_handler(host_handler(queue))
-    secrets = manager.add_informer(
-        Informer(
-            api_client,
-            SECRETS,
-            namespaces=settings.namespaces,
-            label_selector=SECRET_LABEL_SELECTOR,
-            indexers={OWNER_HOST_INDEX: owner_host_keys},
-            resync_period=RESYNC_PERIOD,
-        )
-    )
-    secrets.add_handler(secret_owner_handler(queue))
-    hardware = manager.add_informer(
-        Informer(api_client, HARDWAREDATA, namespaces=settings.namespaces)
-    )
-    reconciler = HostReconciler(
-        api_client,
-        hosts,
-        secrets,
-        factory,
-        host_settings
-        if host_settings is not None
-        else HostReconcilerSettings.from_settings(settings),
-        events=events
-        if events is not None
-        else EventRecorder(api_client, reporting_instance=reporting_instance),
-        hardware_store=hardware,
-    )
-    controller = manager.add_controller(
-        Controller("baremetalhost", reconciler, queue, settings.concurrency)
-    )
-    metrics.install_host_collector(hosts.objects)
-    return HostController(hosts, secrets, reconciler, controller)
 
 
 def build_api_client(settings: Settings, environ: Mapping[str, str]) -> RateLimitedApiClient:

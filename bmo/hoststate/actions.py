@@ -1,6 +1,7 @@
 """What one pass of the host state machine decided, and the vocabulary to say it.
 
-A handler returns an :class:`ActionResult` (the Go operator's ``actionContinue``,
+A state handler (and each action it runs) returns an :class:`ActionResult`, one type for
+upstream's ``internal/controller/metal3.io/action_result.go`` family (``actionContinue``,
 ``actionUpdate``, ``actionComplete``, ``actionFailed``, ``actionDelayed``, ``actionError``,
 ``deleteComplete``): it knows whether the status must be saved and when to come back. The
 machine folds it, the new host snapshot, the events and the metric samples into one
@@ -40,9 +41,13 @@ __all__ = [
     "Metrics",
     "PassEvents",
     "StateMachineError",
+    "with_dirty",
 ]
 
-# Fixed requeue delays in seconds (reference §9.3).
+# Fixed requeue delays in seconds: upstream ``baremetalhost_controller.go``'s constants
+# (``hostErrorRetryDelay``, ``unmanagedRetryDelay``, ``preprovImageRetryDelay``,
+# ``provisionerNotReadyRetryDelay``, ``subResourceNotReadyRetryDelay``) and the polls its
+# ``detachHost`` and ``manageHostPower`` return.
 HOST_ERROR_RETRY_DELAY: Final = 10.0
 UNMANAGED_RETRY_DELAY: Final = 600.0
 DETACHED_POLL_DELAY: Final = 600.0
@@ -53,7 +58,13 @@ STEADY_STATE_POWER_DELAY: Final = 60.0
 
 
 class Metrics:
-    """Metric names the state machine reports (reference §7); the reconciler owns them."""
+    """The exposed names of bmo's ``metal3_*`` metrics (upstream
+    ``internal/controller/metal3.io/metrics.go``), the one vocabulary for recording them.
+
+    The state machine reports most of them as :class:`MetricSample` s; the reconciler
+    reports the rest (the last group below) the same way. Both hand the samples to
+    ``bmo.controllers.baremetalhost.metrics.apply``, which defines the families.
+    """
 
     HOST_ERROR: Final = "metal3_host_error_total"  # error_type
     POWER_CHANGE: Final = "metal3_operation_power_change_total"  # namespace, host, on_off
@@ -67,6 +78,14 @@ class Metrics:
     PROVISIONER_NOT_READY: Final = "metal3_provisioner_not_ready_total"
     CREDENTIALS_UPDATED: Final = "metal3_credentials_updated_total"
     NO_MANAGEMENT_ACCESS: Final = "metal3_credentials_no_management_access_total"
+    #: Reported by the reconciler, outside a state-machine pass (upstream ``Reconcile``,
+    #: ``credentialsErrorResult`` and ``host_config_data.go``).
+    RECONCILE: Final = "metal3_reconcile_total"  # namespace, host
+    RECONCILE_ERROR: Final = "metal3_reconcile_error_total"
+    CREDENTIALS_MISSING: Final = "metal3_credentials_missing_total"
+    CREDENTIALS_INVALID: Final = "metal3_credentials_invalid_total"
+    CREDENTIALS_UNHANDLED_ERROR: Final = "metal3_credentials_unhandled_error_total"
+    HOST_CONFIG_DATA_ERROR: Final = "metal3_host_config_data_error_total"  # host_data_type
     #: Histograms (namespace, host), observed in seconds when an operation ends.
     OPERATION_DURATION: Final = MappingProxyType(
         {
@@ -192,6 +211,14 @@ class ActionResult:
     @staticmethod
     def delete_complete() -> ActionResult:
         return ActionResult(ActionKind.DELETE_COMPLETE)
+
+
+def with_dirty(result: ActionResult, changed: bool) -> ActionResult:
+    """``result``, turned from "continue" into "update" when the status changed on the way,
+    so the change gets saved (where upstream returns ``actionUpdate`` for a dirty host)."""
+    if changed and result.kind == ActionKind.CONTINUE:
+        return ActionResult.update(result.delay)
+    return result
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The BareMetalHost ``status.conditions`` the Go operator computes (reference §9.2).
+"""The BareMetalHost ``status.conditions`` the Go operator computes (upstream
+``computeConditions`` in ``internal/controller/metal3.io``, operator v0.13 and later).
 
 Pure: a function of the host, two facts the provisioner observed (a BMC power fault, the
 node's ``health``) and the time, so the state machine's caller can compute them after every

@@ -1,4 +1,7 @@
-"""The detached annotation (reference §2.5): take a host out of the provisioner untouched.
+"""The detached annotation: take a host out of the provisioner untouched.
+
+Mirrors upstream ``host_state_machine.go`` (``checkDetachedHost``, ``hasDetachedAnnotation``,
+``delayDeleteForDetachedHost``) and ``baremetalhost_controller.go detachHost``.
 
 A detached host keeps its provisioning state; only ``operationalStatus`` says
 ``detached``. Detaching is allowed from the stable states, or from any state when the

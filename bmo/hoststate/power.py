@@ -1,4 +1,6 @@
-"""Power management and reboot annotations (controller side, reference §3 and §4.12).
+"""Power management and reboot annotations, controller side: upstream
+``baremetalhost_controller.go`` ``manageHostPower``, ``hasRebootAnnotation``,
+``getRebootAnnotationArguments`` and ``clearRebootAnnotations``.
 
 The desired power state is ``spec.online``, except that a counted reboot annotation holds
 the host off: the base ``reboot.metal3.io`` is one-shot (removed once the host is off, so it

@@ -3,8 +3,10 @@
 :class:`HostContext` is what the reconciler knows that is not on the host (the provisioner,
 the credentials Secret's version, the time, settings, a random source). :class:`HostRun`
 is the pass itself: the host snapshot as it evolves (each change replaces the frozen
-object), the next state, and the events and metric samples collected so far. Handlers in
-``statemachine``, ``power`` and ``detach`` share it; nothing in it performs I/O.
+object), the next state, and the events and metric samples collected so far: upstream's
+``hostStateMachine`` (``host_state_machine.go``) and ``reconcileInfo``
+(``baremetalhost_controller.go``) in one object. The state handlers and the actions, power
+and detach steps they run all share it; nothing in it performs I/O.
 """
 
 from __future__ import annotations
@@ -210,7 +212,7 @@ class HostRun:
         self.metrics.append(MetricSample(name, dict(labels), value, MetricKind.OBSERVE))
 
     def record_failure(self, error_type: str, message: str) -> ActionResult:
-        """The Go ``recordActionFailure``: error status, count, event, metric, back off."""
+        """Upstream ``recordActionFailure``: error status, count, event, metric, back off."""
         self.set_status(
             operational_status=OperationalStatus.ERROR,
             error_type=error_type,
@@ -223,7 +225,8 @@ class HostRun:
         return ActionResult.failed()
 
     def record_delayed(self, state: str) -> ActionResult:
-        """No (de)provisioning slot free: status ``delayed``, count it, retry in 1-2 min."""
+        """No (de)provisioning slot free: status ``delayed``, count it, retry in 1-2 min
+        (upstream ``recordActionDelayed``)."""
         name = (
             Metrics.DELAYED_DEPROVISIONING
             if state == ProvisioningState.DEPROVISIONING
@@ -232,6 +235,12 @@ class HostRun:
         self.count(name, self.host_labels())
         self.set_operational_status(OperationalStatus.DELAYED)
         return ActionResult.delayed()
+
+    def progress(self, requeue_after: float) -> ActionResult:
+        """The provisioner is still working: clear a stale error, come back later."""
+        if self.clear_error():
+            return ActionResult.update(requeue_after)
+        return ActionResult.cont(requeue_after)
 
     def transient(self, what: str, error: ProvisionerError) -> ActionResult:
         """Map a provisioner exception to a result: not ready and busy are plain waits."""
@@ -242,7 +251,7 @@ class HostRun:
             return ActionResult.cont(error.retry_after)
         return ActionResult.fail_transient(f"{what}: {error}", error)
 
-    # -- operation history (reference §1.4 operationHistory)
+    # -- operation history (upstream host_state_machine.go recordStateBegin/recordStateEnd)
 
     def _operation(self, state: str) -> tuple[str, OperationMetric] | None:
         attr = OperationHistory.attribute_for_state(state)

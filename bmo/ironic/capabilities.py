@@ -1,4 +1,4 @@
-"""The node ``properties.capabilities`` string (reference §4.9).
+"""The node ``properties.capabilities`` string (``capabilities.go buildCapabilitiesValue``).
 
 Ironic keeps capabilities as one comma-separated ``key:value`` string shared by several
 writers (inspection adds ``cpu_vt:true`` and friends). bmo owns only ``boot_mode`` and

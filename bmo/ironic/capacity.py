@@ -1,4 +1,7 @@
-"""How many hosts may (de)provision at once over PXE (``PROVISIONING_LIMIT``, reference §4.15).
+"""How many hosts may (de)provision at once over PXE (``PROVISIONING_LIMIT``).
+
+Mirrors upstream ``pkg/provisioner/ironic/ironic.go`` ``loadBusyHosts`` and the count in
+``HasCapacity``.
 
 A PXE/iPXE deployment shares DHCP, TFTP and HTTP bandwidth between every booting machine, so
 the Go operator caps the number of nodes in Ironic's busy states. Virtual-media hosts fetch
@@ -10,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from bmo.ironic.client import IronicClient, NodeView
+from bmo.ironic.client import IronicClient
 from bmo.ironic.states import State
+from bmo.ironic.views import NodeView
 
 __all__ = ["BUSY_STATES", "CAPACITY_FIELDS", "busy_node_names", "has_capacity"]
 

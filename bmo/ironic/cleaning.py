@@ -1,4 +1,7 @@
-"""Manual-cleaning steps for ``preparing``: RAID, BIOS settings, firmware (reference §4.7).
+"""Manual-cleaning steps for ``preparing``: RAID, BIOS settings, firmware.
+
+Mirrors upstream ``pkg/provisioner/ironic/ironic.go`` ``buildManualCleaningSteps`` and
+``pkg/provisioner/ironic/raid.go`` (``BuildRAIDCleanSteps``, ``setTargetRAIDCfg``).
 
 Ironic applies RAID through ``target_raid_config`` plus ``raid.*`` clean steps, BIOS settings
 through ``bios.apply_configuration`` and firmware through ``firmware.update``; the order here
@@ -14,16 +17,13 @@ from typing import Any
 
 from bmo.api.bmc import AccessDetails
 from bmo.api.host import HardwareRAIDVolume, RAIDConfig, SoftwareRAIDVolume
+from bmo.ironic.errors import CleaningError
 from bmo.ironic.hints import hint_map
 from bmo.provisioner.types import PrepareData
 
 __all__ = ["CleaningError", "manual_clean_steps", "raid_interface_for", "target_raid_config"]
 
 SOFTWARE_RAID_INTERFACE = "agent"
-
-
-class CleaningError(ValueError):
-    """The requested settings cannot be applied with this driver; a preparation error."""
 
 
 def _software(config: RAIDConfig | None) -> tuple[SoftwareRAIDVolume, ...]:

@@ -1,15 +1,19 @@
-"""``IronicClient``: openstacksdk underneath, bmo's vocabulary on top (reference §4.1, §4.2).
+"""``IronicClient``: openstacksdk underneath, bmo's vocabulary on top.
 
-What this layer adds to the SDK:
+Mirrors what upstream gets from gophercloud plus ``pkg/provisioner/ironic/clients/`` and
+``pkg/provisioner/ironic/dependencies.go`` (``TryInit``, ``checkIronicConductor``). What this
+layer adds to the SDK:
 
 * **One negotiation.** The API version document is read once; the microversion is chosen
-  from Metal3's list (1.110, 1.109, 1.95, 1.93, 1.89) and pinned on the connection. After
-  that every request carries it, and no reconcile pays a discovery round trip.
+  (:mod:`bmo.ironic.microversion`, from Metal3's list 1.110, 1.109, 1.95, 1.93, 1.89) and
+  pinned on the connection (:mod:`bmo.ironic.connection`). After that every request carries
+  it, and no reconcile pays a discovery round trip.
 * **Cached readiness.** ``ready()`` (version still OK and ≥1 driver registered) is cached for
   ``IRONIC_CLIENT_CACHE_TTL`` through an injectable clock, good or bad result alike.
 * **One exception tree** (:mod:`bmo.ironic.errors`) and **short retries** inside each call
   (:mod:`bmo.ironic.retry`); the SDK's own retries are switched off.
-* **Typed snapshots**: :class:`NodeView` and :class:`PortView`, frozen.
+* **Typed snapshots** (:mod:`bmo.ironic.views`): :class:`NodeView` and :class:`PortView`,
+  frozen.
 
 Most node calls go through the SDK's session as raw JSON (``conn.baremetal.request`` with the
 pinned microversion) rather than the SDK's ``Node`` resource, for measured reasons
@@ -27,16 +31,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import requests
-from keystoneauth1.session import TCPKeepAliveAdapter
 from openstack import connection as sdk_connection
 
 from bmo.ironic.config import IronicConfig
+from bmo.ironic.connection import build_connection
 from bmo.ironic.errors import (
     IronicError,
     IronicUnavailable,
@@ -44,12 +47,21 @@ from bmo.ironic.errors import (
     NodeNotFound,
     NotReady,
     PortNodeMissing,
-    error_from_response,
+    raise_for_status,
     translate_errors,
 )
+from bmo.ironic.microversion import (
+    MIN_MICROVERSION,
+    PREFERRED_MICROVERSIONS,
+    choose_microversion,
+    parse_version,
+)
 from bmo.ironic.retry import RetryPolicy, call_with_retries
-from bmo.ironic.updates import PatchOp, redact, render_ops
+from bmo.ironic.updates import PatchOp, render_ops
+from bmo.ironic.views import NodeView, PortView, ValidationResult
 
+# The views, the connection and the version helpers are re-exported: ``bmo.ironic.client``
+# is where callers outside this package get them.
 __all__ = [
     "MIN_MICROVERSION",
     "PREFERRED_MICROVERSIONS",
@@ -64,213 +76,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MIN_MICROVERSION = (1, 89)
-PREFERRED_MICROVERSIONS: tuple[tuple[int, int], ...] = (
-    (1, 110),  # abort in "wait call-back"
-    (1, 109),  # node health
-    (1, 95),  # disable_power_off
-    (1, 93),  # GET virtual media
-    (1, 89),  # attach/detach virtual media
-)
-
 _NODE_LIST_LIMIT = 1000
 
 Clock = Callable[[], float]
-
-
-def parse_version(text: str) -> tuple[int, int]:
-    """``"1.110"`` → ``(1, 110)``; microversions compare numerically, not as strings."""
-    major, _, minor = text.strip().partition(".")
-    try:
-        return int(major), int(minor or 0)
-    except ValueError:
-        raise NotReady(f"ironic reported an unparsable API version {text!r}") from None
-
-
-def choose_microversion(min_version: str, max_version: str) -> str:
-    """The header version bmo will use against an Ironic offering ``min..max``."""
-    low, high = parse_version(min_version), parse_version(max_version)
-    if high[0] != 1 or high < MIN_MICROVERSION:
-        raise NotReady(
-            f"ironic API 1.89 or newer is required (this Ironic offers up to {max_version})"
-        )
-    for candidate in PREFERRED_MICROVERSIONS:
-        if low <= candidate <= high:
-            return f"{candidate[0]}.{candidate[1]}"
-    raise NotReady(  # pragma: no cover - only if Ironic's minimum rose above 1.110
-        f"ironic API range {min_version}..{max_version} offers none of the supported versions"
-    )
-
-
-# ---------------------------------------------------------------------------- snapshots
-
-
-def _frozen(value: Any) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value)) if isinstance(value, Mapping) else MappingProxyType({})
-
-
-@dataclass(frozen=True)
-class NodeView:
-    """The node fields the provisioner reads, as Ironic last reported them.
-
-    Mappings are read-only views. ``driver_info`` is left out of ``repr`` (Ironic masks
-    passwords as ``******`` but the rest may still be sensitive); use
-    :meth:`redacted_driver_info` to log it.
-    """
-
-    uuid: str
-    name: str | None = None
-    provision_state: str | None = None
-    target_provision_state: str | None = None
-    power_state: str | None = None
-    target_power_state: str | None = None
-    last_error: str | None = None
-    maintenance: bool = False
-    maintenance_reason: str | None = None
-    fault: str | None = None
-    driver: str | None = None
-    driver_info: Mapping[str, Any] = field(default_factory=lambda: _frozen({}), repr=False)
-    instance_info: Mapping[str, Any] = field(default_factory=lambda: _frozen({}), repr=False)
-    instance_uuid: str | None = None
-    properties: Mapping[str, Any] = field(default_factory=lambda: _frozen({}))
-    automated_clean: bool | None = None
-    boot_interface: str | None = None
-    deploy_interface: str | None = None
-    inspect_interface: str | None = None
-    raid_interface: str | None = None
-    disable_power_off: bool | None = None
-    health: str | None = None
-    reservation: str | None = None
-    network_data: Mapping[str, Any] = field(default_factory=lambda: _frozen({}), repr=False)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> NodeView:
-        def text(key: str) -> str | None:
-            value = data.get(key)
-            return None if value is None else str(value)
-
-        uuid = data.get("uuid")
-        if not isinstance(uuid, str):
-            raise IronicError("ironic returned a node without a uuid")
-        automated = data.get("automated_clean")
-        dpo = data.get("disable_power_off")
-        return cls(
-            uuid=uuid,
-            name=text("name"),
-            provision_state=text("provision_state"),
-            target_provision_state=text("target_provision_state"),
-            power_state=text("power_state"),
-            target_power_state=text("target_power_state"),
-            last_error=text("last_error"),
-            maintenance=bool(data.get("maintenance", False)),
-            maintenance_reason=text("maintenance_reason"),
-            fault=text("fault"),
-            driver=text("driver"),
-            driver_info=_frozen(data.get("driver_info")),
-            instance_info=_frozen(data.get("instance_info")),
-            instance_uuid=text("instance_uuid"),
-            properties=_frozen(data.get("properties")),
-            automated_clean=None if automated is None else bool(automated),
-            boot_interface=text("boot_interface"),
-            deploy_interface=text("deploy_interface"),
-            inspect_interface=text("inspect_interface"),
-            raid_interface=text("raid_interface"),
-            disable_power_off=None if dpo is None else bool(dpo),
-            health=text("health"),
-            reservation=text("reservation"),
-            network_data=_frozen(data.get("network_data")),
-        )
-
-    def redacted_driver_info(self) -> dict[str, Any]:
-        result: dict[str, Any] = redact(dict(self.driver_info))
-        return result
-
-    def as_patch_base(self) -> dict[str, Any]:
-        """Top-level fields as a plain mapping, the ``current`` for ``NodeUpdateBuilder``."""
-        return {
-            "name": self.name,
-            "driver": self.driver,
-            "driver_info": dict(self.driver_info),
-            "instance_info": dict(self.instance_info),
-            "instance_uuid": self.instance_uuid,
-            "properties": dict(self.properties),
-            "automated_clean": self.automated_clean,
-            "boot_interface": self.boot_interface,
-            "deploy_interface": self.deploy_interface,
-            "inspect_interface": self.inspect_interface,
-            "raid_interface": self.raid_interface,
-            "disable_power_off": self.disable_power_off,
-            # Ironic reports an unset network_data as {}: leave it out then, so "remove if
-            # set" stays a no-op instead of a PATCH on every reconcile.
-            **({"network_data": dict(self.network_data)} if self.network_data else {}),
-        }
-
-
-@dataclass(frozen=True)
-class PortView:
-    uuid: str
-    address: str
-    node_uuid: str | None
-    pxe_enabled: bool | None = None
-
-
-@dataclass(frozen=True)
-class ValidationResult:
-    """One interface's result from ``GET /v1/nodes/{id}/validate``."""
-
-    result: bool | None
-    reason: str | None
-
-
-# ---------------------------------------------------------------------------- connection
-
-
-class _NoHostnameCheckAdapter(TCPKeepAliveAdapter):
-    """Verifies Ironic's certificate chain but not its SAN (``IRONIC_SKIP_CLIENT_SAN_VERIFY``).
-
-    Replaces keystoneauth's keep-alive adapter for https, keeping its socket options.
-    """
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["assert_hostname"] = False
-        super().init_poolmanager(*args, **kwargs)
-
-
-def build_connection(config: IronicConfig) -> sdk_connection.Connection:
-    """An SDK connection from ``config`` alone: no clouds.yaml, no ``OS_*`` variables.
-
-    Status-code and connect retries of the SDK/keystoneauth are zeroed: retries happen in
-    :mod:`bmo.ironic.retry`, with a budget that fits a reconcile.
-    """
-    kwargs: dict[str, Any] = {
-        "app_name": "bmo",
-        "baremetal_endpoint_override": config.api_url,
-        "api_timeout": config.timeout,
-        "connect_retries": 0,
-        "status_code_retries": 0,
-        "baremetal_connect_retries": 0,
-        "baremetal_status_code_retries": 0,
-    }
-    if config.auth is not None:
-        kwargs.update(
-            auth_type="http_basic",
-            username=config.auth.username,
-            password=config.auth.password,
-        )
-    else:
-        kwargs["auth_type"] = "none"
-    tls = config.tls
-    if tls.insecure:
-        kwargs["insecure"] = True
-    elif tls.ca_file is not None:
-        kwargs["cacert"] = tls.ca_file
-    if tls.mutual:
-        kwargs["cert"] = tls.client_cert_file
-        kwargs["key"] = tls.client_key_file
-    conn = sdk_connection.Connection(**kwargs)
-    if tls.skip_client_san_verify and not tls.insecure:
-        conn.session.session.mount("https://", _NoHostnameCheckAdapter())
-    return conn
 
 
 # ---------------------------------------------------------------------------- the client
@@ -376,9 +184,7 @@ class IronicClient:
         if params:
             kwargs["params"] = dict(params)
         response: requests.Response = proxy.request(path, method, **kwargs)
-        if response.status_code >= 400:
-            raise error_from_response(response, operation)
-        return response
+        return raise_for_status(response, operation)
 
     def _json(self, response: requests.Response, operation: str) -> Any:
         try:
@@ -403,9 +209,7 @@ class IronicClient:
             response: requests.Response = conn.session.get(
                 self._config.api_url, authenticated=False, raise_exc=False, connect_retries=0
             )
-            if response.status_code >= 400:
-                raise error_from_response(response, operation)
-            return response
+            return raise_for_status(response, operation)
 
         response = call_with_retries(operation, fetch, policy=self._retry)
         document = self._json(response, operation)
@@ -507,7 +311,7 @@ class IronicClient:
         legacy_name: str | None = None,
         boot_mac: str | None = None,
     ) -> NodeView | None:
-        """Look up a host's node the way the Go operator does (reference §4.2).
+        """Look up a host's node as upstream ``ironic.go findExistingHost`` does.
 
         UUID, then ``namespace~name``, then the legacy bare name (only when it contains no
         ``~``), then the node owning a port with ``boot_mac``. A node found only through its
@@ -552,7 +356,7 @@ class IronicClient:
         extra: Mapping[str, Any] | None = None,
     ) -> NodeView:
         """POST a node. ``interfaces`` maps e.g. ``boot_interface`` → value; empty/None
-        values are omitted so Ironic picks its defaults (reference §4.3)."""
+        values are omitted so Ironic picks its defaults (``register.go enrollNode``)."""
         body: dict[str, Any] = {"name": name, "driver": driver}
         if driver_info:
             body["driver_info"] = dict(driver_info)
@@ -601,7 +405,7 @@ class IronicClient:
 
     def list_nodes(self, fields: Iterable[str] | None = None) -> list[NodeView]:
         """All nodes (paged), e.g. with ``fields=("uuid", "name", "provision_state",
-        "boot_interface")`` for the capacity count (reference §4.15)."""
+        "boot_interface")`` for the capacity count (``ironic.go loadBusyHosts``)."""
         operation = "list nodes"
         wanted = list(fields) if fields is not None else None
         if wanted is not None and "uuid" not in wanted:

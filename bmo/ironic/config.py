@@ -1,4 +1,7 @@
-"""Ironic connection settings, read once from the environment (reference §4.1, §6.2).
+"""Ironic connection settings, read once from the environment.
+
+Mirrors upstream ``pkg/provisioner/ironic/factory.go`` (``loadConfigFromEnv``,
+``loadEndpointsFromEnv``, ``loadTLSConfigFromEnv``) and ``clients/auth.go`` (``LoadAuth``).
 
 The variable names, defaults and file locations are those of the Go baremetal-operator so a
 deployment's ConfigMap and mounted secrets work unchanged. Everything is resolved here —

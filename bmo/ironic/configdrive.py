@@ -1,4 +1,4 @@
-"""The config drive handed to Ironic with ``active`` (reference §4.8, §12.12).
+"""The config drive handed to Ironic with ``active`` (``ironic.go getConfigDrive``).
 
 Ironic accepts a structured config drive (``user_data``/``meta_data``/``network_data``) and
 builds the ISO itself, so bmo never writes one. ``meta_data`` always carries the defaults
@@ -15,13 +15,10 @@ from typing import Any
 
 import yaml
 
+from bmo.ironic.errors import ConfigDriveError
 from bmo.provisioner.types import HostConfigData
 
 __all__ = ["ConfigDrive", "ConfigDriveError", "build_config_drive", "default_meta_data"]
-
-
-class ConfigDriveError(ValueError):
-    """network or meta data that is not a YAML/JSON mapping; the message names which."""
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,16 @@
-"""One exception tree for everything that can go wrong talking to Ironic.
+"""One exception tree for everything that can go wrong in ``bmo.ironic``.
 
 openstacksdk, keystoneauth and requests each raise their own exceptions, with messages that
 embed URLs and raw response bodies. Callers (the provisioner, the controllers) should only
 ever need to ask *what kind* of failure happened: retry soon (``TransientError``), the node
-is gone (``NodeNotFound``), the request itself is wrong (``InvalidRequest``)... so every call
-into the SDK goes through :func:`translate_errors`, which maps at the boundary, httpx style.
+is gone (``NodeNotFound``), the request itself is wrong (``InvalidRequest``), the host's data
+cannot become a request at all (``HostDataError``)... so every call into the SDK goes through
+:func:`translate_errors`, which maps at the boundary, httpx style.
 
 Messages carry the operation, the HTTP status and Ironic's own ``faultstring``; they never
-carry request bodies or headers, so credentials cannot leak through them.
+carry request bodies or headers, so credentials cannot leak through them. HTTP status numbers
+are interpreted here (and in :mod:`bmo.ironic.retry`'s retryable set) and nowhere else:
+everyone else asks with an exception class or a predicate such as :func:`is_unreachable`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from keystoneauth1 import exceptions as ksa_exc
 from openstack import exceptions as sdk_exc
 
 __all__ = [
+    "CleaningError",
+    "ConfigDriveError",
     "Conflict",
+    "HostDataError",
     "InvalidRequest",
     "IronicConfigError",
     "IronicError",
@@ -37,7 +43,9 @@ __all__ = [
     "TransientError",
     "Unauthorized",
     "error_from_response",
+    "is_unreachable",
     "map_exception",
+    "raise_for_status",
     "translate_errors",
 ]
 
@@ -113,6 +121,19 @@ class Unauthorized(IronicError):
     """401/403: wrong or missing credentials (check the auth files)."""
 
 
+class HostDataError(IronicError, ValueError):
+    """The host's own data cannot become an Ironic request: no request is sent, and the
+    provisioner records the message on the host instead of retrying."""
+
+
+class CleaningError(HostDataError):
+    """The requested settings cannot be applied with this driver; a preparation error."""
+
+
+class ConfigDriveError(HostDataError):
+    """network or meta data that is not a YAML/JSON mapping; the message names which."""
+
+
 _LOCKED = re.compile(r"\bis locked by host\b|\bNodeLocked\b", re.IGNORECASE)
 _MAX_DETAIL = 500
 
@@ -176,6 +197,19 @@ def error_from_response(response: requests.Response, operation: str) -> IronicEr
     if detail:
         message += f": {detail}"
     return cls(message, status_code=status, operation=operation)
+
+
+def raise_for_status(response: requests.Response, operation: str) -> requests.Response:
+    """``response`` itself when it is a success, else its :class:`IronicError`."""
+    if response.status_code >= 400:
+        raise error_from_response(response, operation)
+    return response
+
+
+def is_unreachable(exc: IronicError) -> bool:
+    """Ironic gave no HTTP answer at all (refused, reset, TLS, timeout): it is down or not
+    up yet, which the provisioner reports as *not ready*, unlike a 5xx it did answer with."""
+    return isinstance(exc, IronicUnavailable) and exc.status_code is None
 
 
 def map_exception(exc: BaseException, operation: str) -> IronicError | None:

@@ -1,4 +1,7 @@
-"""Root device hints → Ironic's ``instance_info.root_device`` map (reference §4.9, §12.1).
+"""Root device hints → Ironic's ``instance_info.root_device`` map.
+
+Mirrors upstream ``pkg/provisioner/ironic/devicehints/devicehints.go`` ``MakeHintMap``, with
+the hardware profile's default hints (``apis/metal3.io/v1alpha1/profile/profile.go``).
 
 Ironic matches hints with its own operator syntax: ``s==`` for exact strings, ``<in>`` for
 substrings, ``>=`` for sizes. Without explicit hints the host's hardware profile supplies

@@ -1,6 +1,9 @@
 """What a node must hold before ``active``: ``instance_info``, deploy interface, deploy steps.
 
-Three deploy shapes exist (reference §4.8, §12.12):
+Mirrors upstream ``pkg/provisioner/ironic/ironic.go`` ``getInstanceUpdateOpts``,
+``setDirectDeployUpdateOptsForNode``, ``setLiveIsoUpdateOptsForNode``,
+``setCustomDeployUpdateOptsForNode``, ``getCustomDeploySteps`` and ``ironicHasSameImage``.
+Three deploy shapes exist:
 
 * **direct** (a disk image): ``image_source`` + a checksum. An untyped (or ``auto``)
   checksum goes to ``image_checksum``; a typed one to ``image_os_hash_algo/value`` with
@@ -21,9 +24,9 @@ from typing import Any
 
 from bmo.api.constants import BootMode
 from bmo.api.host import CustomDeploy, Image
-from bmo.ironic.client import NodeView
 from bmo.ironic.config import IronicConfig
 from bmo.ironic.updates import NodeUpdateBuilder
+from bmo.ironic.views import NodeView
 
 __all__ = [
     "CUSTOM_DEPLOY_INTERFACE",

@@ -1,4 +1,7 @@
-"""Ironic's stored inspection data → ``HardwareDetails`` (reference §4.6).
+"""Ironic's stored inspection data → ``HardwareDetails``.
+
+Mirrors upstream ``pkg/provisioner/ironic/hardwaredetails/hardwaredetails.go``
+``GetHardwareDetails``.
 
 Input is ``GET /v1/nodes/{id}/inventory``: ``inventory`` is what ironic-python-agent (or
 out-of-band inspection) reported, ``plugin_data`` what Ironic's inspection hooks derived from

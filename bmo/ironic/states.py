@@ -12,7 +12,8 @@ __all__ = ["Power", "State", "Target"]
 
 
 class State:
-    """``provision_state`` values (reference §4.17)."""
+    """``provision_state`` values (gophercloud ``openstack/baremetal/v1/nodes/requests.go``
+    ``ProvisionState``, which upstream ``ironic.go`` switches on)."""
 
     ENROLL: Final = "enroll"
     VERIFYING: Final = "verifying"

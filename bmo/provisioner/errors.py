@@ -1,8 +1,8 @@
 """Signals a provisioner raises instead of returning a ``ProvisionResult``.
 
-A ``ProvisionResult`` with an ``error_message`` is a *recorded* failure (the host's status shows it
-and the state machine backs off); an exception is *transient*: nothing about the host is
-recorded and the reconcile is retried through the work queue. The subclasses name the
+A ``ProvisionResult`` with an ``error_message`` is a *recorded* failure (the host's status
+shows it and the state machine backs off); an exception is *transient*: nothing about the
+host is recorded and the reconcile is retried through the work queue. The subclasses name the
 transient cases the state machine treats specially, so it can react to meaning rather than
 to whatever library the implementation sits on.
 """

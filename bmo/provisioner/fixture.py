@@ -1,6 +1,6 @@
 """An in-memory provisioner: hosts walk the same states as with Ironic, with no Ironic.
 
-Like the Go operator's ``fixture`` provisioner, the state that Ironic would keep (is the
+Like upstream ``pkg/provisioner/fixture/fixture.go``, the state that Ironic would keep (is the
 node registered, is it powered on, what is deployed, which operation is running) lives in a
 :class:`FixtureRegistry` shared by every :class:`FixtureProvisioner` built for that host, so
 a host makes progress across reconciles exactly as it would against a real backend.
@@ -25,16 +25,9 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from bmo.api.constants import RebootMode
-from bmo.api.hardware import (
-    BIOS,
-    CPU,
-    NIC,
-    Firmware,
-    HardwareDetails,
-    HardwareSystemVendor,
-    Storage,
-)
+from bmo.api.hardware import HardwareDetails
 from bmo.provisioner.errors import NeedsRegistration, ProvisionerError, ProvisionerNotReady
+from bmo.provisioner.fixture_hardware import default_hardware_details
 from bmo.provisioner.types import (
     AdoptData,
     EventPublisher,
@@ -561,48 +554,3 @@ class FixtureProvisionerFactory:
         if not self.registry.ready:
             raise ProvisionerNotReady("fixture provisioner is not ready")
         return FixtureProvisioner(self.registry, host_data, publish)
-
-
-def default_hardware_details(host_data: HostData, architecture: str = "") -> HardwareDetails:
-    """Plausible inspection results for a host, stable for a given host."""
-    mac = host_data.boot_mac_address or "00:00:5e:00:53:01"
-    return HardwareDetails(
-        system_vendor=HardwareSystemVendor(
-            manufacturer="bmo fixture",
-            product_name="Virtual Machine",
-            serial_number=f"fixture-{host_data.namespace}-{host_data.name}",
-        ),
-        firmware=Firmware(bios=BIOS(date="01/01/2024", vendor="bmo", version="1.0")),
-        ram_mebibytes=16384,
-        nics=(
-            NIC(
-                name="eth0",
-                model="0x1af4 0x0001",
-                mac=mac,
-                ip="192.0.2.10",
-                speed_gbps=10,
-                pxe=True,
-            ),
-            NIC(name="eth1", model="0x1af4 0x0001", mac="00:00:5e:00:53:02", speed_gbps=10),
-        ),
-        storage=(
-            Storage(
-                name="/dev/sda",
-                alternate_names=("/dev/sda",),
-                type="SSD",
-                size_bytes=500 * 1024**3,
-                vendor="bmo",
-                model="fixture disk",
-                serial_number="disk-0",
-                hctl="0:0:0:0",
-            ),
-        ),
-        cpu=CPU(
-            arch=architecture or "x86_64",
-            model="Fixture CPU",
-            clock_megahertz=2400.0,
-            flags=("fpu", "sse2", "vmx"),
-            count=4,
-        ),
-        hostname=host_data.name,
-    )

@@ -1,10 +1,11 @@
 """The provisioner seam: coarse, idempotent verbs over one host, and their factory.
 
-The state machine calls these on every reconcile and decides from the ``ProvisionResult`` what to do
-next; a provisioner never sees Kubernetes and never keeps per-reconcile state the next call
-needs (that lives in the backend, Ironic's node, or the fixture's registry). Every method
-may be called repeatedly for the same operation: while it returns ``dirty`` the operation
-is in progress.
+Mirrors upstream ``pkg/provisioner/provisioner.go`` (``Provisioner``, ``Factory``,
+``Result``; here ``ProvisionResult``). The state machine calls these on every reconcile and
+decides from the ``ProvisionResult`` what to do next; a provisioner never sees Kubernetes and
+never keeps per-reconcile state the next call needs (that lives in the backend, Ironic's
+node, or the fixture's registry). Every method may be called repeatedly for the same
+operation: while it returns ``dirty`` the operation is in progress.
 
 Each ``restart_on_failure`` argument implements "fail once, then retry": it is true when
 the host's recorded error is the one this operation produces, so a failure the backend

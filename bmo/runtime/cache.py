@@ -92,6 +92,10 @@ class Store:
                 for key, obj in self._items.items():
                     self._index_one(name, key, obj)
 
+    def has_index(self, name: str) -> bool:
+        with self._lock:
+            return name in self._indexers
+
     def upsert(self, obj: KubeObject) -> tuple[KubeObject | None, KubeObject]:
         """Store a frozen copy of ``obj``; returns ``(previous, stored)``."""
         frozen: KubeObject = obj if isinstance(obj, MappingProxyType) else freeze(obj)

@@ -1,4 +1,5 @@
-"""The reconcile contract and the worker pool that honours it (controller-runtime's).
+"""The reconcile contract and the worker pool that honours it: controller-runtime's
+``pkg/reconcile`` ``Result`` and ``pkg/internal/controller/controller.go`` ``reconcileHandler``.
 
 A reconciler gets only ``namespace`` and ``name`` and reads what it needs from caches: the
 reconcile is level-triggered, so it must do the right thing whatever events led to it. What
@@ -11,7 +12,7 @@ outcome                     queue
 ``Result(requeue_after=d)`` ``forget`` + ``add_after(d)``
 ``Result(requeue=True)``    ``add_rate_limited`` (per-key backoff)
 ``TerminalError``           logged, ``forget``, not retried (only a new event retries)
-NotFound                    ``forget``, not retried: the object is gone, and requeueing a
+``errors.NotFound``         ``forget``, not retried: the object is gone, and requeueing a
                             deleted object forever is the Go operator's issue #1190
 any other exception         ``add_rate_limited`` and the error counter
 ==========================  ==========================================================
@@ -26,16 +27,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
-from kubernetes.client import ApiException
 from prometheus_client import Counter, Gauge, Histogram
 
 from bmo.runtime.cache import split_key
+from bmo.runtime.errors import is_not_found
 from bmo.runtime.queue import RateLimitingQueue
 from bmo.runtime.registry import REGISTRY
 
 log = structlog.get_logger(__name__)
-
-HTTP_NOT_FOUND = 404
 
 
 @dataclass(frozen=True)
@@ -52,10 +51,6 @@ class ReconcileError(Exception):
 
 class TerminalError(ReconcileError):
     """Retrying cannot help (bad spec, unsupported request): log it and wait for a change."""
-
-
-class NotFound(ReconcileError):
-    """The object being reconciled no longer exists; nothing left to do."""
 
 
 class Reconciler(Protocol):
@@ -111,12 +106,6 @@ ACTIVE_WORKERS = Gauge(
     ["controller"],
     registry=REGISTRY,
 )
-
-
-def is_not_found(exc: BaseException) -> bool:
-    return isinstance(exc, NotFound) or (
-        isinstance(exc, ApiException) and exc.status == HTTP_NOT_FOUND
-    )
 
 
 class Controller:

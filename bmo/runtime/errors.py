@@ -12,8 +12,8 @@ manager) and catches the class it means. No other module compares a status with 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Final
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
 
 from kubernetes.client import ApiException
 from urllib3.exceptions import HTTPError as TransportError
@@ -30,6 +30,7 @@ __all__ = [
     "TooManyRequests",
     "Unauthorized",
     "Unreachable",
+    "from_object",
     "is_conflict",
     "is_gone",
     "is_not_found",
@@ -131,18 +132,35 @@ def translate(exc: BaseException) -> KubeError:
         message = f"HTTP {status} {reason}".strip() if status else (reason or str(exc))
         if status is None:
             return Unreachable(message, reason=reason)
-        cls: type[KubeError]
-        if status == 409:
-            body = str(exc.body or "")
-            cls = AlreadyExists if "AlreadyExists" in body else Conflict
-        elif status >= 500:
-            cls = ServerError
-        else:
-            cls = _BY_STATUS.get(status, KubeError)
+        cls = _class_for(status, already_exists="AlreadyExists" in str(exc.body or ""))
         return cls(message, status=status, reason=reason)
     if isinstance(exc, TransportError | OSError):
         return Unreachable(f"{type(exc).__name__}: {exc}")
     return KubeError(f"{type(exc).__name__}: {exc}")
+
+
+def from_object(status: Mapping[str, Any]) -> KubeError:
+    """The :class:`KubeError` a ``metav1.Status`` object describes, such as the one a watch's
+    ``ERROR`` event carries (apimachinery ``pkg/api/errors`` ``FromObject``).
+
+    The message is the server's ``message``; a Status without a usable ``code`` is a plain
+    :class:`KubeError`.
+    """
+    reason = str(status.get("reason") or "")
+    message = str(status.get("message") or "")
+    code = status.get("code")
+    if not isinstance(code, int) or isinstance(code, bool) or code <= 0:
+        return KubeError(message, reason=reason)
+    cls = _class_for(code, already_exists=reason == "AlreadyExists")
+    return cls(message, status=code, reason=reason)
+
+
+def _class_for(status: int, *, already_exists: bool) -> type[KubeError]:
+    if status == 409:
+        return AlreadyExists if already_exists else Conflict
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, KubeError)
 
 
 @contextlib.contextmanager

@@ -1,9 +1,10 @@
 """From informer events to queue keys: event handlers, predicates and mappers.
 
 Reconciles are level-triggered and take only ``namespace/name``, so a handler's whole job is
-to decide *which* keys an event concerns and *whether* it is worth a reconcile. The
-BareMetalHost watch ignores status-only updates (the operator's own status writes would
-otherwise trigger a reconcile each, reference §9.6); Secrets map to the hosts that own them.
+to decide *which* keys an event concerns and *whether* it is worth a reconcile: controller-
+runtime's ``pkg/handler`` (``EnqueueRequestForObject``, ``EnqueueRequestForOwner``) and
+``pkg/predicate``. Which kinds a controller watches, and with which predicate, is the
+controller's business (its ``setup``); nothing here knows a particular kind.
 """
 
 from __future__ import annotations
@@ -12,13 +13,6 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from bmo.runtime.cache import KubeObject, object_key, resource_version
-
-BMH_API_GROUP = "metal3.io"
-BMH_KIND = "BareMetalHost"
-SECRET_ENVIRONMENT_LABEL = "environment.metal3.io"
-SECRET_ENVIRONMENT_VALUE = "baremetal"
-SECRET_LABEL_SELECTOR = f"{SECRET_ENVIRONMENT_LABEL}={SECRET_ENVIRONMENT_VALUE}"
-OWNER_HOST_INDEX = "owner-host"
 
 UpdatePredicate = Callable[[KubeObject, KubeObject], bool]
 """``(old, new) -> bool``: should this update be reconciled?"""
@@ -67,32 +61,30 @@ def status_only_change(old: KubeObject, new: KubeObject) -> bool:
 
 
 def ignore_status_only(old: KubeObject, new: KubeObject) -> bool:
-    """The BareMetalHost update predicate: reconcile unless only the status changed."""
+    """An update predicate: reconcile unless only the status changed (so a controller's own
+    status writes do not each trigger a reconcile)."""
     return not status_only_change(old, new)
 
 
-def owner_host_keys(obj: KubeObject) -> list[str]:
-    """``namespace/name`` of each BareMetalHost in ``obj``'s ownerReferences (owners live in
-    the object's namespace: cross-namespace owner references are not allowed)."""
-    meta = _meta(obj)
-    namespace = meta.get("namespace") or ""
-    keys: list[str] = []
-    for ref in meta.get("ownerReferences") or ():
-        api_version = str(ref.get("apiVersion", ""))
-        if ref.get("kind") == BMH_KIND and api_version.partition("/")[0] == BMH_API_GROUP:
-            key = f"{namespace}/{ref.get('name', '')}" if namespace else str(ref.get("name"))
-            if key not in keys:
-                keys.append(key)
+def owner_keys(api_group: str, kind: str) -> KeyMapper:
+    """A mapper to the ``namespace/name`` of each owner of kind ``kind`` in group
+    ``api_group`` in an object's ownerReferences, controller or not (controller-runtime's
+    ``EnqueueRequestForOwner`` with ``MatchEveryOwner``). Owners live in the object's
+    namespace: cross-namespace owner references are not allowed."""
+
+    def keys(obj: KubeObject) -> list[str]:
+        meta = _meta(obj)
+        namespace = meta.get("namespace") or ""
+        found: list[str] = []
+        for ref in meta.get("ownerReferences") or ():
+            api_version = str(ref.get("apiVersion", ""))
+            if ref.get("kind") == kind and api_version.partition("/")[0] == api_group:
+                key = f"{namespace}/{ref.get('name', '')}" if namespace else str(ref.get("name"))
+                if key not in found:
+                    found.append(key)
+        return found
+
     return keys
-
-
-def baremetal_secret_owner_keys(obj: KubeObject) -> list[str]:
-    """Owner host keys of a Secret labelled ``environment.metal3.io=baremetal``; other
-    Secrets concern no host."""
-    labels = _meta(obj).get("labels") or {}
-    if labels.get(SECRET_ENVIRONMENT_LABEL) != SECRET_ENVIRONMENT_VALUE:
-        return []
-    return owner_host_keys(obj)
 
 
 class EnqueueHandler:
@@ -129,13 +121,3 @@ class EnqueueHandler:
     def _enqueue(self, keys: Iterable[str]) -> None:
         for key in keys:
             self.queue.add(key)
-
-
-def host_handler(queue: KeyQueue) -> EnqueueHandler:
-    """BareMetalHost events → the host's key, ignoring status-only updates."""
-    return EnqueueHandler(queue, update_predicate=ignore_status_only)
-
-
-def secret_owner_handler(queue: KeyQueue) -> EnqueueHandler:
-    """Secret events → the keys of the BareMetalHosts owning them."""
-    return EnqueueHandler(queue, mapper=baremetal_secret_owner_keys)

@@ -45,6 +45,7 @@ from bmo.runtime.cache import (
     resource_version,
 )
 from bmo.runtime.clock import Clock, RealClock
+from bmo.runtime.errors import Gone, from_object, is_gone, translate
 from bmo.runtime.eventhandlers import EventHandler
 
 log = structlog.get_logger(__name__)
@@ -55,7 +56,6 @@ WATCH_TIMEOUT_RANGE = (300, 600)
 BACKOFF_INITIAL = 0.8
 BACKOFF_MAX = 30.0
 CONNECT_TIMEOUT = 10.0
-HTTP_GONE = 410
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,6 @@ class Resource:
         return f"{self.plural}.{self.group or 'core'}/{self.version}"
 
 
-BAREMETALHOSTS = Resource("metal3.io", "v1alpha1", "baremetalhosts", "BareMetalHost")
-HARDWAREDATA = Resource("metal3.io", "v1alpha1", "hardwaredata", "HardwareData")
 SECRETS = Resource("", "v1", "secrets", "Secret", singular="secret")
 CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap", singular="config_map")
 
@@ -432,7 +430,7 @@ class _Reflector:
         try:
             resp = inf.resource.list(inf.api_client, self.namespace, **params)
         except k8s.ApiException as exc:
-            if exc.status == HTTP_GONE:
+            if is_gone(exc):
                 raise _Relist("watch refused: resourceVersion too old (410)") from None
             raise
         self.watches += 1
@@ -454,10 +452,9 @@ class _Reflector:
         event_type = event.get("type")
         obj = event.get("object") or {}
         if event_type == "ERROR":
-            code = obj.get("code")
-            if code == HTTP_GONE:
+            if isinstance(from_object(obj), Gone):
                 raise _Relist(f"watch expired (410): {obj.get('message', '')}")
-            raise WatchError(f"watch error event {code}: {obj.get('message', '')}")
+            raise WatchError(f"watch error event {obj.get('code')}: {obj.get('message', '')}")
         rv = resource_version(obj)
         if event_type == "BOOKMARK":
             if rv:
@@ -525,8 +522,6 @@ def _iter_events(resp: Any) -> Iterator[dict[str, Any]]:
 
 def _describe(exc: BaseException) -> str:
     """Short, secret-free description of an API error (bodies may echo request data)."""
-    if isinstance(exc, k8s.ApiException):
-        return f"HTTP {exc.status} {exc.reason}"
-    if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
-        return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, k8s.ApiException | urllib3.exceptions.HTTPError | OSError):
+        return str(translate(exc))
     return f"{type(exc).__name__}"

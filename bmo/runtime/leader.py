@@ -1,4 +1,6 @@
-"""Leader election on a ``coordination.k8s.io/v1`` Lease, as client-go's ``leaderelection``.
+"""Leader election on a ``coordination.k8s.io/v1`` Lease, as client-go's
+``tools/leaderelection/leaderelection.go`` (``acquire``, ``renew``, ``tryAcquireOrRenew``,
+``release``) does it.
 
 Two replicas must never reconcile the same hosts at once (two writers to one Ironic node
 is exactly the race the Go operator avoids this way). The protocol:
@@ -29,11 +31,15 @@ import structlog
 from kubernetes import client as k8s
 
 from bmo.runtime.clock import Clock, RealClock
+from bmo.runtime.errors import is_conflict, is_not_found
+from bmo.runtime.settings import (
+    DEFAULT_LEASE_DURATION,
+    DEFAULT_RENEW_DEADLINE,
+    DEFAULT_RETRY_PERIOD,
+)
 
 log = structlog.get_logger(__name__)
 
-HTTP_NOT_FOUND = 404
-HTTP_CONFLICT = 409
 JITTER_FACTOR = 1.2
 
 
@@ -48,9 +54,9 @@ class LeaseConfig:
     namespace: str
     name: str
     identity: str
-    lease_duration: float = 15.0
-    renew_deadline: float = 10.0
-    retry_period: float = 2.0
+    lease_duration: float = DEFAULT_LEASE_DURATION
+    renew_deadline: float = DEFAULT_RENEW_DEADLINE
+    retry_period: float = DEFAULT_RETRY_PERIOD
     release_on_cancel: bool = True
 
     def __post_init__(self) -> None:
@@ -210,7 +216,7 @@ class LeaderElector:
         try:
             lease = self._read()
         except k8s.ApiException as exc:
-            if exc.status != HTTP_NOT_FOUND:
+            if not is_not_found(exc):
                 self._log.warning("reading the leader lease failed", status=exc.status)
                 return False
             lease = None
@@ -319,7 +325,7 @@ class LeaderElector:
                     self.config.name, self.config.namespace, body
                 )
         except k8s.ApiException as exc:
-            level = "info" if exc.status == HTTP_CONFLICT else "warning"
+            level = "info" if is_conflict(exc) else "warning"
             getattr(self._log, level)("writing the leader lease failed", status=exc.status)
             return False
         except Exception as exc:

@@ -8,32 +8,46 @@ last reconcile ended, so a successor never overlaps with us), endpoints close.
 
 Losing the lease is fatal, as in controller-runtime: the manager stops everything and
 :meth:`Manager.run` returns 1 so the process exits non-zero and is restarted clean.
+
+Controllers register with it the way controller-runtime's ``SetupWithManager`` does: each
+asks :meth:`Manager.informer` for the informers it watches (one per resource and selector,
+shared between controllers, on the manager's client and namespaces, like controller-runtime's
+``cache.GetInformer``), adds its event handlers to them, and hands its
+:class:`~bmo.runtime.controller.Controller` to :meth:`Manager.add_controller`. The manager
+knows no kind: it runs whatever was registered (controller-runtime ``pkg/manager/internal.go``
+``controllerManager.Start``).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
 from kubernetes import client as k8s
 
+from bmo.runtime.cache import IndexFunc
 from bmo.runtime.clock import Clock, RealClock
 from bmo.runtime.controller import Controller
 from bmo.runtime.health import Check, Checks, HttpEndpoint, metrics_route
-from bmo.runtime.informer import Informer
+from bmo.runtime.informer import Informer, Resource
 from bmo.runtime.leader import LeaderElector, LeaseConfig, default_identity
 from bmo.runtime.ratelimit import BucketRateLimiter
 from bmo.runtime.registry import REGISTRY
-from bmo.settings import Settings
+from bmo.runtime.settings import (
+    DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT,
+    DEFAULT_KUBE_BURST,
+    DEFAULT_KUBE_QPS,
+    LeaderElectionSettings,
+    ManagerSettings,
+)
 
 log = structlog.get_logger(__name__)
 
 EXIT_OK = 0
 EXIT_LEADERSHIP_LOST = 1
-GRACEFUL_SHUTDOWN_TIMEOUT = 30.0
-"""controller-runtime's default: how long in-flight reconciles may take to finish."""
 
 
 class RateLimitedApiClient(k8s.ApiClient):
@@ -48,8 +62,8 @@ class RateLimitedApiClient(k8s.ApiClient):
         self,
         configuration: k8s.Configuration | None = None,
         *,
-        qps: float = 20.0,
-        burst: int = 30,
+        qps: float = DEFAULT_KUBE_QPS,
+        burst: int = DEFAULT_KUBE_BURST,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(configuration)
@@ -62,24 +76,33 @@ class RateLimitedApiClient(k8s.ApiClient):
 
 
 class Manager:
-    """Runs informers and controllers under leader election, with probes and metrics."""
+    """Runs informers and controllers under leader election, with probes and metrics.
+
+    ``leader_election`` ``None`` (or not enabled) means this process always leads.
+    """
 
     def __init__(
         self,
-        settings: Settings,
+        settings: ManagerSettings,
         api_client: k8s.ApiClient,
         *,
+        leader_election: LeaderElectionSettings | None = None,
         clock: Clock | None = None,
         identity: str | None = None,
-        graceful_shutdown_timeout: float = GRACEFUL_SHUTDOWN_TIMEOUT,
+        graceful_shutdown_timeout: float = DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT,
     ) -> None:
         self.settings = settings
+        self.leader_election = (
+            leader_election if leader_election is not None else LeaderElectionSettings()
+        )
         self.api_client = api_client
         self.clock: Clock = clock if clock is not None else RealClock()
         self.identity = identity or default_identity()
         self.graceful_shutdown_timeout = graceful_shutdown_timeout
         self.informers: list[Informer] = []
         self.controllers: list[Controller] = []
+        self._shared: dict[tuple[Resource, str | None, str | None], Informer] = {}
+        self._stop_hooks: list[Callable[[], None]] = []
         self.healthz = Checks("healthz")
         self.readyz = Checks("readyz")
         self.healthz.add("ping", lambda: True)
@@ -96,13 +119,61 @@ class Manager:
 
     # -- wiring --------------------------------------------------------------------------
 
+    def informer(
+        self,
+        resource: Resource,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        indexers: Mapping[str, IndexFunc] | None = None,
+        resync_period: float | None = None,
+    ) -> Informer:
+        """The informer for ``resource`` (and these selectors) on the manager's client and
+        namespaces, created on first request and shared after that (controller-runtime's
+        ``cache.GetInformer``): two controllers watching one kind share one watch and one
+        cache. Indexers a later caller asks for are added (a name already there keeps its
+        function); the shortest resync period asked for wins, as with client-go's shared
+        informer. Register before :meth:`run`.
+        """
+        key = (resource, label_selector, field_selector)
+        informer = self._shared.get(key)
+        if informer is None:
+            informer = self.add_informer(
+                Informer(
+                    self.api_client,
+                    resource,
+                    namespaces=self.settings.namespaces,
+                    label_selector=label_selector,
+                    field_selector=field_selector,
+                    indexers=indexers,
+                    resync_period=resync_period,
+                )
+            )
+            self._shared[key] = informer
+            return informer
+        missing = {n: f for n, f in (indexers or {}).items() if not informer.store.has_index(n)}
+        if missing:
+            informer.store.add_indexers(missing)
+        if resync_period is not None and (
+            informer.resync_period is None or resync_period < informer.resync_period
+        ):
+            informer.resync_period = resync_period
+        return informer
+
     def add_informer(self, informer: Informer) -> Informer:
+        """Run an informer built by the caller (one :meth:`informer` cannot express)."""
         self.informers.append(informer)
         return informer
 
     def add_controller(self, controller: Controller) -> Controller:
+        """Start ``controller`` once this manager leads and every cache has synced."""
         self.controllers.append(controller)
         return controller
+
+    def add_stop_hook(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` when :meth:`run` returns, whatever the reason (e.g. to stop serving
+        gauges read from a cache that no longer updates)."""
+        self._stop_hooks.append(hook)
 
     def add_ready_check(self, name: str, check: Check) -> None:
         """Extra ``/readyz`` checks, e.g. the webhook server."""
@@ -181,6 +252,14 @@ class Manager:
             informer_stop.set()
             elector_stop.set()
             self._stop_endpoints()
+            self._run_stop_hooks()
+
+    def _run_stop_hooks(self) -> None:
+        for hook in self._stop_hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("manager stop hook failed")
 
     def _relay(self, stop: threading.Event) -> None:
         stop.wait()
@@ -208,11 +287,12 @@ class Manager:
                 endpoint.stop()
 
     def _start_election(self, elector_stop: threading.Event) -> threading.Thread | None:
-        le = self.settings.leader_election
+        le = self.leader_election
         if not le.enabled:
             self._leading.set()
             return None
-        assert le.namespace is not None  # Settings validation guarantees it
+        if le.namespace is None or not le.lease_name:
+            raise ValueError("leader election needs a Lease namespace and name")
         config = LeaseConfig(
             namespace=le.namespace,
             name=le.lease_name,

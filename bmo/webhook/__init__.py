@@ -1,4 +1,7 @@
-"""The validating admission webhook for BareMetalHosts (reference §8).
+"""The validating admission webhook for BareMetalHosts.
+
+Mirrors ``internal/webhooks/metal3.io/v1alpha1/baremetalhost_webhook.go`` (``ValidateCreate``,
+``ValidateUpdate``, ``ValidateDelete``).
 
 An HTTPS server answering ``admission.k8s.io/v1`` AdmissionReviews at
 ``/validate-metal3-io-v1alpha1-baremetalhost`` with :mod:`bmo.api.validation`'s rules and

@@ -214,7 +214,10 @@ def is_baremetalhost(kind: GroupVersionKind) -> bool:
 
 
 def decide(request: AdmissionRequest, *, allow_development: bool = False) -> Decision:
-    """Validate a BareMetalHost CREATE or UPDATE with the upstream rules (reference §8.1).
+    """Validate a BareMetalHost CREATE or UPDATE with the upstream rules.
+
+    Mirrors ``internal/webhooks/metal3.io/v1alpha1/baremetalhost_webhook.go`` ``ValidateCreate``
+    and ``ValidateUpdate``.
 
     Everything else is allowed: DELETE and CONNECT (the Go webhook's ValidateDelete
     accepts everything), and other kinds (this path only validates BareMetalHosts).

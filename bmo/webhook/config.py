@@ -1,6 +1,7 @@
 """The webhook server's settings and the flags that set them.
 
-Flag names and defaults are the Go operator's and controller-runtime's (reference §6.1):
+Flag names and defaults are the Go operator's (``main.go``) and controller-runtime's
+(``pkg/webhook/server.go Options``):
 ``--tls-min-version`` / ``--tls-max-version`` take ``TLS12`` or ``TLS13``; the certificate
 directory defaults to controller-runtime's ``/tmp/k8s-webhook-server/serving-certs`` holding
 ``tls.crt`` and ``tls.key``, where the Deployment mounts cert-manager's Secret.

@@ -1,7 +1,7 @@
 # Sourced by hack/test.sh and hack/demo.sh: install everything bmo's tests and sandbox need
 # on a fresh machine (Python, pip and gcc are all it may assume), reusing what is cached.
 #   .venv/            the project's own environment (bmo + test + lint extras)
-#   .cache/ironic/    Ironic and sushy-tools in a separate virtualenv (testenv/ironic_local.py)
+#   .cache/ironic/    Ironic and sushy-tools in a separate virtualenv (testenv/ironic/)
 # Idempotent: a second run only checks stamps.
 
 BMO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -11,7 +11,8 @@ PY="$VENV/bin/python"
 log() { printf '==> %s\n' "$*" >&2; }
 
 ensure_system_packages() {
-  # ipmitool: Ironic's ipmi hardware type crash-loops without it (notes §2).
+  # ipmitool: with the ipmi hardware type enabled and no ipmitool on PATH, Ironic's conductor
+  # dies at start and is restarted in a loop (testenv/ironic enables ipmi only if it is found).
   if ! command -v ipmitool >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       log "installing ipmitool (Debian)"
@@ -58,7 +59,7 @@ ensure_kubectl() {
 
 ensure_ironic() {
   log "ensuring Ironic and sushy-tools in .cache/ironic (cached after the first run)"
-  "$PY" -m testenv.ironic_local install
+  "$PY" -m testenv.ironic install
 }
 
 setup_all() {

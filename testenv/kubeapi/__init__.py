@@ -14,8 +14,10 @@ Standalone: ``python -m testenv.kubeapi --port 8080 --crds config/crd/bases`` (p
 serves until SIGTERM/SIGINT; loopback only). Faults over HTTP: ``POST /_emulator/faults``
 with ``{"action": "gone_next_watches", "n": 1}``; ``GET /_emulator/requests``.
 
-Modules: ``store`` (objects, resourceVersions, watch history, deletion and GC), ``schema``
-(structural CRD schemas), ``server`` (HTTP, watch streams, Table output), ``discovery``
+Modules: ``store`` (objects, resourceVersions, watch history, deletion and GC), ``admission``
+(what a write must pass: names, metadata, Secrets, CRDs, structural schemas from
+:mod:`bmo.api.schema`), ``watch`` (open watches and their queues), ``server`` (the emulator's
+lifecycle), ``handler`` (HTTP routing, verbs, watch streams, Table output), ``discovery``
 (discovery and OpenAPI v3), ``patches``, ``selectors``, ``tables``, ``faults``, ``protobuf``
 (the few bodies kubectl sends as protobuf).
 

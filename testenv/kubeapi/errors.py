@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from typing import Any
 
-
-@dataclass(frozen=True)
-class FieldError:
-    """One cause of a 422: ``field`` is a dotted path such as ``spec.online``."""
-
-    field: str
-    reason: str  # FieldValueRequired, FieldValueInvalid, FieldValueNotSupported, ...
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}" if self.field else self.message
+from bmo.api.schema import FieldError
 
 
 class ApiError(Exception):
@@ -48,17 +36,6 @@ class ApiError(Exception):
         if self.details is not None:
             body["details"] = self.details
         return body
-
-
-def quote(value: Any) -> str:
-    """Render a value the way the apiserver's field errors do (strings quoted, rest as JSON)."""
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, dict):
-        return '"object"'
-    if isinstance(value, list):
-        return '"array"'
-    return json.dumps(value)
 
 
 def not_found(group_resource: str, name: str, group: str, plural: str) -> ApiError:

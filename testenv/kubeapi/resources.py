@@ -7,6 +7,13 @@ from typing import Any
 
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
+Obj = dict[str, Any]
+Key = tuple[str, str]  # (group, plural)
+
+CRD_KEY: Key = ("apiextensions.k8s.io", "customresourcedefinitions")
+NS_KEY: Key = ("", "namespaces")
+SECRET_KEY: Key = ("", "secrets")
+
 
 @dataclass
 class ResourceType:
@@ -38,7 +45,7 @@ class ResourceType:
             self.list_kind = self.kind + "List"
 
     @property
-    def key(self) -> tuple[str, str]:
+    def key(self) -> Key:
         return (self.group, self.plural)
 
     @property

@@ -1,4 +1,5 @@
-"""`kubectl get bmh` against the emulator shows the Go operator's columns (reference §1.1)."""
+"""`kubectl get bmh` against the emulator shows the Go operator's columns (the
+``+kubebuilder:printcolumn`` markers of ``apis/metal3.io/v1alpha1/baremetalhost_types.go``)."""
 
 from __future__ import annotations
 

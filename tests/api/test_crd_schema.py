@@ -12,7 +12,14 @@ import yaml
 from bmo.api.codec import Kind, fields_of
 from bmo.api.hardware import HardwareDataSpec
 from bmo.api.host import BareMetalHostSpec, BareMetalHostStatus
-from bmo.api.schema import CRD_FILES, apply_defaults, crd_text, load_crd, openapi_schema
+from bmo.api.schema import (
+    CRD_FILES,
+    apply_defaults,
+    crd_text,
+    load_crd,
+    openapi_schema,
+    validate_value,
+)
 from bmo.api.schema import validate_manifest as check
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,11 +73,7 @@ def test_schema_is_structural(kind: str) -> None:
 
 
 def check_value(schema: Mapping[str, Any], value: Any) -> list[Any]:
-    from bmo.api.schema import _check
-
-    out: list[Any] = []
-    _check(schema, value, "x", out)
-    return out
+    return list(validate_value(value, dict(schema), "x"))
 
 
 def test_bmh_crd_metadata() -> None:
@@ -245,13 +248,33 @@ def test_schema_missing_online() -> None:
     assert [(p.field, p.message) for p in check(document)] == [("spec.online", "Required value")]
 
 
+def test_schema_reports_what_the_apiserver_would_prune_as_unknown() -> None:
+    document = bmh(bogus=1)
+    document["metadata"]["labelz"] = {"a": "b"}
+    document["extra"] = True
+    unknown = sorted(p.field for p in check(document) if p.message == "unknown field")
+    assert unknown == ["extra", "metadata.labelz", "spec.bogus"]
+
+
+def test_schema_rejects_null_where_not_nullable() -> None:
+    document = bmh(bootMode=None)
+    assert [(p.field, p.message) for p in check(document)] == [
+        (
+            "spec.bootMode",
+            'Invalid value: "null": spec.bootMode in body must be of type string: "null"',
+        )
+    ]
+
+
 def test_schema_accepts_nulls_where_go_emits_them() -> None:
     document = bmh(raid={"hardwareRAIDVolumes": None, "softwareRAIDVolumes": []})
     assert check(document) == []
 
 
 def test_defaults() -> None:
-    defaulted = apply_defaults("BareMetalHost", bmh())
+    defaulted = bmh()
+    apply_defaults(defaulted, openapi_schema("BareMetalHost"))
     assert defaulted["spec"]["automatedCleaningMode"] == "metadata"
-    kept = apply_defaults("BareMetalHost", bmh(automatedCleaningMode="disabled"))
+    kept = bmh(automatedCleaningMode="disabled")
+    apply_defaults(kept, openapi_schema("BareMetalHost"))
     assert kept["spec"]["automatedCleaningMode"] == "disabled"

@@ -187,7 +187,7 @@ def test_encoded_host_is_schema_valid() -> None:
     assert validate_manifest(h.to_dict()) == []
 
 
-# --- helper semantics (reference §1.5, §11.1) ----------------------------------------------
+# --- helper semantics (baremetalhost_types.go, as baremetalhost_types_test.go tests them) ---
 
 
 def make(annotations: dict[str, str] | None = None, **spec: Any) -> BareMetalHost:

@@ -1,4 +1,6 @@
-"""The webhook rules of reference §8.1: each accepted and rejected with its exact message."""
+"""The webhook rules (``internal/webhooks/metal3.io/v1alpha1/baremetalhost_validation.go``):
+each accepted and rejected with its exact message, as ``baremetalhost_validation_test.go`` has them.
+"""
 
 from __future__ import annotations
 

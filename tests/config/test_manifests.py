@@ -67,6 +67,13 @@ def test_default_holds_the_go_operators_objects(default: list[dict[str, Any]]) -
         ("Namespace", NAMESPACE, None),
         ("CustomResourceDefinition", "baremetalhosts.metal3.io", None),
         ("CustomResourceDefinition", "hardwaredata.metal3.io", None),
+        ("CustomResourceDefinition", "hostfirmwaresettings.metal3.io", None),
+        ("CustomResourceDefinition", "firmwareschemas.metal3.io", None),
+        ("CustomResourceDefinition", "hostfirmwarecomponents.metal3.io", None),
+        ("CustomResourceDefinition", "hostupdatepolicies.metal3.io", None),
+        ("CustomResourceDefinition", "preprovisioningimages.metal3.io", None),
+        ("CustomResourceDefinition", "dataimages.metal3.io", None),
+        ("CustomResourceDefinition", "bmceventsubscriptions.metal3.io", None),
         ("ServiceAccount", f"{PREFIX}controller-manager", NAMESPACE),
         ("ClusterRole", f"{PREFIX}manager-role", None),
         ("ClusterRoleBinding", f"{PREFIX}manager-rolebinding", None),
@@ -127,12 +134,14 @@ def test_deployment_shape(manager: dict[str, Any]) -> None:
 def test_manager_arguments_are_accepted_by_bmo(manager: dict[str, Any]) -> None:
     c = container(manager)
     assert c["command"] == ["bmo", "run"]
-    settings = load_settings(c["args"], {"POD_NAMESPACE": NAMESPACE})
+    env = {"POD_NAMESPACE": NAMESPACE, "IRONIC_ENDPOINT": "http://127.0.0.1:6385/v1/"}
+    settings = load_settings(c["args"], env)
     assert settings.leader_election.enabled is True
     assert settings.leader_election.namespace == NAMESPACE
-    assert settings.webhook_port == 9443
-    assert settings.health_addr.port == 9440
-    assert settings.metrics_addr is not None and settings.metrics_addr.port == 8080
+    assert settings.webhook is not None and settings.webhook.port == 9443
+    assert settings.manager.health_addr.port == 9440
+    metrics_addr = settings.manager.metrics_addr
+    assert metrics_addr is not None and metrics_addr.port == 8080
 
 
 def test_ironic_configmap_is_read_by_bmo(default: list[dict[str, Any]]) -> None:

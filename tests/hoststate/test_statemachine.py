@@ -12,7 +12,7 @@ from bmo.api.constants import ErrorType, OperationalStatus, ProvisioningState
 from bmo.api.host import CustomDeploy, Image
 from bmo.hoststate.actions import ActionKind, Metrics, PassEvents
 from bmo.hoststate.statemachine import (
-    HANDLERS,
+    STATE_HANDLERS,
     SecretVersion,
     StateMachineSettings,
     needs_finalizer,
@@ -401,7 +401,7 @@ def test_unknown_state_is_an_error() -> None:
 
 
 def test_every_state_has_a_handler() -> None:
-    assert set(HANDLERS) == set(ProvisioningState.ALL)
+    assert set(STATE_HANDLERS) == set(ProvisioningState.ALL)
 
 
 # --- capacity ----------------------------------------------------------------------------------

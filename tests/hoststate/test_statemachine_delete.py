@@ -1,4 +1,5 @@
-"""Deletion (reference §2.4): the state deletion starts from, and complete delete flows."""
+"""Deletion (upstream ``host_state_machine.go checkInitiateDelete``): the state deletion
+starts from, and complete delete flows."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The detached annotation (reference §2.5): who may detach, detach errors, re-attach,
-and deleting detached hosts."""
+"""The detached annotation (upstream ``host_state_machine.go checkDetachedHost``): who may
+detach, detach errors, re-attach, and deleting detached hosts."""
 
 from __future__ import annotations
 

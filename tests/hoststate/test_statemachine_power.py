@@ -1,4 +1,5 @@
-"""Power management and reboot annotations (reference §3, §4.12), controller side."""
+"""Power management and reboot annotations, controller side (upstream
+``baremetalhost_controller.go manageHostPower``, ``hasRebootAnnotation``)."""
 
 from __future__ import annotations
 

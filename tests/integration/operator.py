@@ -20,9 +20,10 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.client import ApiException
 
-from bmo.commands.run import HostController, add_host_controller
 from bmo.controllers.baremetalhost.reconciler import HostEventSink, HostReconcilerSettings
+from bmo.controllers.baremetalhost.setup import HostController, setup
 from bmo.provisioner import ProvisionerFactory
+from bmo.runtime.errors import is_not_found
 from bmo.runtime.manager import Manager
 from bmo.settings import load
 
@@ -71,21 +72,26 @@ def running_operator(
     flags = ["--namespace", namespace, "--health-addr", "127.0.0.1:0"]
     flags += ["--metrics-addr", metrics_addr]
     flags += ["--webhook-port", "0", "--controller-concurrency", "2"]
+    # The test's own factory drives the hosts; the fixture choice only spares Ironic's settings.
+    flags += ["--provisioner", "fixture"]
     if development_drivers:
         flags.append("--development-drivers")
-    settings = load(flags, {})
-    manager = Manager(settings, api_client, identity=f"test-{uuid.uuid4().hex[:6]}")
+    settings = load(flags, {"POD_NAME": "test-pod"})
+    manager = Manager(
+        settings.manager,
+        api_client,
+        leader_election=settings.leader_election,
+        identity=f"test-{uuid.uuid4().hex[:6]}",
+    )
     host_settings = HostReconcilerSettings(
         machine=HostReconcilerSettings.from_settings(settings).machine,
         development_drivers=development_drivers,
         max_requeue_after=max_requeue_after,
     )
-    wired = add_host_controller(
+    wired = setup(
         manager,
         settings,
-        api_client,
-        factory=factory,
-        reporting_instance="test-pod",
+        provisioner_factory=factory,
         host_settings=host_settings,
         events=events,
     )
@@ -149,7 +155,7 @@ def read_secret(api_client: k8s.ApiClient, namespace: str, name: str) -> dict[st
             name, namespace, _preload_content=False
         )
     except ApiException as exc:
-        if exc.status == 404:
+        if is_not_found(exc):
             return None
         raise
     secret: dict[str, Any] = json.loads(resp.data)
@@ -194,7 +200,7 @@ class Hosts:
                 GROUP, VERSION, self.namespace, PLURAL, name
             )
         except ApiException as exc:
-            if exc.status == 404:
+            if is_not_found(exc):
                 return None
             raise
         return obj
@@ -240,7 +246,7 @@ class Hosts:
             self.patch(name, {"metadata": {"finalizers": None}})
             self.delete(name)
         except ApiException as exc:
-            if exc.status != 404:
+            if not is_not_found(exc):
                 raise
 
 

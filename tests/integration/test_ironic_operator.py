@@ -17,7 +17,7 @@ from bmo.ironic.client import IronicClient
 from bmo.ironic.config import IronicConfig
 from bmo.ironic.provisioner import IronicProvisionerFactory
 from testenv.fake_agent import FakeAgent
-from testenv.ironic_local import FakeSystem, SushyEmulator
+from testenv.ironic import FakeSystem, SushyEmulator
 from tests.fixtures.ironic import IronicFixture, require_ironic_venv
 from tests.integration.operator import (
     Hosts,

@@ -1,4 +1,4 @@
-"""``bmo run`` as a process: the wiring a deployment (and hack/sandbox.py) relies on."""
+"""``bmo run`` as a process: the wiring a deployment (and hack/sandbox) relies on."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from kubernetes import client as k8s
 
 from bmo import settings as settings_mod
 from bmo.commands.run import build_webhook
-from bmo.webhook import add_arguments as add_webhook_arguments
 from testenv.fake_agent import FakeAgent
 from testenv.kubeapi import KubeAPIServer
 from tests.fixtures.ironic import IronicFixture
@@ -200,7 +199,7 @@ def test_ironic_provisioner_run_registers_and_inspects_a_fake_host(
     tmp_path: Path,
     started: list[BmoProcess],
 ) -> None:
-    """How hack/sandbox.py runs bmo: IRONIC_ENDPOINT, METAL3_AUTH_ROOT_DIR, fake:// hosts."""
+    """How hack/sandbox runs bmo: IRONIC_ENDPOINT, METAL3_AUTH_ROOT_DIR, fake:// hosts."""
     env = child_env(IRONIC_ENDPOINT=ironic.url, METAL3_AUTH_ROOT_DIR=str(tmp_path))
     if ironic.credentials is not None:
         (tmp_path / "ironic").mkdir()
@@ -240,11 +239,12 @@ def test_ironic_provisioner_run_registers_and_inspects_a_fake_host(
 def test_webhook_is_built_only_when_enabled() -> None:
     parser = argparse.ArgumentParser()
     settings_mod.add_arguments(parser)
-    add_webhook_arguments(parser)
-    args = parser.parse_args(["--webhook-port", "0"])
-    assert build_webhook(settings_mod.from_args(args, {}), args) is None
-    args = parser.parse_args(["--webhook-port", "9999", "--development-drivers"])
-    server = build_webhook(settings_mod.from_args(args, {}), args)
+    args = parser.parse_args(["--webhook-port", "0", "--provisioner", "fixture"])
+    assert build_webhook(settings_mod.from_args(args, {})) is None
+    args = parser.parse_args(
+        ["--webhook-port", "9999", "--development-drivers", "--provisioner", "fixture"]
+    )
+    server = build_webhook(settings_mod.from_args(args, {}))
     assert server is not None
     assert server.config.port == 9999
     assert server.config.allow_development

@@ -1,4 +1,4 @@
-"""The local sandbox (hack/sandbox.py): the demo end to end, and clean shutdown on SIGTERM."""
+"""The local sandbox (hack/sandbox): the demo end to end, and clean shutdown on SIGTERM."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from hack.sandbox import render_manifests, sample_hosts
-from testenv.ironic_local import is_installed
+from testenv.ironic import is_installed
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,7 +52,7 @@ def _sandbox(*args: str) -> list[str]:
 
 
 def test_sample_hosts_have_one_externally_provisioned_and_a_redfish_host() -> None:
-    from testenv.ironic_local import numbered_systems
+    from testenv.ironic import numbered_systems
 
     systems = numbered_systems(1, prefix="t")
     hosts = sample_hosts(3, "http://127.0.0.1:8000", systems)

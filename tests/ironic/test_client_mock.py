@@ -9,7 +9,7 @@ import pytest
 import requests
 import requests_mock
 
-from bmo.ironic.client import IronicClient, choose_microversion
+from bmo.ironic.client import IronicClient
 from bmo.ironic.errors import (
     Conflict,
     InvalidRequest,
@@ -21,6 +21,7 @@ from bmo.ironic.errors import (
     PortNodeMissing,
     Unauthorized,
 )
+from bmo.ironic.microversion import choose_microversion
 from bmo.ironic.retry import RetryPolicy
 from bmo.ironic.updates import PatchOp
 from tests.ironic.conftest import (

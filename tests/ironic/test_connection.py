@@ -8,8 +8,8 @@ import pytest
 from keystoneauth1.http_basic import HTTPBasicAuth
 from keystoneauth1.noauth import NoAuth
 
-from bmo.ironic.client import build_connection
 from bmo.ironic.config import BasicAuth, IronicConfig, TLSConfig
+from bmo.ironic.connection import build_connection
 
 
 def touch(path: Path) -> str:

@@ -1,4 +1,5 @@
-"""Root device hints → Ironic's hint syntax, and the profile fallback (reference §4.9, §12.1)."""
+"""Root device hints → Ironic's hint syntax (``devicehints.go MakeHintMap``), and the
+hardware profile fallback (``profile.go``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""instance_info patches, the same-image check and the config drive (reference §4.8, §12.12)."""
+"""instance_info patches, the same-image check and the config drive (``ironic.go
+getInstanceUpdateOpts``, ``ironicHasSameImage``, ``getConfigDrive``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from typing import Any
 import pytest
 
 from bmo.api.host import ChecksumError, CustomDeploy, Image
-from bmo.ironic.client import NodeView
 from bmo.ironic.config import ForcePersistentBootDevice, IronicConfig
 from bmo.ironic.configdrive import ConfigDriveError, build_config_drive
 from bmo.ironic.instance_info import (
@@ -17,6 +17,7 @@ from bmo.ironic.instance_info import (
     has_same_image,
     instance_capabilities,
 )
+from bmo.ironic.views import NodeView
 
 CONFIG = IronicConfig(
     endpoint="http://127.0.0.1:6385",

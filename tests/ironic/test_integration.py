@@ -1,4 +1,4 @@
-"""IronicClient against the real Ironic of ``testenv/ironic_local.py`` (fake-hardware nodes)."""
+"""IronicClient against the real Ironic of ``testenv/ironic/`` (fake-hardware nodes)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from dataclasses import replace
 import pytest
 
 from bmo.ironic.capabilities import build_capabilities
-from bmo.ironic.client import IronicClient, NodeView
+from bmo.ironic.client import IronicClient
 from bmo.ironic.config import BasicAuth, IronicConfig
 from bmo.ironic.errors import Conflict, MACConflict, NotReady, Unauthorized
 from bmo.ironic.updates import NodeUpdateBuilder
+from bmo.ironic.views import NodeView
 from tests.fixtures.ironic import IronicFixture, unique_name
 
 pytestmark = pytest.mark.ironic
@@ -105,7 +106,7 @@ def test_node_lifecycle_through_the_client(client: IronicClient, cleanup: list[s
     with pytest.raises(Conflict):
         client.create_port(node.uuid, mac)
 
-    # Lookups in the reference §4.2 order.
+    # Lookups in upstream's order (ironic.go findExistingHost): UUID, name, legacy name, MAC.
     assert client.find_node(uuid=node.uuid) == node
     assert client.find_node(uuid="a7a8ad8f-1d8a-4b7e-9b8e-3b4c0e9f0a11", name=name) == node
     assert client.find_node(name="ns~missing", legacy_name="missing") is None

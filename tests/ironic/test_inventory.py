@@ -1,4 +1,5 @@
-"""Ironic inventory → HardwareDetails (reference §4.6), on the fake agent's IPA-style body."""
+"""Ironic inventory → HardwareDetails (``hardwaredetails.go GetHardwareDetails``), on the fake
+agent's IPA-style body."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Manual-cleaning steps and target RAID config for ``prepare`` (reference §4.7)."""
+"""Manual-cleaning steps and target RAID config for ``prepare`` (``ironic.go
+buildManualCleaningSteps``, ``raid.go BuildRAIDCleanSteps``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from bmo.ironic.cleaning import (
     raid_interface_for,
     target_raid_config,
 )
-from bmo.ironic.client import NodeView
+from bmo.ironic.views import NodeView
 from bmo.provisioner import FirmwareComponentUpdate, PrepareData
 
 REDFISH = access_details("redfish://192.0.2.1/redfish/v1/Systems/1")

@@ -1,1 +1,1 @@
-"""Tests against a real Ironic and sushy-tools emulator (testenv/ironic_local.py)."""
+"""Tests against a real Ironic and sushy-tools emulator (testenv/ironic/)."""

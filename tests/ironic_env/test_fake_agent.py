@@ -1,4 +1,4 @@
-"""The polling fake agent (testenv/fake_agent.py) against the real Ironic."""
+"""The polling fake agent (testenv/fake_agent) against the real Ironic."""
 
 from __future__ import annotations
 

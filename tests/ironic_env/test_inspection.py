@@ -1,4 +1,4 @@
-"""Agent inspection completed by testenv/fake_agent.py, as a ramdisk would."""
+"""Agent inspection completed by testenv/fake_agent, as a ramdisk would."""
 
 from __future__ import annotations
 

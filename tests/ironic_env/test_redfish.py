@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from testenv.ironic_local import SushyEmulator
+from testenv.ironic import SushyEmulator
 from tests.fixtures.ironic import IronicFixture, unique_name
 
 pytestmark = [pytest.mark.ironic, pytest.mark.sushy, pytest.mark.slow]
@@ -58,7 +58,7 @@ def test_power_on_and_off_through_ironic_changes_the_bmc(
 def test_redfish_inspection_reads_the_emulated_hardware(
     ironic: IronicFixture, sushy: SushyEmulator
 ) -> None:
-    """Needs testenv/sushy_launcher.py's processors/memory/storage shim and storage config."""
+    """Needs the sushy launcher's processors/memory/storage shim and the storage config."""
     system = sushy.systems[1]
     conn = ironic.connection()
     node = conn.baremetal.create_node(

@@ -11,7 +11,7 @@ from tests.fixtures.ironic import IronicFixture, unique_name
 
 pytestmark = pytest.mark.ironic
 
-# Ironic's defaults for the paths testenv/ironic_local.py moves into the state dir.
+# Ironic's defaults for the paths testenv/ironic/ moves into the state dir.
 DEFAULT_WRITE_PATHS = (Path("/tftpboot"), Path("/httpboot"), Path("/var/lib/ironic"))
 
 
@@ -31,7 +31,7 @@ def test_wipe_and_restart_leaves_no_nodes(fresh_ironic: IronicFixture) -> None:
 
 def test_nothing_written_outside_the_state_dir(tmp_path: Path) -> None:
     """Checks what exists before and after a full provisioning run in an Ironic of its own."""
-    from testenv.ironic_local import IronicProcess
+    from testenv.ironic import IronicProcess
     from tests.fixtures.ironic import require_ironic_venv
 
     require_ironic_venv()

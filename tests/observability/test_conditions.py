@@ -1,4 +1,5 @@
-"""``compute_conditions``: reference §9.2's table per state, the overrides, and stable times."""
+"""``compute_conditions`` (upstream ``computeConditions``): the table per state, the overrides,
+and stable times."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """A host's whole lifecycle, then a scrape of ``/metrics``: every metric a dashboard or
-alert uses is there, with values that match what happened (reference §7)."""
+alert uses is there, with values that match what happened (upstream
+``internal/controller/metal3.io/metrics.go``)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from tests.integration.operator import (
 IMAGE = {"url": "http://127.0.0.1:9/img.qcow2", "checksum": "0123456789abcdef"}
 DELAYS = {op: Delay(1) for op in ("inspect", "prepare", "provision", "deprovision")}
 
-#: Every metric reference §7 lists; they must be exported (HELP/TYPE) even at zero.
+#: Every metric upstream metrics.go registers; they must be exported (HELP/TYPE) even at zero.
 METAL3_METRICS = (
     "metal3_reconcile_total",
     "metal3_reconcile_error_total",

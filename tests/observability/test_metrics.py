@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -20,11 +19,12 @@ from bmo.controllers.baremetalhost.metrics import (
     MetricLabelsError,
     UnknownMetricError,
 )
+from bmo.hoststate.actions import MetricKind, Metrics, MetricSample
 from bmo.runtime.registry import REGISTRY, exposition
 
 HOST = ("namespace", "host")
 
-# Reference §7: exposed family name -> (type, label names).
+# Upstream metrics.go: exposed family name -> (type, label names).
 EXPECTED: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "metal3_reconcile_total": ("counter", HOST),
     "metal3_reconcile_error_total": ("counter", ()),
@@ -89,27 +89,35 @@ def unique_host() -> tuple[str, str]:
 # --- the exposition ----------------------------------------------------------------------
 
 
+def count(name: str, **labels: str) -> None:
+    metrics.apply(MetricSample(name, labels))
+
+
+def observe(name: str, seconds: float, **labels: str) -> None:
+    metrics.apply(MetricSample(name, labels, seconds, MetricKind.OBSERVE))
+
+
 def exercise_every_metric(ns: str, host: str) -> None:
-    metrics.reconcile_started(ns, host)
-    metrics.reconcile_failed()
-    metrics.host_error("RegistrationError")
-    metrics.power_change(ns, host, on=True)
-    metrics.delayed("provisioning", ns, host)
-    metrics.delayed("deprovisioning", ns, host)
-    for op in ("register", "inspect", "provision", "deprovision"):
-        metrics.operation_duration(op, ns, host, 42.0)
-    metrics.credentials_missing()
-    metrics.credentials_invalid()
-    metrics.credentials_unhandled_error()
-    metrics.credentials_updated()
-    metrics.credentials_no_management_access()
-    metrics.host_config_data_error("userData")
-    metrics.state_changed("registering", "inspecting")
-    metrics.host_registration_required()
-    metrics.host_unmanaged()
-    metrics.delete_without_deprovisioning()
-    metrics.provisioner_not_ready()
-    metrics.delete_delayed_for_detached()
+    count(Metrics.RECONCILE, namespace=ns, host=host)
+    count(Metrics.RECONCILE_ERROR)
+    count(Metrics.HOST_ERROR, error_type="RegistrationError")
+    count(Metrics.POWER_CHANGE, namespace=ns, host=host, on_off="on")
+    count(Metrics.DELAYED_PROVISIONING, namespace=ns, host=host)
+    count(Metrics.DELAYED_DEPROVISIONING, namespace=ns, host=host)
+    for name in Metrics.OPERATION_DURATION.values():
+        observe(name, 42.0, namespace=ns, host=host)
+    count(Metrics.CREDENTIALS_MISSING)
+    count(Metrics.CREDENTIALS_INVALID)
+    count(Metrics.CREDENTIALS_UNHANDLED_ERROR)
+    count(Metrics.CREDENTIALS_UPDATED)
+    count(Metrics.NO_MANAGEMENT_ACCESS)
+    count(Metrics.HOST_CONFIG_DATA_ERROR, host_data_type="userData")
+    count(Metrics.STATE_CHANGE, prev_state="registering", new_state="inspecting")
+    count(Metrics.REGISTRATION_REQUIRED)
+    count(Metrics.UNMANAGED)
+    count(Metrics.DELETE_WITHOUT_DEPROVISIONING)
+    count(Metrics.PROVISIONER_NOT_READY)
+    count(Metrics.DELETE_DELAYED_FOR_DETACHED)
 
 
 def test_every_upstream_metric_is_exposed_with_its_type_and_labels() -> None:
@@ -164,8 +172,7 @@ def test_never_registered_upstream_metrics_are_absent() -> None:
 )
 def test_histogram_buckets(name: str, buckets: tuple[float, ...]) -> None:
     ns, host = unique_host()
-    op = name.removeprefix("metal3_operation_").removesuffix("_duration_seconds")
-    metrics.operation_duration(op, ns, host, 100.0)  # type: ignore[arg-type]
+    observe(name, 100.0, namespace=ns, host=host)
     family = scrape()[name]
     bounds = sorted(
         float(s.labels["le"])
@@ -176,22 +183,22 @@ def test_histogram_buckets(name: str, buckets: tuple[float, ...]) -> None:
     assert value(family, name + "_sum", namespace=ns, host=host) == 100.0
 
 
-# --- the typed entry points ----------------------------------------------------------------
+# --- recording samples ---------------------------------------------------------------------
 
 
-def test_typed_functions_set_upstream_label_values() -> None:
+def test_samples_carry_upstream_label_values() -> None:
     ns, host = unique_host()
-    metrics.power_change(ns, host, on=False)
-    metrics.power_change(ns, host, on=True)
-    metrics.power_change(ns, host, on=True)
-    metrics.state_changed("", "registering")
+    count(Metrics.POWER_CHANGE, namespace=ns, host=host, on_off="off")
+    count(Metrics.POWER_CHANGE, namespace=ns, host=host, on_off="on")
+    count(Metrics.POWER_CHANGE, namespace=ns, host=host, on_off="on")
+    count(Metrics.STATE_CHANGE, prev_state="", new_state="registering")
     before = value(
         scrape()["metal3_provisioning_state_change_total"],
         "metal3_provisioning_state_change_total",
         prev_state="match profile",
         new_state="preparing",
     )
-    metrics.state_changed("match profile", "preparing")
+    count(Metrics.STATE_CHANGE, prev_state="match profile", new_state="preparing")
     families = scrape()
     power = families["metal3_operation_power_change_total"]
     name = "metal3_operation_power_change_total"
@@ -209,9 +216,9 @@ def test_typed_functions_set_upstream_label_values() -> None:
     )
 
 
-def test_delayed_picks_the_counter_by_operation() -> None:
+def test_delayed_deprovisioning_counts_only_its_own_counter() -> None:
     ns, host = unique_host()
-    metrics.delayed("deprovisioning", ns, host)
+    count(Metrics.DELAYED_DEPROVISIONING, namespace=ns, host=host)
     families = scrape()
     deprov = families["metal3_delayed__deprovisioning_total"]
     prov = families["metal3_delayed__provisioning_total"]
@@ -223,9 +230,9 @@ def test_forget_host_drops_only_that_hosts_series() -> None:
     ns, host = unique_host()
     _, other = unique_host()
     for name in (host, other):
-        metrics.reconcile_started(ns, name)
-        metrics.power_change(ns, name, on=True)
-        metrics.operation_duration("provision", ns, name, 60.0)
+        count(Metrics.RECONCILE, namespace=ns, host=name)
+        count(Metrics.POWER_CHANGE, namespace=ns, host=name, on_off="on")
+        observe(Metrics.OPERATION_DURATION["provision"], 60.0, namespace=ns, host=name)
     metrics.forget_host(ns, host)
     metrics.forget_host(ns, "never-seen")  # no error for unknown hosts
     text = exposition().decode()
@@ -233,40 +240,21 @@ def test_forget_host_drops_only_that_hosts_series() -> None:
     assert f'host="{other}"' in text
 
 
-# --- state-machine samples -----------------------------------------------------------------
+# --- applying a pass's samples --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Sample:
-    name: str
-    labels: Mapping[str, str] = field(default_factory=dict)
-    value: float = 1.0
-
-
-@dataclass(frozen=True)
-class Kind:
-    value: str
-
-
-@dataclass(frozen=True)
-class KindedSample:
-    name: str
-    labels: Mapping[str, str]
-    value: float
-    kind: Kind
-
-
-def test_apply_counts_and_observes() -> None:
+def test_apply_all_counts_and_observes_in_order() -> None:
     ns, host = unique_host()
     reason = "Reason" + host.replace("-", "")
     metrics.apply_all(
         [
-            Sample("metal3_host_error_total", {"error_type": reason}),
-            Sample("metal3_host_error_total", {"error_type": reason}),
-            Sample(
-                "metal3_operation_inspect_duration_seconds",
+            MetricSample(Metrics.HOST_ERROR, {"error_type": reason}),
+            MetricSample(Metrics.HOST_ERROR, {"error_type": reason}),
+            MetricSample(
+                Metrics.OPERATION_DURATION["inspect"],
                 {"namespace": ns, "host": host},
                 200.0,
+                MetricKind.OBSERVE,
             ),
         ]
     )
@@ -279,48 +267,51 @@ def test_apply_counts_and_observes() -> None:
     assert value(inspect, name + "_sum", namespace=ns, host=host) == 200.0
 
 
-def test_apply_accepts_the_state_machines_metric_sample() -> None:
-    actions = pytest.importorskip("bmo.hoststate.actions")
+def test_apply_accepts_the_state_machines_observation() -> None:
     ns, host = unique_host()
-    sample = actions.MetricSample(
-        actions.Metrics.OPERATION_DURATION["provision"],
+    sample = MetricSample(
+        Metrics.OPERATION_DURATION["provision"],
         {"namespace": ns, "host": host},
         90.0,
-        actions.MetricKind.OBSERVE,
+        MetricKind.OBSERVE,
     )
     metrics.apply(sample)
     family = scrape()["metal3_operation_provision_duration_seconds"]
     name = "metal3_operation_provision_duration_seconds"
     assert value(family, name + "_sum", namespace=ns, host=host) == 90.0
-    for attr in dir(actions.Metrics):
-        known = getattr(actions.Metrics, attr)
-        if isinstance(known, str) and known.startswith("metal3_"):
-            assert known in EXPECTED, f"state machine reports {known}, which bmo does not define"
+
+
+def test_metrics_names_are_exactly_the_defined_families() -> None:
+    """Every name there is to record is a family bmo defines, and every family has a name."""
+    names = {
+        known
+        for attr in dir(Metrics)
+        if isinstance(known := getattr(Metrics, attr), str) and known.startswith("metal3_")
+    }
+    names |= set(Metrics.OPERATION_DURATION.values())
+    assert names == set(EXPECTED)
 
 
 @pytest.mark.parametrize(
     ("update", "error"),
     [
-        (Sample("metal3_nonexistent_total"), UnknownMetricError),
-        (Sample("metal3_reconcile_total", {"namespace": "a"}), MetricLabelsError),
-        (Sample("metal3_reconcile_error_total", {"host": "a"}), MetricLabelsError),
-        (Sample("metal3_reconcile_total"), MetricLabelsError),
+        (MetricSample("metal3_nonexistent_total"), UnknownMetricError),
+        (MetricSample(Metrics.RECONCILE, {"namespace": "a"}), MetricLabelsError),
+        (MetricSample(Metrics.RECONCILE_ERROR, {"host": "a"}), MetricLabelsError),
+        (MetricSample(Metrics.RECONCILE), MetricLabelsError),
+        (MetricSample(Metrics.UNMANAGED, {}, 1.0, MetricKind.OBSERVE), MetricKindError),
         (
-            KindedSample("metal3_host_unmanaged_total", {}, 1.0, Kind("observe")),
-            MetricKindError,
-        ),
-        (
-            KindedSample(
-                "metal3_operation_register_duration_seconds",
+            MetricSample(
+                Metrics.OPERATION_DURATION["register"],
                 {"namespace": "a", "host": "b"},
                 1.0,
-                Kind("inc"),
+                MetricKind.INC,
             ),
             MetricKindError,
         ),
     ],
 )
-def test_apply_rejects_misuse(update: Any, error: type[Exception]) -> None:
+def test_apply_rejects_misuse(update: MetricSample, error: type[Exception]) -> None:
     with pytest.raises(error):
         metrics.apply(update)
 

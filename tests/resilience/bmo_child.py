@@ -20,31 +20,31 @@ from collections.abc import Sequence
 from bmo import settings as settings_mod
 from bmo.commands.run import (
     build_api_client,
-    build_manager,
     build_provisioner_factory,
     install_signal_handlers,
 )
+from bmo.controllers.baremetalhost import setup as baremetalhost
 from bmo.controllers.baremetalhost.reconciler import HostReconcilerSettings
 from bmo.runtime.logconfig import configure_logging
-from bmo.webhook import add_arguments as add_webhook_arguments
+from bmo.runtime.manager import Manager
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bmo_child")
     settings_mod.add_arguments(parser)
-    add_webhook_arguments(parser)
     args = parser.parse_args(argv)
     settings = settings_mod.from_args(args, os.environ)
-    configure_logging(dev=settings.dev, level=settings.log_level)
+    configure_logging(dev=settings.logging.dev, level=settings.logging.level)
     cap = float(os.environ.get("BMO_TEST_MAX_REQUEUE_AFTER", "0.5"))
     host_settings = dataclasses.replace(
         HostReconcilerSettings.from_settings(settings), max_requeue_after=cap
     )
     api_client = build_api_client(settings, os.environ)
-    manager = build_manager(
+    manager = Manager(settings.manager, api_client, leader_election=settings.leader_election)
+    baremetalhost.setup(
+        manager,
         settings,
-        api_client,
-        factory=build_provisioner_factory(settings, os.environ),
+        provisioner_factory=build_provisioner_factory(settings),
         host_settings=host_settings,
     )
     stop = threading.Event()

@@ -23,7 +23,7 @@ from bmo.ironic.client import IronicClient
 from bmo.ironic.config import IronicConfig
 from bmo.ironic.provisioner import IronicProvisionerFactory
 from testenv.fake_agent import FakeAgent
-from testenv.ironic_local import IronicProcess, http_get
+from testenv.ironic import IronicProcess, http_get
 from testenv.ironic_proxy import IronicProxy
 from tests.integration.operator import (
     Hosts,

@@ -1,5 +1,7 @@
 """Deletion never sticks: whatever is wrong with a host, deleting it completes - object and
-finalizers gone, and its Ironic node (if it ever had one) gone too (reference §2.4)."""
+finalizers gone, and its Ironic node (if it ever had one) gone too (upstream
+``host_state_machine.go`` ``checkInitiateDelete``, ``handlePoweringOffBeforeDelete`` and
+``handleDeleting``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Taking hosts out of Ironic's hands and giving them back (reference §2.5, §3, §4.13):
-the detached annotation, the status annotation of a move between clusters, and paused hosts.
+"""Taking hosts out of Ironic's hands and giving them back: the detached annotation
+(upstream ``host_state_machine.go`` ``checkDetachedHost``, ``pkg/provisioner/ironic/ironic.go``
+``Detach``), the status annotation of a move between clusters (``baremetalhost_controller.go``
+``reconcileHostData``), and paused hosts (``baremetalhost_controller.go`` ``Reconcile``).
 
 The module shares one Ironic (behind its counting proxy) without the fake agent, so a host
 that inspects waits in ``inspect wait`` - a state that is not detachable without force.

@@ -12,7 +12,8 @@ import structlog
 from kubernetes.client import ApiException
 
 from bmo.runtime.clock import FakeClock
-from bmo.runtime.controller import Controller, NotFound, Result, TerminalError
+from bmo.runtime.controller import Controller, Result, TerminalError
+from bmo.runtime.errors import NotFound
 from bmo.runtime.queue import RateLimitingQueue
 from bmo.runtime.queue_metrics import NoopMetricsProvider
 from bmo.runtime.ratelimit import ItemExponentialFailureRateLimiter

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,16 +13,14 @@ from kubernetes import client as k8s
 
 from bmo.runtime.cache import KubeObject, object_key, resource_version
 from bmo.runtime.clock import FakeClock
+from bmo.runtime.errors import is_conflict
 from bmo.runtime.eventhandlers import (
-    OWNER_HOST_INDEX,
-    SECRET_LABEL_SELECTOR,
-    host_handler,
+    EnqueueHandler,
     ignore_status_only,
-    owner_host_keys,
-    secret_owner_handler,
+    owner_keys,
     status_only_change,
 )
-from bmo.runtime.informer import SECRETS, Informer, Resource
+from bmo.runtime.informer import Informer, Resource
 
 GROUP = "informer.bmo.test"
 WIDGETS = Resource(GROUP, "v1", "widgets", "Widget")
@@ -129,7 +126,7 @@ def widget_crd(kube_server: Any) -> None:
     try:
         ext.create_custom_resource_definition(WIDGET_CRD)
     except k8s.ApiException as exc:
-        if exc.status != 409:
+        if not is_conflict(exc):
             raise
     custom = k8s.CustomObjectsApi(api_client)
     wait_until(lambda: _served(custom), what="the Widget CRD to be served")
@@ -424,7 +421,7 @@ def test_status_only_updates_are_filtered_but_metadata_changes_are_not(
     widgets.create("h", online=True)
     queue = KeyRecorder()
     informer = Informer(kube_api_client, WIDGETS, namespaces=[ns])
-    informer.add_handler(host_handler(queue))
+    informer.add_handler(EnqueueHandler(queue, update_predicate=ignore_status_only))
     run_informer(informer)
     wait_until(informer.has_synced, what="initial sync")
     assert queue.snapshot() == [key]
@@ -452,63 +449,6 @@ def test_status_only_updates_are_filtered_but_metadata_changes_are_not(
     widgets.patch("h", {"metadata": {"finalizers": None}})
     wait_until(lambda: informer.get(key) is None, what="delete")
     assert queue.snapshot() == [key] * 7
-
-
-def test_secrets_map_to_owner_hosts_and_are_indexed(
-    kube_api_client: k8s.ApiClient,
-    kube_namespace: str,
-    run_informer: Callable[[Informer], Informer],
-) -> None:
-    ns = kube_namespace
-    core = k8s.CoreV1Api(kube_api_client)
-
-    def secret(name: str, labels: dict[str, str], owners: list[tuple[str, str, str]]) -> None:
-        refs = [
-            {"apiVersion": av, "kind": kind, "name": owner, "uid": str(uuid.uuid4())}
-            for av, kind, owner in owners
-        ]
-        core.create_namespaced_secret(
-            ns,
-            {
-                "metadata": {"name": name, "labels": labels, "ownerReferences": refs},
-                "stringData": {"username": "admin", "password": "hunter2"},
-            },
-        )
-
-    baremetal = {"environment.metal3.io": "baremetal"}
-    secret("owned", baremetal, [("metal3.io/v1alpha1", "BareMetalHost", "host-1")])
-    queue = KeyRecorder()
-    informer = Informer(
-        kube_api_client,
-        SECRETS,
-        namespaces=[ns],
-        label_selector=SECRET_LABEL_SELECTOR,
-        indexers={OWNER_HOST_INDEX: owner_host_keys},
-    )
-    informer.add_handler(secret_owner_handler(queue))
-    run_informer(informer)
-    wait_until(informer.has_synced, what="initial sync")
-    assert queue.snapshot() == [f"{ns}/host-1"]
-
-    secret("unlabelled", {}, [("metal3.io/v1alpha1", "BareMetalHost", "host-2")])
-    secret(
-        "two-owners",
-        baremetal,
-        [
-            ("metal3.io/v1alpha1", "BareMetalHost", "host-3"),
-            ("apps/v1", "Deployment", "not-a-host"),
-            ("metal3.io/v1alpha1", "BareMetalHost", "host-4"),
-        ],
-    )
-    wait_until(lambda: len(queue.snapshot()) == 3, what="two-owners secret")
-    assert queue.snapshot() == [f"{ns}/host-1", f"{ns}/host-3", f"{ns}/host-4"]
-    assert informer.get(f"{ns}/unlabelled") is None
-    owned = informer.by_index(OWNER_HOST_INDEX, f"{ns}/host-4")
-    assert [o["metadata"]["name"] for o in owned] == ["two-owners"]
-    core.delete_namespaced_secret("owned", ns)
-    wait_until(lambda: len(queue.snapshot()) == 4, what="delete")
-    assert queue.snapshot()[-1] == f"{ns}/host-1"
-    assert informer.by_index(OWNER_HOST_INDEX, f"{ns}/host-1") == []
 
 
 def test_multiple_namespaces_and_cluster_wide(
@@ -565,3 +505,19 @@ def test_status_only_change_predicate() -> None:
     assert not status_only_change(base, changed(labels={}))
     assert not status_only_change(base, changed(deletionTimestamp="2026-01-01T00:00:00Z"))
     assert not status_only_change(base, base)  # resync
+
+
+def test_owner_keys_map_owners_of_one_kind_and_group() -> None:
+    mapper = owner_keys("apps", "Deployment")
+    refs = [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db"},
+        {"apiVersion": "example.com/v1", "kind": "Deployment", "name": "other-group"},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+        {"apiVersion": "apps/v1beta1", "kind": "Deployment", "name": "old"},
+    ]
+    pod = {"metadata": {"namespace": "ns", "name": "p", "ownerReferences": refs}}
+    assert list(mapper(pod)) == ["ns/web", "ns/old"]
+    cluster_scoped = {"metadata": {"name": "n", "ownerReferences": refs[:1]}}
+    assert list(mapper(cluster_scoped)) == ["web"]
+    assert list(mapper({"metadata": {"name": "orphan"}})) == []

@@ -22,11 +22,11 @@ import pytest
 from kubernetes import client as k8s
 
 from bmo.runtime.controller import Controller, Result
-from bmo.runtime.eventhandlers import host_handler
-from bmo.runtime.informer import Informer
+from bmo.runtime.errors import is_not_found
+from bmo.runtime.eventhandlers import EnqueueHandler, ignore_status_only
 from bmo.runtime.manager import Manager, RateLimitedApiClient
 from bmo.runtime.queue import RateLimitingQueue
-from bmo.settings import Address, LeaderElectionSettings, Settings
+from bmo.runtime.settings import Address, LeaderElectionSettings, ManagerSettings
 from tests.runtime.test_informer import WIDGETS, Widgets, wait_until, widget_crd
 
 __all__ = ["widget_crd"]  # a fixture, imported so pytest finds it here too
@@ -64,14 +64,11 @@ class Recording:
             return [k for _, k in self.calls]
 
 
-def make_settings(namespace: str, *, leader: bool = False) -> Settings:
-    return Settings(
+def make_settings(namespace: str) -> ManagerSettings:
+    return ManagerSettings(
         namespaces=(namespace,),
-        pod_namespace=namespace,
         health_addr=Address("127.0.0.1", 0),
         metrics_addr=Address("127.0.0.1", 0),
-        concurrency=2,
-        leader_election=LeaderElectionSettings(enabled=leader, namespace=namespace, **FAST_LEASE),
     )
 
 
@@ -79,11 +76,16 @@ def make_manager(
     api_client: k8s.ApiClient, namespace: str, reconciler: Recording, *, leader: bool = False
 ) -> Manager:
     manager = Manager(
-        make_settings(namespace, leader=leader), api_client, graceful_shutdown_timeout=20
+        make_settings(namespace),
+        api_client,
+        leader_election=LeaderElectionSettings(
+            enabled=leader, namespace=namespace, lease_name=LEASE, **FAST_LEASE
+        ),
+        graceful_shutdown_timeout=20,
     )
     queue: RateLimitingQueue[str] = RateLimitingQueue(name=f"test-{uuid.uuid4().hex[:6]}")
-    informer = manager.add_informer(Informer(api_client, WIDGETS, namespaces=[namespace]))
-    informer.add_handler(host_handler(queue))
+    informer = manager.informer(WIDGETS)
+    informer.add_handler(EnqueueHandler(queue, update_predicate=ignore_status_only))
     manager.add_controller(Controller(f"widget-{uuid.uuid4().hex[:6]}", reconciler, queue, 2))
     return manager
 
@@ -174,6 +176,47 @@ def test_probes_and_metrics(
         in text
     )
     assert "workqueue_adds_total" in text
+
+
+def test_informers_are_shared_per_resource_and_selector() -> None:
+    """Two controllers asking for one kind get one informer (one watch, one cache), with
+    every index either asked for and the shorter resync period."""
+    api = k8s.ApiClient(k8s.Configuration(host="http://127.0.0.1:9"))
+    manager = Manager(ManagerSettings(namespaces=("a", "b")), api)
+    first = manager.informer(WIDGETS, resync_period=60.0)
+    second = manager.informer(
+        WIDGETS, indexers={"by-name": lambda obj: [obj["metadata"]["name"]]}, resync_period=30.0
+    )
+    labelled = manager.informer(WIDGETS, label_selector="team=a")
+    assert second is first
+    assert labelled is not first and labelled.label_selector == "team=a"
+    assert manager.informers == [first, labelled]
+    assert first.store.has_index("by-name")
+    assert first.resync_period == 30.0
+    assert manager.informer(WIDGETS, resync_period=90.0).resync_period == 30.0
+    assert [r.namespace for r in first._reflectors] == ["a", "b"]
+    api.close()  # type: ignore[no-untyped-call]
+
+
+def test_stop_hooks_run_when_the_manager_returns_even_if_one_fails(
+    start_manager: Callable[[Manager], Running],
+) -> None:
+    api = k8s.ApiClient(k8s.Configuration(host="http://127.0.0.1:9"))
+    manager = Manager(ManagerSettings(health_addr=Address("127.0.0.1", 0), metrics_addr=None), api)
+    called: list[str] = []
+
+    def failing() -> None:
+        called.append("failing")
+        raise RuntimeError("boom")
+
+    manager.add_stop_hook(failing)
+    manager.add_stop_hook(lambda: called.append("second"))
+    running = start_manager(manager)
+    assert called == []
+    running.stop.set()
+    assert running.wait_exit() == 0
+    assert called == ["failing", "second"]
+    api.close()  # type: ignore[no-untyped-call]
 
 
 def test_leader_failover_between_two_managers(
@@ -274,8 +317,8 @@ from kubernetes import client as k8s
 from bmo.commands.run import install_signal_handlers
 from bmo.runtime.logconfig import configure_logging
 from bmo.runtime.controller import Controller, Result
-from bmo.runtime.eventhandlers import host_handler
-from bmo.runtime.informer import Informer, Resource
+from bmo.runtime.eventhandlers import EnqueueHandler, ignore_status_only
+from bmo.runtime.informer import Resource
 from bmo.runtime.manager import Manager
 from bmo.runtime.queue import RateLimitingQueue
 from bmo.settings import load
@@ -290,12 +333,10 @@ class Slow:
 settings = load(sys.argv[2:])
 configure_logging(dev=False)
 api = k8s.ApiClient(k8s.Configuration(host=sys.argv[1]))
-manager = Manager(settings, api)
+manager = Manager(settings.manager, api, leader_election=settings.leader_election)
 queue = RateLimitingQueue(name="slow")
-informer = manager.add_informer(Informer(
-    api, Resource("informer.bmo.test", "v1", "widgets", "Widget"),
-    namespaces=settings.namespaces))
-informer.add_handler(host_handler(queue))
+informer = manager.informer(Resource("informer.bmo.test", "v1", "widgets", "Widget"))
+informer.add_handler(EnqueueHandler(queue, update_predicate=ignore_status_only))
 manager.add_controller(Controller("slow", Slow(), queue, 1))
 stop = threading.Event()
 install_signal_handlers(stop)
@@ -382,7 +423,7 @@ def test_sigterm_finishes_in_flight_reconcile_releases_lease_and_exits_0(
     ns = kube_namespace
     Widgets(kube_api_client, ns).create("slow")
     flags = ["--namespace", ns, "--health-addr", "127.0.0.1:0", "--metrics-addr", "0"]
-    flags += ["--enable-leader-election"]
+    flags += ["--enable-leader-election", "--provisioner", "fixture"]
     proc = processes(
         [sys.executable, "-c", SLOW_MANAGER, kube_server.url, *flags], child_env(POD_NAMESPACE=ns)
     )
@@ -409,7 +450,7 @@ def bmh_crd(kube_api_client: k8s.ApiClient) -> Iterator[None]:
         ext.read_custom_resource_definition(BMH_CRD)
         installed = False
     except k8s.ApiException as exc:
-        if exc.status != 404:
+        if not is_not_found(exc):
             raise
         ext.create_custom_resource_definition(_minimal_bmh_crd())
         installed = True

@@ -4,29 +4,76 @@ from __future__ import annotations
 
 import pytest
 
-from bmo.settings import Address, SettingsError, load, resolve_concurrency
+from bmo.settings import Address, Settings, SettingsError, load, resolve_concurrency
+
+IRONIC = {"IRONIC_ENDPOINT": "http://127.0.0.1:6385/v1/"}
+"""The one variable ``--provisioner ironic`` (the default) cannot do without."""
 
 
 def test_defaults_follow_the_go_operator() -> None:
-    s = load([], {}, cpu_count=4)
-    assert s.namespaces == ()
-    assert s.health_addr == Address("", 9440)
-    assert s.metrics_addr == Address("127.0.0.1", 8080)
-    assert s.webhook_port == 9443
-    assert s.provisioner == "ironic"
-    assert s.max_provisioning_retries == 5
+    s = load([], IRONIC, cpu_count=4)
+    assert s.manager.namespaces == ()
+    assert s.manager.health_addr == Address("", 9440)
+    assert s.manager.metrics_addr == Address("127.0.0.1", 8080)
+    assert s.webhook is not None and s.webhook.port == 9443
+    assert s.provisioner.name == "ironic"
+    assert s.provisioner.ironic is not None
+    assert s.provisioner.ironic.endpoint == "http://127.0.0.1:6385"
+    assert s.provisioner.ironic.provisioning_limit == 20
+    assert s.controller.max_provisioning_retries == 5
     assert (s.kube.qps, s.kube.burst) == (20.0, 30)
     le = s.leader_election
     assert (le.enabled, le.lease_name) == (False, "baremetal-operator")
     assert (le.lease_duration, le.renew_deadline, le.retry_period) == (15.0, 10.0, 2.0)
-    assert s.concurrency == 4
-    assert s.development_drivers is False
+    assert s.controller.concurrency == 4
+    assert s.controller.development_drivers is False
+    assert (s.logging.dev, s.logging.level) == (False, "info")
+
+
+def test_the_defaults_of_a_bare_settings_value_are_the_loaded_defaults() -> None:
+    """Each default is defined once: constructing the groups directly gives what loading no
+    flags gives (apart from what depends on the machine or the environment)."""
+    loaded = load(["--provisioner", "fixture"], {}, cpu_count=2)
+    bare = Settings()
+    assert bare.kube == loaded.kube
+    assert bare.manager == loaded.manager
+    assert bare.leader_election == loaded.leader_election
+    assert bare.controller == loaded.controller
+    assert bare.webhook == loaded.webhook
+    assert bare.logging == loaded.logging
 
 
 def test_settings_are_frozen() -> None:
-    s = load([], {}, cpu_count=2)
+    s = load(["--provisioner", "fixture"], {}, cpu_count=2)
     with pytest.raises(AttributeError):
-        s.concurrency = 9  # type: ignore[misc]
+        s.controller.concurrency = 9  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        s.controller = s.controller  # type: ignore[misc]
+
+
+def test_fixture_provisioner_reads_no_ironic_settings_and_ironic_reports_them() -> None:
+    s = load(["--provisioner", "fixture"], {}, cpu_count=2)
+    assert s.provisioner.ironic is None
+    with pytest.raises(SettingsError, match="IRONIC_ENDPOINT is not set"):
+        load([], {}, cpu_count=2)
+    with pytest.raises(SettingsError, match="PROVISIONING_LIMIT"):
+        load([], {**IRONIC, "PROVISIONING_LIMIT": "none"}, cpu_count=2)
+
+
+def test_webhook_flags_are_validated_with_the_rest_and_port_0_disables_it() -> None:
+    s = load(["--provisioner", "fixture", "--webhook-port", "0", "--tls-min-version", "TLS13"], {})
+    assert s.webhook is None
+    s = load(
+        ["--provisioner", "fixture", "--development-drivers", "--tls-min-version", "TLS13"], {}
+    )
+    assert s.webhook is not None and s.webhook.allow_development
+    with pytest.raises(SettingsError, match="--tls-max-version"):
+        load(["--provisioner", "fixture", "--tls-max-version", "SSL3"], {})
+
+
+def test_pod_identity_comes_from_the_downward_api() -> None:
+    s = load(["--provisioner", "fixture"], {"POD_NAME": "bmo-7f", "POD_NAMESPACE": "ops"})
+    assert (s.pod.name, s.pod.namespace) == ("bmo-7f", "ops")
 
 
 def test_environment_supplies_values_and_flags_win() -> None:
@@ -38,11 +85,12 @@ def test_environment_supplies_values_and_flags_win() -> None:
         "RENEW_DEADLINE_SECONDS": "20",
         "RETRY_PERIOD_SECONDS": "4",
         "BMO_DEVELOPMENT_DRIVERS": "true",
+        **IRONIC,
     }
     s = load(["--enable-leader-election"], env)
-    assert s.namespaces == ("a", "b")
-    assert s.concurrency == 3
-    assert s.development_drivers is True
+    assert s.manager.namespaces == ("a", "b")
+    assert s.controller.concurrency == 3
+    assert s.controller.development_drivers is True
     assert s.leader_election.namespace == "ops"
     assert (s.leader_election.lease_duration, s.leader_election.retry_period) == (30.0, 4.0)
 
@@ -50,8 +98,8 @@ def test_environment_supplies_values_and_flags_win() -> None:
         ["--namespace", "c", "--controller-concurrency", "7", "--lease-duration-seconds", "25"],
         env,
     )
-    assert s.namespaces == ("c",)
-    assert s.concurrency == 7
+    assert s.manager.namespaces == ("c",)
+    assert s.controller.concurrency == 7
     assert s.leader_election.lease_duration == 25.0
 
 
@@ -70,17 +118,17 @@ def test_concurrency_rule(flag: int | None, env: dict[str, str], cpus: int, expe
 
 
 def test_leader_election_namespace_falls_back_to_the_single_watch_namespace() -> None:
-    s = load(["--enable-leader-election", "--namespace", "metal"], {})
+    s = load(["--enable-leader-election", "--namespace", "metal"], IRONIC)
     assert s.leader_election.namespace == "metal"
 
 
 def test_addresses_and_disabling_metrics() -> None:
-    s = load(["--health-addr", "127.0.0.1:0", "--metrics-addr", "0"], {})
-    assert s.health_addr == Address("127.0.0.1", 0)
-    assert s.metrics_addr is None
-    s = load(["--metrics-addr", "[::1]:9000"], {})
-    assert s.metrics_addr == Address("::1", 9000)
-    assert str(s.metrics_addr) == "[::1]:9000"
+    s = load(["--health-addr", "127.0.0.1:0", "--metrics-addr", "0"], IRONIC)
+    assert s.manager.health_addr == Address("127.0.0.1", 0)
+    assert s.manager.metrics_addr is None
+    s = load(["--metrics-addr", "[::1]:9000"], IRONIC)
+    assert s.manager.metrics_addr == Address("::1", 9000)
+    assert str(s.manager.metrics_addr) == "[::1]:9000"
 
 
 @pytest.mark.parametrize(

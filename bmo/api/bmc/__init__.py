@@ -1,8 +1,8 @@
 """BMC addresses, drivers and credentials, with the Metal3 operator's rules and messages.
 
-``address`` parses (Go ``net/url`` semantics, via ``gourl``), ``drivers`` maps schemes to
-Ironic drivers and ``driver_info``, ``credentials`` holds the Secret's values, ``errors`` is
-the exception tree. Import from here; the submodules are an implementation detail.
+``address`` parses (Go ``net/url`` semantics, via ``bmo.api.golang.url``), ``drivers`` maps
+schemes to Ironic drivers and ``driver_info``, ``credentials`` holds the Secret's values,
+``errors`` is the exception tree. Import from here; the submodules are an implementation detail.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Users write BMC addresses in many shapes (``192.168.1.1``, ``1.2.3.4:623``, ``ip
 ``redfish+http://[fe80::1]:8000/redfish/v1/Systems/1``); the operator accepts exactly what Go's
 ``url.Parse`` plus three fix-ups accepts, and its error texts reach users through the webhook.
 bmo must accept and reject the same strings with the same words, so this follows the Go code
-step by step on top of ``gourl``.
+step by step on top of ``bmo.api.golang.url``.
 
 Two deliberate differences, both only for input the operator mishandles:
 
@@ -22,8 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from bmo.api.bmc import gourl
 from bmo.api.bmc.errors import BMCAddressError
+from bmo.api.golang import url as go_url
+from bmo.api.golang.net import net_split_host_port_ok
+from bmo.api.golang.strconv import go_quote
 
 __all__ = ["ParsedAddress", "parse_address", "redact_address"]
 
@@ -56,7 +58,7 @@ class ParsedAddress:
     @property
     def query(self) -> Mapping[str, tuple[str, ...]]:
         """Query parameters as Go's ``url.ParseQuery`` collects them (bad pairs skipped)."""
-        values, _ = gourl.parse_query(self.raw_query)
+        values, _ = go_url.parse_query(self.raw_query)
         return MappingProxyType({key: tuple(vals) for key, vals in values.items()})
 
 
@@ -67,13 +69,13 @@ def parse_address(address: str) -> ParsedAddress:
     an address reject "" first (``access_details`` does).
     """
     try:
-        url = gourl.parse(address)
-    except gourl.GoURLError as err:
+        url = go_url.parse(address)
+    except go_url.GoURLError as err:
         # Go rejects "host:port" ("first path segment in URL cannot contain colon"); the
         # operator accepts whatever net.SplitHostPort accepts, as an IPMI host.
-        if ":" in address and not gourl.net_split_host_port_ok(address):
+        if ":" in address and not net_split_host_port_ok(address):
             raise BMCAddressError(redact_address(_PREFIX + str(err), address)) from None
-        url = gourl.GoURL(scheme="ipmi", host=address)
+        url = go_url.GoURL(scheme="ipmi", host=address)
     else:
         if url.opaque:
             # "ipmi:1.2.3.4:623" is opaque to url.Parse; read it as "ipmi://1.2.3.4:623".
@@ -93,10 +95,10 @@ def parse_address(address: str) -> ParsedAddress:
     )
 
 
-def _reparse(text: str, address: str) -> gourl.GoURL:
+def _reparse(text: str, address: str) -> go_url.GoURL:
     try:
-        return gourl.parse(text)
-    except gourl.GoURLError as err:
+        return go_url.parse(text)
+    except go_url.GoURLError as err:
         raise BMCAddressError(redact_address(_PREFIX + str(err), address)) from None
 
 
@@ -111,7 +113,7 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def _check_hostname(url: gourl.GoURL, address: str) -> None:
+def _check_hostname(url: go_url.GoURL, address: str) -> None:
     hostname = url.hostname
     if not hostname:
         return  # the operator allows an empty host here
@@ -128,11 +130,11 @@ def redact_address(text: str, address: str) -> str:
     """``text`` with any userinfo password found in ``address`` replaced by ``xxxxx``."""
     # The parser may have read the address as written or after the opaque rewrite.
     for candidate in (address, address.replace(":", "://", 1)):
-        userinfo = gourl.userinfo_of(candidate)
+        userinfo = go_url.userinfo_of(candidate)
         if userinfo is None or not userinfo[1]:
             continue
         user, password = userinfo
-        quoted_user, quoted_password = gourl.go_quote(user)[1:-1], gourl.go_quote(password)[1:-1]
+        quoted_user, quoted_password = go_quote(user)[1:-1], go_quote(password)[1:-1]
         for u, p in ((user, password), (quoted_user, quoted_password)):
             text = text.replace(f"{u}:{p}@", f"{u}:xxxxx@")
     return text

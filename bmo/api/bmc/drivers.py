@@ -18,10 +18,10 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from bmo.api.bmc import gourl
 from bmo.api.bmc.address import ParsedAddress, parse_address, redact_address
 from bmo.api.bmc.credentials import Credentials
 from bmo.api.bmc.errors import BMCAddressError, DevelopmentDriverDisabledError, UnknownBMCTypeError
+from bmo.api.golang.url import parse_query
 
 __all__ = [
     "DEVELOPMENT_DRIVERS_HINT",
@@ -37,7 +37,8 @@ __all__ = [
 #: How to turn development drivers on; part of the message when ``fake`` is refused.
 DEVELOPMENT_DRIVERS_HINT = "start bmo with --development-drivers (BMO_DEVELOPMENT_DRIVERS=true)"
 
-#: Schemes older operator releases accepted and HEAD rejects as unknown (reference only).
+#: Schemes older operator releases registered in ``pkg/hardwareutils/bmc`` (``irmc.go``,
+#: ``ilo4.go``, ``ilo5.go``, ``idrac.go``, ``ibmc.go``) and HEAD rejects as unknown types.
 REMOVED_TYPES: tuple[str, ...] = (
     "irmc",
     "ilo4",
@@ -316,7 +317,7 @@ class AccessDetails:
 
 def _privilege_level(raw_query: str) -> str:
     """``privilegelevel`` from the query; the default when absent or the query is malformed."""
-    values, failed = gourl.parse_query(raw_query)
+    values, failed = parse_query(raw_query)
     if failed or "privilegelevel" not in values:
         return _IPMI_DEFAULT_PRIVILEGE
     return values["privilegelevel"][0]

@@ -1,20 +1,22 @@
-"""Kubernetes ``core/v1`` Events on BareMetalHosts, shaped like the Go operator's (reference
-§9.1), with the deduplication client-go's event correlator does.
+"""Kubernetes ``core/v1`` Events on BareMetalHosts, shaped like the Go operator's, with the
+deduplication client-go's event correlator does.
 
-Upstream builds each Event itself (``host.NewEvent``: ``generateName: <reason>-``, lower-cased
-here, see :func:`_generate_name`; source component ``metal3-baremetal-controller``, reporting
-controller ``metal3.io/baremetal-controller``, ``related`` = ``spec.consumerRef``) and creates
-it directly. bmo keeps that shape, so ``kubectl get events`` and anything selecting on those
-fields see the same objects, and adds what client-go's recorder would have given it for
-free: a repeat of the same event (same object, type, reason and message) within
-``window`` seconds bumps the existing Event's ``count`` and ``lastTimestamp`` instead of
-creating another object. A host stuck failing every backoff interval otherwise fills etcd
-with identical Events.
+Upstream builds each Event itself (``apis/metal3.io/v1alpha1/baremetalhost_types.go
+NewEvent``: ``generateName: <reason>-``, lower-cased here, see :func:`_generate_name`; source
+component ``metal3-baremetal-controller``, reporting controller
+``metal3.io/baremetal-controller``, ``related`` = ``spec.consumerRef``) and creates it
+directly (``internal/controller/metal3.io/baremetalhost_controller.go publishEvent``). bmo
+keeps that shape, so ``kubectl get events`` and anything selecting on those fields see the
+same objects, and adds what client-go's recorder would have given it for free: a repeat of the
+same event (same object, type, reason and message) within ``window`` seconds bumps the
+existing Event's ``count`` and ``lastTimestamp`` instead of creating another object. A host
+stuck failing every backoff interval otherwise fills etcd with identical Events.
 
 Publishing never raises into the reconcile: the status write already happened, and an
 event lost to an API hiccup is only logged (as upstream does). Messages are scrubbed of URL
-user-info (``https://user:pass@host`` → ``https://***@host``) and truncated, because image
-URLs end up in ``ProvisioningStarted`` messages.
+user-info (``https://user:pass@host`` → ``https://***@host``, by
+:func:`bmo.redaction.scrub_userinfo`) and truncated, because image URLs end up in
+``ProvisioningStarted`` messages.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from kubernetes.client import ApiException
 from bmo.api.constants import BMH_KIND, GROUP_VERSION
 from bmo.api.host import BareMetalHost
 from bmo.api.meta import ObjectReference
+from bmo.redaction import scrub_userinfo
 
 __all__ = [
     "EVENT_TYPE_NORMAL",
@@ -64,12 +67,10 @@ DEFAULT_CACHE_SIZE: Final = 4096
 
 HTTP_NOT_FOUND: Final = 404
 
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/@\s]+@")
-
 
 def scrub_message(message: str) -> str:
     """Remove URL credentials and cap the length: what an Event may say about a host."""
-    scrubbed = _USERINFO.sub(r"\g<scheme>***@", message)
+    scrubbed = scrub_userinfo(message)
     if len(scrubbed) > MAX_MESSAGE_LENGTH:
         scrubbed = scrubbed[: MAX_MESSAGE_LENGTH - 3] + "..."
     return scrubbed

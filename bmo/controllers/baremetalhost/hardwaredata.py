@@ -9,7 +9,8 @@
   inspected; it is always removed once read.
 
 The decisions here are pure (:func:`restored_status`, :func:`hardware_details_change`); the
-reconciler performs the writes, in reference §2.2 step 3-4 order.
+reconciler performs the writes, in the order of upstream ``baremetalhost_controller.go``
+``reconcileHostData`` then ``updateHardwareDetails``.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from kubernetes import client as k8s
-from kubernetes.client import ApiException
 
 from bmo.api.constants import (
     API_GROUP,
@@ -35,11 +35,12 @@ from bmo.api.constants import (
     STATUS_ANNOTATION,
 )
 from bmo.api.errors import APIError
-from bmo.api.gocompat import GoJSONError, go_json_decode
+from bmo.api.golang.json import GoJSONError, go_json_decode
 from bmo.api.hardware import HardwareDetails
 from bmo.api.host import BareMetalHost, BareMetalHostStatus
 from bmo.runtime.cache import thaw
 from bmo.runtime.controller import ReconcileError
+from bmo.runtime.errors import AlreadyExists, Conflict, NotFound, kube_errors
 
 __all__ = [
     "HardwareDataClient",
@@ -49,9 +50,6 @@ __all__ = [
     "hardware_details_change",
     "restored_status",
 ]
-
-HTTP_NOT_FOUND: Final = 404
-HTTP_CONFLICT: Final = 409
 
 
 class InvalidHardwareDetails(ValueError):
@@ -75,7 +73,8 @@ class HardwareDataStore(Protocol):
 
 
 class HardwareDataClient:
-    """Reads and writes ``hardwaredata.metal3.io`` objects.
+    """Reads and writes ``hardwaredata.metal3.io`` objects; API failures raise
+    :class:`~bmo.runtime.errors.KubeError`.
 
     Reads come from ``store`` (an informer cache) when one is given, as the Go operator's
     cached client does: every pass reads the host's HardwareData, and a direct GET for each
@@ -95,13 +94,12 @@ class HardwareDataClient:
 
     def _get_live(self, namespace: str, name: str) -> HardwareDataObject | None:
         try:
-            raw: dict[str, Any] = self._api.get_namespaced_custom_object(  # type: ignore[assignment]
-                API_GROUP, API_VERSION, namespace, HARDWARE_DATA_PLURAL, name
-            )
-        except ApiException as exc:
-            if exc.status == HTTP_NOT_FOUND:
-                return None
-            raise
+            with kube_errors():
+                raw: dict[str, Any] = self._api.get_namespaced_custom_object(  # type: ignore[assignment]
+                    API_GROUP, API_VERSION, namespace, HARDWARE_DATA_PLURAL, name
+                )
+        except NotFound:
+            return None
         return _decode(raw)
 
     def remove_finalizer(self, hardware_data: HardwareDataObject) -> None:
@@ -133,13 +131,13 @@ class HardwareDataClient:
                 "spec": {"hardware": hardware.to_dict()},
             }
             try:
-                self._api.create_namespaced_custom_object(
-                    API_GROUP, API_VERSION, host.namespace, HARDWARE_DATA_PLURAL, body
-                )
+                with kube_errors():
+                    self._api.create_namespaced_custom_object(
+                        API_GROUP, API_VERSION, host.namespace, HARDWARE_DATA_PLURAL, body
+                    )
                 return
-            except ApiException as exc:
-                if exc.status != HTTP_CONFLICT:
-                    raise
+            except (AlreadyExists, Conflict):
+                pass
             # The cache had not seen an object that exists: update the live one.
             current = self._get_live(host.namespace, host.name)
             if current is None:
@@ -151,9 +149,10 @@ class HardwareDataClient:
         self._replace(host.namespace, host.name, body)
 
     def _replace(self, namespace: str, name: str, body: dict[str, Any]) -> None:
-        self._api.replace_namespaced_custom_object(
-            API_GROUP, API_VERSION, namespace, HARDWARE_DATA_PLURAL, name, body
-        )
+        with kube_errors():
+            self._api.replace_namespaced_custom_object(
+                API_GROUP, API_VERSION, namespace, HARDWARE_DATA_PLURAL, name, body
+            )
 
 
 class HardwareDataConflict(ReconcileError):

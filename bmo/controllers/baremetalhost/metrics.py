@@ -1,8 +1,8 @@
 """The Go operator's ``metal3_*`` Prometheus metrics, and scrape-time gauges of host states.
 
 Names, types, label names and histogram buckets are exactly upstream's
-(``internal/controller/metal3.io/metrics.go``, reference §7), so dashboards and alerts written
-for the Go operator keep working; that includes the double underscore in
+(``internal/controller/metal3.io/metrics.go``), so dashboards and alerts written for the Go
+operator keep working; that includes the double underscore in
 ``metal3_delayed__provisioning_total``. Every metric is created once, at import, on
 ``bmo.runtime.registry.REGISTRY``; callers only add label children.
 
@@ -12,9 +12,12 @@ which client_golang never does: it doubles the series count of every per-host ve
 surprises anyone diffing ``/metrics`` against the Go operator, so it is switched off at import
 (``disable_created_metrics`` is process-wide; bmo owns the process it runs in).
 
-The reconciler reports through the small typed functions below, or by handing the state
-machine's :class:`MetricUpdate` samples to :func:`apply_all` once the status write succeeded
-(upstream increments in post-save callbacks, so a failed write counts nothing).
+There is one way to record a metric: a :class:`~bmo.hoststate.actions.MetricSample` named by
+a :class:`~bmo.hoststate.actions.Metrics` constant, handed to :func:`apply` (or a pass's
+samples to :func:`apply_all`). The state machine describes its samples and the reconciler
+applies them once the status write succeeded (upstream increments in post-save callbacks, so
+a failed write counts nothing); the reconciler's own counts (reconciles, credentials and
+host-config-data errors) are samples too.
 
 Host counts by state are not counters at all: :class:`HostStateCollector` computes
 ``bmo_hosts*`` gauges from the informer's cache when Prometheus scrapes, so they are never
@@ -29,7 +32,7 @@ import weakref
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal
 
 import prometheus_client
 import structlog
@@ -39,43 +42,25 @@ from prometheus_client.registry import Collector
 
 from bmo.api.constants import ErrorType, OperationalStatus, ProvisioningState
 from bmo.api.host import BareMetalHost
+from bmo.hoststate.actions import MetricKind, MetricSample
 from bmo.runtime.registry import REGISTRY
 
 __all__ = [
     "DEFAULT_BUCKETS",
     "HOSTS",
     "SLOW_OPERATION_BUCKETS",
+    "HostDataType",
     "HostSnapshot",
     "HostStateCollector",
     "MetricKindError",
     "MetricLabelsError",
-    "MetricUpdate",
     "MetricsError",
-    "Operation",
     "UnknownMetricError",
     "apply",
     "apply_all",
-    "credentials_invalid",
-    "credentials_missing",
-    "credentials_no_management_access",
-    "credentials_unhandled_error",
-    "credentials_updated",
-    "delayed",
-    "delete_delayed_for_detached",
-    "delete_without_deprovisioning",
     "exported_names",
     "forget_host",
-    "host_config_data_error",
-    "host_error",
-    "host_registration_required",
-    "host_unmanaged",
     "install_host_collector",
-    "operation_duration",
-    "power_change",
-    "provisioner_not_ready",
-    "reconcile_failed",
-    "reconcile_started",
-    "state_changed",
     "uninstall_host_collector",
 ]
 
@@ -91,10 +76,8 @@ SLOW_OPERATION_BUCKETS: Final = (30.0, 90.0, 180.0, 360.0, 720.0, 1440.0)
 
 _HOST_LABELS: Final = ("namespace", "host")
 
-Operation = Literal["register", "inspect", "provision", "deprovision"]
-"""The timed operations; the same names as ``status.operationHistory``'s fields."""
-
 HostDataType = Literal["userData", "networkData", "metaData"]
+"""The ``host_data_type`` label values of ``metal3_host_config_data_error_total``."""
 
 
 class MetricsError(Exception):
@@ -102,18 +85,18 @@ class MetricsError(Exception):
 
 
 class UnknownMetricError(MetricsError, KeyError):
-    """An update names a metric bmo does not define."""
+    """A sample names a metric bmo does not define."""
 
 
 class MetricLabelsError(MetricsError, ValueError):
-    """An update carries label names other than the metric's."""
+    """A sample carries label names other than the metric's."""
 
 
 class MetricKindError(MetricsError, ValueError):
-    """An update observes a counter or increments a histogram."""
+    """A sample observes a counter or increments a histogram."""
 
 
-# --- the metrics (reference §7) --------------------------------------------------------------
+# --- the metrics (upstream metrics.go) -------------------------------------------------------
 
 RECONCILE = Counter(
     "metal3_reconcile",
@@ -253,90 +236,6 @@ _PER_HOST: Final[tuple[Counter | Histogram, ...]] = (
 )
 
 
-# --- typed entry points ----------------------------------------------------------------------
-
-
-def reconcile_started(namespace: str, host: str) -> None:
-    RECONCILE.labels(namespace, host).inc()
-
-
-def reconcile_failed() -> None:
-    """A reconcile returned an error (not a recorded host error: that is :func:`host_error`)."""
-    RECONCILE_ERROR.inc()
-
-
-def host_error(reason: str) -> None:
-    """A host entered an error; ``reason`` is the event reason (``RegistrationError``, ...),
-    which is what upstream puts in ``error_type``, not the ``status.errorType`` string."""
-    HOST_ERROR.labels(reason).inc()
-
-
-def power_change(namespace: str, host: str, on: bool) -> None:
-    POWER_CHANGE.labels(namespace, host, "on" if on else "off").inc()
-
-
-def delayed(
-    operation: Literal["provisioning", "deprovisioning"], namespace: str, host: str
-) -> None:
-    """Provisioning or deprovisioning waited for a free slot (``operationalStatus: delayed``)."""
-    counter = DELAYED_DEPROVISIONING if operation == "deprovisioning" else DELAYED_PROVISIONING
-    counter.labels(namespace, host).inc()
-
-
-def operation_duration(operation: Operation, namespace: str, host: str, seconds: float) -> None:
-    """A timed operation finished (upstream observes it when the host leaves the state)."""
-    OPERATION_DURATION[operation].labels(namespace, host).observe(max(0.0, seconds))
-
-
-def credentials_missing() -> None:
-    CREDENTIALS_MISSING.inc()
-
-
-def credentials_invalid() -> None:
-    CREDENTIALS_INVALID.inc()
-
-
-def credentials_unhandled_error() -> None:
-    CREDENTIALS_UNHANDLED_ERROR.inc()
-
-
-def credentials_updated() -> None:
-    CREDENTIALS_UPDATED.inc()
-
-
-def credentials_no_management_access() -> None:
-    CREDENTIALS_NO_MANAGEMENT_ACCESS.inc()
-
-
-def host_config_data_error(data_type: HostDataType) -> None:
-    HOST_CONFIG_DATA_ERROR.labels(data_type).inc()
-
-
-def state_changed(prev: str, new: str) -> None:
-    """Labels are the raw state strings, ``""`` and spaces included, as upstream."""
-    STATE_CHANGE.labels(prev, new).inc()
-
-
-def host_registration_required() -> None:
-    HOST_REGISTRATION_REQUIRED.inc()
-
-
-def host_unmanaged() -> None:
-    HOST_UNMANAGED.inc()
-
-
-def delete_without_deprovisioning() -> None:
-    DELETE_WITHOUT_DEPROVISIONING.inc()
-
-
-def provisioner_not_ready() -> None:
-    PROVISIONER_NOT_READY.inc()
-
-
-def delete_delayed_for_detached() -> None:
-    DELETE_DELAYED_FOR_DETACHED.inc()
-
-
 def forget_host(namespace: str, host: str) -> None:
     """Drop a deleted host's per-host series.
 
@@ -352,26 +251,7 @@ def forget_host(namespace: str, host: str) -> None:
             POWER_CHANGE.remove(namespace, host, on_off)
 
 
-# --- samples handed over by the state machine ------------------------------------------------
-
-
-class MetricUpdate(Protocol):
-    """One metric update the pure state machine asks its caller to make after the status write
-    (``bmo.hoststate.actions.MetricSample`` fits).
-
-    ``name`` is the exposed family name (``metal3_host_error_total``,
-    ``metal3_operation_inspect_duration_seconds``); ``value`` is the amount a counter grows by,
-    or the observation for a histogram.
-    """
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def labels(self) -> Mapping[str, str]: ...
-
-    @property
-    def value(self) -> float: ...
+# --- recording -------------------------------------------------------------------------------
 
 
 def _family(metric: Counter | Histogram) -> str:
@@ -408,10 +288,14 @@ _BY_NAME: Final[Mapping[str, Counter | Histogram]] = MappingProxyType(
 )
 
 
-def apply(update: MetricUpdate) -> None:
-    """Make one state-machine metric update; a wrong name, label set or kind (an observation
-    for a counter) is a programming error and raises :class:`MetricsError` rather than silently
-    inventing a series."""
+def apply(update: MetricSample) -> None:
+    """Record one sample: increment the counter or observe the histogram ``update.name``
+    names, with exactly its labels.
+
+    A wrong name, label set or kind (an observation for a counter, an increment for a
+    histogram) is a programming error and raises :class:`MetricsError` rather than silently
+    inventing a series.
+    """
     metric = _BY_NAME.get(update.name)
     if metric is None:
         raise UnknownMetricError(f"no bmo metric named {update.name!r}")
@@ -420,10 +304,8 @@ def apply(update: MetricUpdate) -> None:
         raise MetricLabelsError(
             f"{update.name} takes labels {sorted(expected)}, got {sorted(update.labels)}"
         )
-    kind = getattr(getattr(update, "kind", None), "value", None)
-    is_histogram = isinstance(metric, Histogram)
-    if kind is not None and (kind == "observe") != is_histogram:
-        raise MetricKindError(f"{update.name} cannot take a {kind!r} update")
+    if (update.kind == MetricKind.OBSERVE) != isinstance(metric, Histogram):
+        raise MetricKindError(f"{update.name} cannot take a {update.kind.value!r} update")
     child = metric.labels(**update.labels) if expected else metric
     if isinstance(child, Histogram):
         child.observe(update.value)
@@ -431,8 +313,9 @@ def apply(update: MetricUpdate) -> None:
         child.inc(update.value)
 
 
-def apply_all(updates: Iterable[MetricUpdate]) -> None:
-    """Apply a reconcile's updates in order (call it only after the status write succeeded)."""
+def apply_all(updates: Iterable[MetricSample]) -> None:
+    """Record a reconcile's samples in order (the state machine's ``outcome.metrics``: call
+    it only after the status write succeeded)."""
     for update in updates:
         apply(update)
 

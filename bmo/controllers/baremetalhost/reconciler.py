@@ -1,4 +1,5 @@
-"""The BareMetalHost reconciler: the Kubernetes side of reference §2.2.
+"""The BareMetalHost reconciler: the Kubernetes side of upstream
+``internal/controller/metal3.io/baremetalhost_controller.go`` ``Reconcile``.
 
 :func:`bmo.hoststate.statemachine.reconcile_host` decides; this module loads what it needs
 (the host from the informer cache, HardwareData, the BMC credentials Secret), runs it, and
@@ -7,18 +8,14 @@ when it changed), and only after every write succeeded the events and metric sam
 write that fails - a 409 from a concurrent change included - raises, so the work queue
 retries the whole pass from fresh state: nothing half-applied is ever published.
 
-Every write is a full ``PUT`` carrying the ``resourceVersion`` the pass read (optimistic
-concurrency), built from the raw cached object so fields this version of bmo does not model
-survive. The informer cache lags our own writes by a watch event; the reconciler remembers
-the object each write returned and prefers it while the cache still shows the version it
-replaced, so a pass never redoes the previous one from stale status.
+How a host is written (full ``PUT`` with the read ``resourceVersion``) and how the lagging
+cache is bridged live in :mod:`bmo.controllers.baremetalhost.writer`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import random
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,14 +23,10 @@ from typing import Any, Final, Protocol
 
 import structlog
 from kubernetes import client as k8s
-from kubernetes.client import ApiException
 
 from bmo.api.bmc import Credentials
 from bmo.api.constants import (
-    API_GROUP,
-    API_VERSION,
     BMH_FINALIZER,
-    BMH_PLURAL,
     HARDWARE_DATA_FINALIZER,
     HARDWARE_DETAILS_ANNOTATION,
     PAUSED_ANNOTATION,
@@ -62,11 +55,20 @@ from bmo.controllers.baremetalhost.secrets import (
     load_bmc_credentials,
     load_preprovisioning_network_data,
 )
+from bmo.controllers.baremetalhost.writer import (
+    HostWriter,
+    WriteConflict,
+    WrittenHosts,
+    change_finalizers,
+    remove_annotations,
+)
 from bmo.hoststate.actions import (
     HOST_ERROR_RETRY_DELAY,
     PROVISIONER_NOT_READY_DELAY,
     Event,
     HostOutcome,
+    Metrics,
+    MetricSample,
     PassEvents,
 )
 from bmo.hoststate.conditions import compute_conditions
@@ -84,8 +86,9 @@ from bmo.provisioner import (
     ProvisionerNotReady,
     build_host_data,
 )
-from bmo.runtime.cache import KubeObject, resource_version, thaw
-from bmo.runtime.controller import ReconcileError, Result, TerminalError, is_not_found
+from bmo.runtime.cache import KubeObject, resource_version
+from bmo.runtime.controller import ReconcileError, Result, TerminalError
+from bmo.runtime.errors import Conflict, KubeError, Unreachable, is_not_found
 from bmo.settings import Settings
 
 __all__ = [
@@ -99,7 +102,6 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-HTTP_CONFLICT: Final = 409
 AT_ONCE: Final = 0.001
 """Come back now after a pass that saved progress. Returned as a delay rather than
 ``Result(requeue=True)``: that form goes through the per-key failure backoff, which only a
@@ -111,7 +113,8 @@ S = ProvisioningState
 
 #: States in which the BMC is not (yet, any more) managed: no credentials are loaded.
 _NO_CREDENTIALS_STATES: Final = frozenset({S.NONE, S.UNMANAGED})
-#: States in which power faults and health are not asked for (reference §9.2).
+#: States in which power faults and health are not asked for: upstream's conditions
+#: (``baremetalhost_controller.go`` ``Reconcile``) skip them there.
 _NO_OBSERVATION_STATES: Final = frozenset({S.NONE, S.UNMANAGED, S.REGISTERING, S.DELETING})
 
 
@@ -125,10 +128,6 @@ class HostEventSink(Protocol):
     """Where a pass's events go (``bmo.controllers.baremetalhost.events.EventRecorder`` fits)."""
 
     def publish_all(self, host: BareMetalHost, events: Iterable[Event]) -> None: ...
-
-
-class WriteConflict(ReconcileError):
-    """An object changed since it was read (HTTP 409): retry the pass from fresh state."""
 
 
 class SecretAccessError(ReconcileError):
@@ -155,9 +154,9 @@ class HostReconcilerSettings:
     def from_settings(cls, settings: Settings) -> HostReconcilerSettings:
         return cls(
             machine=StateMachineSettings(
-                max_provisioning_retries=settings.max_provisioning_retries
+                max_provisioning_retries=settings.controller.max_provisioning_retries
             ),
-            development_drivers=settings.development_drivers,
+            development_drivers=settings.controller.development_drivers,
         )
 
 
@@ -165,84 +164,6 @@ def _status_changed(before: BareMetalHostStatus, after: BareMetalHostStatus) -> 
     return dataclasses.replace(before, last_updated=None) != dataclasses.replace(
         after, last_updated=None
     )
-
-
-class _HostWriter:
-    """Writes one host, always from the latest object the server gave back."""
-
-    def __init__(self, api: k8s.CustomObjectsApi, raw: KubeObject) -> None:
-        self._api = api
-        self.raw: KubeObject = raw
-        self.writes = 0
-
-    @property
-    def namespace(self) -> str:
-        return str(self.raw["metadata"]["namespace"])
-
-    @property
-    def name(self) -> str:
-        return str(self.raw["metadata"]["name"])
-
-    def update_metadata(self, change: Callable[[dict[str, Any]], None]) -> None:
-        body: dict[str, Any] = thaw(self.raw)
-        change(body)
-        self.raw = self._call(
-            self._api.replace_namespaced_custom_object,
-            API_GROUP,
-            API_VERSION,
-            self.namespace,
-            BMH_PLURAL,
-            self.name,
-            body,
-        )
-
-    def write_status(self, status: BareMetalHostStatus) -> None:
-        body: dict[str, Any] = thaw(self.raw)
-        body["status"] = status.to_dict()
-        self.raw = self._call(
-            self._api.replace_namespaced_custom_object_status,
-            API_GROUP,
-            API_VERSION,
-            self.namespace,
-            BMH_PLURAL,
-            self.name,
-            body,
-        )
-
-    def _call(self, method: Callable[..., Any], *args: Any) -> KubeObject:
-        try:
-            result: KubeObject = method(*args)
-        except ApiException as exc:
-            if exc.status == HTTP_CONFLICT:
-                raise WriteConflict(
-                    f"BareMetalHost {self.namespace}/{self.name} changed since it was read "
-                    f"(resourceVersion {resource_version(self.raw)}); retrying"
-                ) from None
-            raise
-        self.writes += 1
-        return result
-
-
-def _remove_annotations(keys: Iterable[str]) -> Callable[[dict[str, Any]], None]:
-    def change(body: dict[str, Any]) -> None:
-        annotations = body["metadata"].get("annotations") or {}
-        for key in keys:
-            annotations.pop(key, None)
-        body["metadata"]["annotations"] = annotations
-
-    return change
-
-
-def _finalizers(
-    add: str | None = None, remove: str | None = None
-) -> Callable[[dict[str, Any]], None]:
-    def change(body: dict[str, Any]) -> None:
-        finalizers = [f for f in body["metadata"].get("finalizers") or [] if f != remove]
-        if add is not None and add not in finalizers:
-            finalizers.append(add)
-        body["metadata"]["finalizers"] = finalizers
-
-    return change
 
 
 class HostReconciler:
@@ -271,19 +192,17 @@ class HostReconciler:
         self._clock = clock
         self._events = events
         self._rand = rand
-        # key -> (resourceVersion the cache showed, object our last write returned)
-        self._written: dict[str, tuple[str, KubeObject]] = {}
-        self._written_lock = threading.Lock()
+        self._written = WrittenHosts()
 
     # -- the Reconciler protocol ---------------------------------------------------------
 
     def reconcile(self, namespace: str, name: str) -> Result:
-        metrics.reconcile_started(namespace, name)
+        metrics.apply(MetricSample(Metrics.RECONCILE, {"namespace": namespace, "host": name}))
         try:
             return self._reconcile(namespace, name)
         except Exception as exc:
             if not is_not_found(exc):
-                metrics.reconcile_failed()
+                metrics.apply(MetricSample(Metrics.RECONCILE_ERROR))
             raise
 
     # -- the pipeline --------------------------------------------------------------------
@@ -294,10 +213,10 @@ class HostReconciler:
         if cached is None:
             # Gone: drop its per-host series (including the count just made) so a cluster
             # that churns hosts does not grow series without bound.
-            self._forget_written(key)
+            self._written.forget(key)
             metrics.forget_host(namespace, name)
             return Result()
-        raw = self._freshest(key, cached)
+        raw = self._written.freshest(key, cached)
         if PAUSED_ANNOTATION in ((raw.get("metadata") or {}).get("annotations") or {}):
             log.info("host is paused; not reconciling")
             return Result()
@@ -306,15 +225,15 @@ class HostReconciler:
         except (APIError, ValueError) as exc:
             raise TerminalError(f"BareMetalHost {key} cannot be decoded: {exc}") from None
 
-        writer = _HostWriter(self._api, raw)
+        writer = HostWriter(self._api, raw)
         base_version = resource_version(cached)
         try:
             return self._reconcile_host(host, writer)
         finally:
             if writer.raw is not raw:
-                self._remember_written(key, base_version, writer.raw)
+                self._written.remember(key, base_version, writer.raw)
 
-    def _reconcile_host(self, host: BareMetalHost, writer: _HostWriter) -> Result:
+    def _reconcile_host(self, host: BareMetalHost, writer: HostWriter) -> Result:
         now = self._clock()
         hardware_data = self._hardware.get(host.namespace, host.name)
         early = self._reconcile_host_data(host, hardware_data, writer, now)
@@ -322,7 +241,7 @@ class HostReconciler:
             return early
 
         if needs_finalizer(host):
-            writer.update_metadata(_finalizers(add=BMH_FINALIZER))
+            writer.update_metadata(change_finalizers(add=BMH_FINALIZER))
             log.info("added host finalizer")
             return Result(requeue_after=AT_ONCE)
 
@@ -342,16 +261,19 @@ class HostReconciler:
                 if not deleting:
                     return self._credentials_error(host, exc, writer, now)
                 log.info("deleting without usable BMC credentials", reason=str(exc))
-            except ApiException as exc:
-                if exc.status == HTTP_CONFLICT:
-                    # Hosts sharing one Secret race to label/own/finalize it: an ordinary
-                    # optimistic-concurrency conflict, retried from fresh state.
-                    raise WriteConflict(
-                        f"BMC secret {host.namespace}/{host.spec.bmc.credentials_name} changed "
-                        "while being claimed; retrying"
-                    ) from None
+            except Conflict:
+                # Hosts sharing one Secret race to label/own/finalize it: an ordinary
+                # optimistic-concurrency conflict, retried from fresh state.
+                raise WriteConflict(
+                    f"BMC secret {host.namespace}/{host.spec.bmc.credentials_name} changed "
+                    "while being claimed; retrying"
+                ) from None
+            except Unreachable:
+                # No answer at all says nothing about the Secret: retried like any failure.
+                raise
+            except KubeError as exc:
                 if not deleting:
-                    metrics.credentials_unhandled_error()
+                    metrics.apply(MetricSample(Metrics.CREDENTIALS_UNHANDLED_ERROR))
                     raise SecretAccessError(
                         "An unhandled failure occurred with the BMC secret "
                         f"{host.namespace}/{host.spec.bmc.credentials_name}: HTTP {exc.status}"
@@ -365,7 +287,7 @@ class HostReconciler:
         try:
             provisioner = self._factory.new(build_host_data(host, credentials), recorder.publish)
         except ProvisionerNotReady as exc:
-            metrics.provisioner_not_ready()
+            metrics.apply(MetricSample(Metrics.PROVISIONER_NOT_READY))
             log.info("provisioner not ready; will retry", reason=str(exc))
             return Result(requeue_after=self._delay(PROVISIONER_NOT_READY_DELAY))
 
@@ -394,13 +316,16 @@ class HostReconciler:
         return self._result(outcome, progressed)
 
     def _preprovisioning_network_data(self, host: BareMetalHost, state: str) -> str:
-        """Step 7: claim the preprovisioning network data Secret and read it; while
-        deleting, a missing one is no reason to stop."""
+        """Claim the preprovisioning network data Secret and read it (upstream
+        ``host_config_data.go`` ``PreprovisioningNetworkData``); while deleting, a missing
+        one is no reason to stop."""
         try:
             return load_preprovisioning_network_data(
                 self._secrets, host, add_finalizer=state != S.DELETING
             )
-        except ApiException as exc:
+        except Unreachable:
+            raise
+        except KubeError as exc:
             if host.metadata.deletion_timestamp is not None:
                 return ""
             raise SecretAccessError(
@@ -413,11 +338,12 @@ class HostReconciler:
         self,
         host: BareMetalHost,
         hardware_data: HardwareDataObject | None,
-        writer: _HostWriter,
+        writer: HostWriter,
         now: datetime,
     ) -> Result | None:
-        """Steps 3-4: HardwareData finalizer, status annotation, architecture, hardware
-        details. Anything written ends the pass with a requeue, as upstream."""
+        """Upstream ``reconcileHostData`` then ``updateHardwareDetails``: HardwareData
+        finalizer, status annotation, architecture, hardware details. Anything written ends
+        the pass with a requeue, as upstream."""
         deleting = host.metadata.deletion_timestamp is not None
         if (
             deleting
@@ -434,7 +360,7 @@ class HostReconciler:
             log.info("restored status from annotation", state=restored.provisioning.state)
             return Result(requeue_after=AT_ONCE)
         if not host.status.is_empty() and STATUS_ANNOTATION in host.annotations:
-            writer.update_metadata(_remove_annotations([STATUS_ANNOTATION]))
+            writer.update_metadata(remove_annotations([STATUS_ANNOTATION]))
             return Result(requeue_after=AT_ONCE)
         if (
             not host.spec.architecture
@@ -459,7 +385,7 @@ class HostReconciler:
                 dataclasses.replace(host.status, hardware=change.hardware, last_updated=now)
             )
         if change.remove_annotation:
-            writer.update_metadata(_remove_annotations([HARDWARE_DETAILS_ANNOTATION]))
+            writer.update_metadata(remove_annotations([HARDWARE_DETAILS_ANNOTATION]))
         if change.hardware is None and not change.remove_annotation:
             return None
         event = change.event
@@ -468,15 +394,14 @@ class HostReconciler:
         return Result(requeue_after=AT_ONCE)
 
     def _credentials_error(
-        self, host: BareMetalHost, error: BMCCredentialsError, writer: _HostWriter, now: datetime
+        self, host: BareMetalHost, error: BMCCredentialsError, writer: HostWriter, now: datetime
     ) -> Result:
         """Upstream's ``credentialsErrorResult``: record, tell, and poll only for a Secret
         that may yet appear (a claimed Secret's changes wake the host by themselves)."""
         missing = isinstance(error, CredentialsSecretMissing)
-        if missing:
-            metrics.credentials_missing()
-        else:
-            metrics.credentials_invalid()
+        metrics.apply(
+            MetricSample(Metrics.CREDENTIALS_MISSING if missing else Metrics.CREDENTIALS_INVALID)
+        )
         message = str(error)
         failed = host.with_status(
             operational_status=OperationalStatus.ERROR,
@@ -515,7 +440,7 @@ class HostReconciler:
         before: BareMetalHost,
         outcome: HostOutcome,
         status: BareMetalHostStatus,
-        writer: _HostWriter,
+        writer: HostWriter,
         now: datetime,
     ) -> bool:
         """Persist ``outcome`` in ``HostOutcome``'s order; publish only after every write.
@@ -525,14 +450,14 @@ class HostReconciler:
         if outcome.object_dirty:
             if outcome.remove_finalizer and outcome.release_secrets:
                 self._release_secrets(host)
-            remove_annotations = _remove_annotations(outcome.annotations_to_remove)
-            remove_finalizer = _finalizers(
+            drop_annotations = remove_annotations(outcome.annotations_to_remove)
+            drop_finalizer = change_finalizers(
                 remove=BMH_FINALIZER if outcome.remove_finalizer else None
             )
 
             def change(body: dict[str, Any]) -> None:
-                remove_annotations(body)
-                remove_finalizer(body)
+                drop_annotations(body)
+                drop_finalizer(body)
 
             writer.update_metadata(change)
             if outcome.remove_finalizer:
@@ -559,7 +484,7 @@ class HostReconciler:
         metrics.apply_all(outcome.metrics)
         if outcome.delete_complete:
             metrics.forget_host(host.namespace, host.name)
-            self._forget_written(f"{host.namespace}/{host.name}")
+            self._written.forget(f"{host.namespace}/{host.name}")
         return writer.writes > writes or outcome.hardware_data is not None
 
     def _release_secrets(self, host: BareMetalHost) -> None:
@@ -582,27 +507,3 @@ class HostReconciler:
     def _delay(self, seconds: float) -> float:
         cap = self._settings.max_requeue_after
         return seconds if cap is None else min(seconds, cap)
-
-    # -- our own writes versus the lagging cache -----------------------------------------
-
-    def _freshest(self, key: str, cached: KubeObject) -> KubeObject:
-        with self._written_lock:
-            memo = self._written.get(key)
-            if memo is None:
-                return cached
-            if memo[0] == resource_version(cached):
-                return memo[1]
-            del self._written[key]
-            return cached
-
-    def _remember_written(self, key: str, base_version: str, obj: KubeObject) -> None:
-        meta = obj.get("metadata") or {}
-        with self._written_lock:
-            if meta.get("deletionTimestamp") and not meta.get("finalizers"):
-                self._written.pop(key, None)
-            else:
-                self._written[key] = (base_version, obj)
-
-    def _forget_written(self, key: str) -> None:
-        with self._written_lock:
-            self._written.pop(key, None)

@@ -1,11 +1,13 @@
 """The Secrets a BareMetalHost uses: finding them, claiming them, reading them.
 
-The manager only caches Secrets labelled ``environment.metal3.io=baremetal`` (reference
-§9.4), so a Secret the user just created is not in the cache yet: look there first, then ask
-the API server. Using a Secret *claims* it - the label (so its changes reach the cache and,
-through the owner reference, wake the host), a non-controller owner reference to the host
-for the BMC credentials, and for Secrets that must outlive the reconcile the
-``baremetalhost.metal3.io/secret`` finalizer, released when the host goes away.
+The manager only caches Secrets labelled ``environment.metal3.io=baremetal`` (upstream
+``main.go`` restricts its cache so), so a Secret the user just created is not in the cache
+yet: look there first, then ask the API server, as upstream
+``pkg/secretutils/secret_manager.go`` ``ObtainSecret`` does. Using a Secret *claims* it -
+the label (so its changes reach the cache and, through the owner reference, wake the host),
+a non-controller owner reference to the host for the BMC credentials, and for Secrets that
+must outlive the reconcile the ``baremetalhost.metal3.io/secret`` finalizer, released when
+the host goes away.
 
 Nothing here logs or raises Secret contents: exceptions carry the upstream messages, which
 name the Secret, never its data.
@@ -15,13 +17,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 from collections.abc import Mapping
 from typing import Any, Final, Protocol, cast
 
 import structlog
 from kubernetes import client as k8s
-from kubernetes.client import ApiException
 
 from bmo.api.bmc import BMCAddressError, BMCError, Credentials, access_details
 from bmo.api.constants import (
@@ -34,9 +36,11 @@ from bmo.api.constants import (
 from bmo.api.host import BareMetalHost
 from bmo.api.meta import SecretReference
 from bmo.controllers.baremetalhost import metrics
+from bmo.hoststate.actions import Metrics, MetricSample
 from bmo.hoststate.run import SecretVersion
 from bmo.provisioner import ProvisionerError
 from bmo.runtime.cache import KubeObject, thaw
+from bmo.runtime.errors import KubeError, NotFound, Unreachable, kube_errors
 
 __all__ = [
     "BMCCredentialsError",
@@ -52,7 +56,6 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-HTTP_NOT_FOUND: Final = 404
 _VALUE_KEY: Final = "value"
 
 
@@ -108,19 +111,21 @@ def secret_value(secret: KubeObject, key: str) -> str | None:
 
 
 class SecretManager:
-    """Finds and claims Secrets (upstream's ``secretutils.SecretManager``)."""
+    """Finds and claims Secrets (upstream ``pkg/secretutils/secret_manager.go``
+    ``SecretManager``). API failures raise :class:`~bmo.runtime.errors.KubeError`."""
 
     def __init__(self, api_client: k8s.ApiClient, store: SecretStore) -> None:
         self._core = k8s.CoreV1Api(api_client)
         self._store = store
 
     def obtain(self, namespace: str, name: str) -> KubeObject:
-        """The Secret from the cache, else from the API; raises ``ApiException`` (404 when it
-        does not exist)."""
+        """The Secret from the cache, else from the API; raises
+        :class:`~bmo.runtime.errors.NotFound` when it does not exist."""
         cached = self._store.get(f"{namespace}/{name}")
         if cached is not None:
             return cached
-        resp: Any = self._core.read_namespaced_secret(name, namespace, _preload_content=False)
+        with kube_errors():
+            resp: Any = self._core.read_namespaced_secret(name, namespace, _preload_content=False)
         obj: dict[str, Any] = json.loads(resp.data)
         return obj
 
@@ -132,7 +137,8 @@ class SecretManager:
         owner: BareMetalHost | None,
         add_finalizer: bool,
     ) -> KubeObject:
-        """Obtain and claim: label, owner reference (never a controller one), finalizer."""
+        """Obtain and claim: label, owner reference (never a controller one), finalizer
+        (upstream ``AcquireSecret``)."""
         secret = self.obtain(namespace, name)
         body = thaw(secret)
         meta = body.setdefault("metadata", {})
@@ -152,30 +158,27 @@ class SecretManager:
         return self._replace(namespace, name, body)
 
     def release(self, namespace: str, name: str) -> None:
-        """Drop the Secret finalizer so the Secret can go with its host (404 is fine)."""
+        """Drop the Secret finalizer so the Secret can go with its host (upstream
+        ``ReleaseSecret``; a Secret already gone is fine)."""
         try:
             secret = self.obtain(namespace, name)
-        except ApiException as exc:
-            if exc.status == HTTP_NOT_FOUND:
-                return
-            raise
+        except NotFound:
+            return
         finalizers = list((secret.get("metadata") or {}).get("finalizers") or [])
         if SECRET_FINALIZER not in finalizers:
             return
         body = thaw(secret)
         body["metadata"]["finalizers"] = [f for f in finalizers if f != SECRET_FINALIZER]
-        try:
+        with contextlib.suppress(NotFound):
             self._replace(namespace, name, body)
-        except ApiException as exc:
-            if exc.status != HTTP_NOT_FOUND:
-                raise
         log.info("released secret", secret=f"{namespace}/{name}")
 
     def _replace(self, namespace: str, name: str, body: dict[str, Any]) -> KubeObject:
         # A plain dict body keeps fields the client's models do not know.
-        resp: Any = self._core.replace_namespaced_secret(
-            name, namespace, cast(Any, body), _preload_content=False
-        )
+        with kube_errors():
+            resp: Any = self._core.replace_namespaced_secret(
+                name, namespace, cast(Any, body), _preload_content=False
+            )
         updated: dict[str, Any] = json.loads(resp.data)
         return updated
 
@@ -203,22 +206,20 @@ def load_bmc_credentials(
 ) -> tuple[Credentials, SecretVersion]:
     """Claim and read the BMC credentials Secret, validating the host's BMC details.
 
-    Upstream's ``buildAndValidateBMCCredentials``, with its checks in its order and its
-    messages. Raises :class:`BMCCredentialsError`; API failures other than a missing
-    Secret propagate as ``ApiException``.
+    Upstream ``baremetalhost_controller.go`` ``buildAndValidateBMCCredentials``, with its
+    checks in its order and its messages. Raises :class:`BMCCredentialsError`; API failures
+    other than a missing Secret propagate as :class:`~bmo.runtime.errors.KubeError`.
     """
     name = host.spec.bmc.credentials_name
     if not name:
         raise CredentialsInvalid("No BMC CredentialsName defined The BMC secret reference is empty")
     try:
         secret = secrets.acquire(host.namespace, name, owner=host, add_finalizer=add_finalizer)
-    except ApiException as exc:
-        if exc.status == HTTP_NOT_FOUND:
-            raise CredentialsSecretMissing(
-                "BMC CredentialsName secret doesn't exist The BMC secret "
-                f"{host.namespace}/{name} does not exist"
-            ) from None
-        raise
+    except NotFound:
+        raise CredentialsSecretMissing(
+            "BMC CredentialsName secret doesn't exist The BMC secret "
+            f"{host.namespace}/{name} does not exist"
+        ) from None
     address = host.spec.bmc.address
     if not address:
         raise CredentialsInvalid("Empty BMC address Missing BMC connection detail 'Address'")
@@ -249,7 +250,7 @@ def load_preprovisioning_network_data(
 ) -> str:
     """Claim the ``preprovisioningNetworkDataName`` Secret (label, owner, finalizer) and
     read its ``networkData``: the ramdisk's network configuration. ``""`` when none is
-    named; a named Secret that does not exist raises ``ApiException`` (404)."""
+    named; a named Secret that does not exist raises :class:`~bmo.runtime.errors.NotFound`."""
     name = host.spec.preprovisioning_network_data_name
     if not name:
         return ""
@@ -287,25 +288,27 @@ class HostConfigSecrets:
             return None
         namespace = ref.namespace or self._host.namespace
         if namespace != self._host.namespace:
-            metrics.host_config_data_error(key)
+            metrics.apply(MetricSample(Metrics.HOST_CONFIG_DATA_ERROR, {"host_data_type": key}))
             raise HostConfigDataError(
                 f"{key} secret must be in the same namespace as the host "
                 f"{self._host.namespace}/{self._host.name}"
             )
         try:
             secret = self._secrets.acquire(namespace, ref.name, owner=None, add_finalizer=False)
-        except ApiException as exc:
-            if exc.status == HTTP_NOT_FOUND:
-                metrics.host_config_data_error(key)
-                raise HostConfigDataError(
-                    f"{key} secret {namespace}/{ref.name} does not exist"
-                ) from None
+        except NotFound:
+            metrics.apply(MetricSample(Metrics.HOST_CONFIG_DATA_ERROR, {"host_data_type": key}))
+            raise HostConfigDataError(
+                f"{key} secret {namespace}/{ref.name} does not exist"
+            ) from None
+        except Unreachable:
+            raise
+        except KubeError as exc:
             raise HostConfigDataError(
                 f"cannot read {key} secret {namespace}/{ref.name}: HTTP {exc.status}"
             ) from None
         value = _value_or_fallback(secret, key)
         if value is None:
-            metrics.host_config_data_error(key)
+            metrics.apply(MetricSample(Metrics.HOST_CONFIG_DATA_ERROR, {"host_data_type": key}))
             raise HostConfigDataError(f"Secret {ref.name} does not contain key {key}")
         return value
 

@@ -24,6 +24,7 @@ from bmo.controllers.baremetalhost.events import EventRecorder
 from bmo.controllers.baremetalhost.reconciler import HostEventSink
 from bmo.hoststate.actions import Event
 from bmo.provisioner.fixture import Delay, FixtureProvisionerFactory, FixtureRegistry
+from bmo.runtime.errors import is_not_found
 from bmo.runtime.registry import REGISTRY
 from testenv.kubeapi import Faults, KubeAPIServer
 from tests.integration.operator import (
@@ -103,7 +104,7 @@ def hardware_data(api_client: k8s.ApiClient, namespace: str, name: str) -> dict[
             "metal3.io", "v1alpha1", namespace, "hardwaredata", name
         )
     except k8s.ApiException as exc:
-        if exc.status == 404:
+        if is_not_found(exc):
             return None
         raise
     return obj

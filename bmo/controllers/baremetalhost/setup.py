@@ -1,0 +1,151 @@
+"""Register the BareMetalHost controller with a manager: controller-runtime's
+``SetupWithManager``, as upstream ``internal/controller/metal3.io/baremetalhost_controller.go``
+``SetupWithManager`` does it, with the Secret cache restriction of upstream ``main.go``.
+
+What the controller watches, and why:
+
+* **BareMetalHosts** (``For``), through upstream's ``updateEventHandler`` predicate: an update
+  that changed only the status - the controller's own writes - does not trigger a reconcile.
+  Redelivered every sync period as a safety net.
+* **Secrets labelled** ``environment.metal3.io=baremetal`` (``Owns(&Secret{},
+  MatchEveryOwner)``; ``main.go`` limits the manager's Secret cache to that label): a change
+  wakes every host that owns the Secret. Indexed by owner host.
+* **HardwareData**: read from the cache on every pass instead of a GET each; no handler,
+  since upstream does not watch it either.
+
+:func:`setup` is the package's one entry point for ``bmo run``; every controller package
+offers one with the same signature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from bmo.api.constants import (
+    API_GROUP,
+    API_VERSION,
+    BMH_KIND,
+    BMH_PLURAL,
+    HARDWARE_DATA_KIND,
+    HARDWARE_DATA_PLURAL,
+    SECRET_ENVIRONMENT_LABEL,
+    SECRET_ENVIRONMENT_VALUE,
+)
+from bmo.controllers.baremetalhost import metrics
+from bmo.controllers.baremetalhost.events import EventRecorder
+from bmo.controllers.baremetalhost.reconciler import (
+    HostEventSink,
+    HostReconciler,
+    HostReconcilerSettings,
+)
+from bmo.provisioner import ProvisionerFactory
+from bmo.runtime.cache import KubeObject
+from bmo.runtime.controller import Controller
+from bmo.runtime.eventhandlers import EnqueueHandler, KeyQueue, ignore_status_only, owner_keys
+from bmo.runtime.informer import SECRETS, Informer, Resource
+from bmo.runtime.manager import Manager
+from bmo.runtime.queue import RateLimitingQueue
+from bmo.runtime.settings import DEFAULT_SYNC_PERIOD
+from bmo.settings import Settings
+
+__all__ = [
+    "BAREMETALHOSTS",
+    "CONTROLLER_NAME",
+    "HARDWAREDATA",
+    "OWNER_HOST_INDEX",
+    "SECRET_LABEL_SELECTOR",
+    "HostController",
+    "baremetal_secret_owner_keys",
+    "host_handler",
+    "owner_host_keys",
+    "secret_owner_handler",
+    "setup",
+]
+
+CONTROLLER_NAME: Final = "baremetalhost"
+BAREMETALHOSTS: Final = Resource(API_GROUP, API_VERSION, BMH_PLURAL, BMH_KIND)
+HARDWAREDATA: Final = Resource(API_GROUP, API_VERSION, HARDWARE_DATA_PLURAL, HARDWARE_DATA_KIND)
+SECRET_LABEL_SELECTOR: Final = f"{SECRET_ENVIRONMENT_LABEL}={SECRET_ENVIRONMENT_VALUE}"
+OWNER_HOST_INDEX: Final = "owner-host"
+
+owner_host_keys: Final = owner_keys(API_GROUP, BMH_KIND)
+"""``namespace/name`` of each BareMetalHost in an object's ownerReferences."""
+
+
+def baremetal_secret_owner_keys(obj: KubeObject) -> list[str]:
+    """Owner host keys of a Secret labelled ``environment.metal3.io=baremetal``; other
+    Secrets concern no host."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    if labels.get(SECRET_ENVIRONMENT_LABEL) != SECRET_ENVIRONMENT_VALUE:
+        return []
+    return list(owner_host_keys(obj))
+
+
+def host_handler(queue: KeyQueue) -> EnqueueHandler:
+    """BareMetalHost events → the host's key, ignoring status-only updates (upstream
+    ``baremetalhost_controller.go`` ``updateEventHandler``)."""
+    return EnqueueHandler(queue, update_predicate=ignore_status_only)
+
+
+def secret_owner_handler(queue: KeyQueue) -> EnqueueHandler:
+    """Secret events → the keys of the BareMetalHosts owning them."""
+    return EnqueueHandler(queue, mapper=baremetal_secret_owner_keys)
+
+
+@dataclass(frozen=True)
+class HostController:
+    """What :func:`setup` registered, for callers (tests) that look inside."""
+
+    hosts: Informer
+    secrets: Informer
+    hardware: Informer
+    reconciler: HostReconciler
+    controller: Controller
+
+
+def setup(
+    manager: Manager,
+    settings: Settings,
+    *,
+    provisioner_factory: ProvisionerFactory,
+    host_settings: HostReconcilerSettings | None = None,
+    events: HostEventSink | None = None,
+) -> HostController:
+    """Register the BareMetalHost controller's informers, handlers and controller.
+
+    ``host_settings`` defaults to ``settings``' (tests cap requeue delays); ``events``
+    replaces the Kubernetes event recorder (tests observe what is published, and when).
+    """
+    queue: RateLimitingQueue[str] = RateLimitingQueue(name=CONTROLLER_NAME)
+    hosts = manager.informer(BAREMETALHOSTS, resync_period=DEFAULT_SYNC_PERIOD)
+    hosts.add_handler(host_handler(queue))
+    secrets = manager.informer(
+        SECRETS,
+        label_selector=SECRET_LABEL_SELECTOR,
+        indexers={OWNER_HOST_INDEX: owner_host_keys},
+        resync_period=DEFAULT_SYNC_PERIOD,
+    )
+    secrets.add_handler(secret_owner_handler(queue))
+    hardware = manager.informer(HARDWAREDATA)
+    reconciler = HostReconciler(
+        manager.api_client,
+        hosts,
+        secrets,
+        provisioner_factory,
+        host_settings
+        if host_settings is not None
+        else HostReconcilerSettings.from_settings(settings),
+        events=events
+        if events is not None
+        else EventRecorder(manager.api_client, reporting_instance=settings.pod.name),
+        hardware_store=hardware,
+    )
+    controller = manager.add_controller(
+        Controller(CONTROLLER_NAME, reconciler, queue, settings.controller.concurrency)
+    )
+    metrics.install_host_collector(hosts.objects)
+    # A stopped manager's cache no longer follows the cluster: report no hosts rather than
+    # the last ones seen.
+    manager.add_stop_hook(metrics.uninstall_host_collector)
+    return HostController(hosts, secrets, hardware, reconciler, controller)

@@ -1,0 +1,117 @@
+"""The Ironic provisioner: the ``Provisioner`` verbs as Ironic node operations.
+
+Mirrors upstream ``pkg/provisioner/ironic/``, split by verb the same way: :mod:`.core` (the
+shared half of ``ironic.go`` and ``result.go``), :mod:`.register` (``register.go``),
+:mod:`.inspection` (``inspecthardware.go``), :mod:`.prepare`, :mod:`.provision` (provision,
+adopt, deprovision), :mod:`.power`, :mod:`.delete` (delete, detach) and :mod:`.capacity`
+(capacity, health, power failure). :class:`IronicProvisioner` composes them;
+:class:`IronicProvisionerFactory` (``factory.go``) checks Ironic is ready first
+(``dependencies.go TryInit``).
+
+Each verb reads the node once, then acts on its ``provision_state`` following the Go
+operator's per-state tables, and returns at most one Ironic action per call: the state
+machine calls again (after ``requeue_after``) and the next call sees where Ironic got to.
+Nothing is remembered between reconciles except what Ironic stores, which is why
+``register`` runs every time and re-creates a node Ironic lost.
+
+Error mapping, the seam's contract (:mod:`bmo.provisioner.errors`):
+
+* an Ironic *verdict* about the host (deploy failed, inspection failed, bad BMC address...)
+  is a ``ProvisionResult(error_message=...)``, recorded by the state machine;
+* Ironic being busy with the node (409 NodeLocked or another 409) raises
+  :class:`HostLocked`/:class:`ProvisionerBusy` with a 3 s retry;
+* Ironic unreachable or not ready raises :class:`ProvisionerNotReady`; other trouble
+  talking to it (5xx, timeouts, rejected requests) raises :class:`ProvisionerError`;
+* no node where one is needed raises :class:`NeedsRegistration`.
+
+Messages never carry the BMC password or user data: Ironic's own texts are scrubbed of the
+password before they leave this package, and request bodies are never logged.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from bmo.ironic.client import IronicClient
+from bmo.ironic.config import IronicConfig
+from bmo.ironic.errors import NotReady
+from bmo.ironic.provisioner.capacity import CapacityVerbs
+from bmo.ironic.provisioner.core import (
+    DELETE_MAINTENANCE_REASON,
+    LONG_DELAY,
+    SHORT_DELAY,
+    node_name,
+)
+from bmo.ironic.provisioner.delete import DeleteVerbs
+from bmo.ironic.provisioner.inspection import InspectionVerbs
+from bmo.ironic.provisioner.power import PowerVerbs
+from bmo.ironic.provisioner.prepare import PrepareVerbs
+from bmo.ironic.provisioner.provision import ProvisionVerbs
+from bmo.ironic.provisioner.register import RegistrationVerbs
+from bmo.provisioner.errors import ProvisionerNotReady
+from bmo.provisioner.types import EventPublisher, HostData
+
+__all__ = [
+    "DELETE_MAINTENANCE_REASON",
+    "LONG_DELAY",
+    "SHORT_DELAY",
+    "IronicProvisioner",
+    "IronicProvisionerFactory",
+    "node_name",
+]
+
+
+class IronicProvisioner(
+    RegistrationVerbs,
+    InspectionVerbs,
+    PrepareVerbs,
+    ProvisionVerbs,
+    PowerVerbs,
+    DeleteVerbs,
+    CapacityVerbs,
+):
+    """One host's provisioner for one reconcile (see the package docstring).
+
+    The verbs are mixins over :class:`bmo.ironic.provisioner.core.ProvisionerCore`, as the
+    Go ``ironicProvisioner`` methods are spread over files; none calls another's helpers.
+    """
+
+
+class IronicProvisionerFactory:
+    """Builds one :class:`IronicProvisioner` per host per reconcile over a shared client.
+
+    ``preprov_image_builder`` says a PreprovisioningImage builder is running: registration
+    then waits for a built image instead of using ``DEPLOY_*`` URLs (``ironic.go
+    configureNode``).
+    """
+
+    def __init__(
+        self,
+        client: IronicClient,
+        config: IronicConfig,
+        *,
+        allow_development: bool = False,
+        rng: Callable[[], float] = random.random,
+        preprov_image_builder: bool = False,
+    ) -> None:
+        self._client = client
+        self._config = config
+        self._allow_development = allow_development
+        self._rng = rng
+        self._preprov_image_builder = preprov_image_builder
+
+    def new(self, host_data: HostData, publish: EventPublisher) -> IronicProvisioner:
+        try:
+            self._client.ensure_ready()
+        except NotReady as exc:
+            raise ProvisionerNotReady(f"ironic is not ready: {exc}") from None
+        return IronicProvisioner(
+            self._client,
+            self._config,
+            host_data,
+            publish,
+            allow_development=self._allow_development,
+            rng=self._rng,
+            preprov_image_builder=self._preprov_image_builder,
+        )

@@ -1,0 +1,108 @@
+"""The runtime's settings groups: how to reach the API server, what the manager serves and
+watches, how it elects a leader.
+
+Typed, frozen values with the controller-runtime / client-go defaults, each defined once
+here. They hold no application knowledge (no lease name, no flag names): ``bmo.settings``
+composes them into the operator's root ``Settings``, parses flags and the environment into
+them and validates them, once, at start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT",
+    "DEFAULT_HEALTH_ADDR",
+    "DEFAULT_KUBE_BURST",
+    "DEFAULT_KUBE_QPS",
+    "DEFAULT_LEASE_DURATION",
+    "DEFAULT_METRICS_ADDR",
+    "DEFAULT_RENEW_DEADLINE",
+    "DEFAULT_RETRY_PERIOD",
+    "DEFAULT_SYNC_PERIOD",
+    "Address",
+    "KubeSettings",
+    "LeaderElectionSettings",
+    "ManagerSettings",
+]
+
+
+@dataclass(frozen=True)
+class Address:
+    """A ``host:port`` bind address; an empty host means every interface, like Go's
+    ``:9440``."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+DEFAULT_KUBE_QPS: Final = 20.0
+"""Sustained Kubernetes API requests per second (the Go operator's ``main.go`` default)."""
+DEFAULT_KUBE_BURST: Final = 30
+"""Kubernetes API request burst (the Go operator's ``main.go`` default)."""
+
+DEFAULT_LEASE_DURATION: Final = 15.0
+"""controller-runtime ``pkg/manager/internal.go`` ``defaultLeaseDuration``."""
+DEFAULT_RENEW_DEADLINE: Final = 10.0
+"""controller-runtime ``pkg/manager/internal.go`` ``defaultRenewDeadline``."""
+DEFAULT_RETRY_PERIOD: Final = 2.0
+"""controller-runtime ``pkg/manager/internal.go`` ``defaultRetryPeriod``."""
+
+DEFAULT_HEALTH_ADDR: Final = Address("", 9440)
+"""Where ``/healthz`` and ``/readyz`` listen (the Go operator's ``main.go`` ``-health-addr``)."""
+DEFAULT_METRICS_ADDR: Final = Address("127.0.0.1", 8080)
+"""Plain HTTP on loopback. Upstream serves HTTPS with authn on ``:8443``; bmo does not
+implement that filter, so it binds loopback by default and a deployment exposes metrics
+deliberately (``--metrics-addr :8080``) behind its own network policy."""
+
+DEFAULT_SYNC_PERIOD: Final = 10 * 60 * 60.0
+"""controller-runtime ``pkg/cache/cache.go`` ``defaultSyncPeriod`` (10 h): how often an
+informer that asks for it redelivers every cached object. A safety net, not a polling loop."""
+DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT: Final = 30.0
+"""controller-runtime ``pkg/manager/internal.go`` ``defaultGracefulShutdownPeriod``: how
+long in-flight reconciles may take to finish on a requested stop."""
+
+
+@dataclass(frozen=True)
+class KubeSettings:
+    """How to reach the API server and how hard to hit it."""
+
+    kubeconfig: str | None = None
+    url: str | None = None
+    qps: float = DEFAULT_KUBE_QPS
+    burst: int = DEFAULT_KUBE_BURST
+
+
+@dataclass(frozen=True)
+class LeaderElectionSettings:
+    """client-go ``leaderelection`` timings; ``namespace`` and ``lease_name`` say which Lease.
+
+    The application names the Lease (controller-runtime's ``LeaderElectionID``); an enabled
+    election needs both it and a namespace.
+    """
+
+    enabled: bool = False
+    namespace: str | None = None
+    lease_name: str = ""
+    lease_duration: float = DEFAULT_LEASE_DURATION
+    renew_deadline: float = DEFAULT_RENEW_DEADLINE
+    retry_period: float = DEFAULT_RETRY_PERIOD
+
+
+@dataclass(frozen=True)
+class ManagerSettings:
+    """What the manager serves and watches: controller-runtime's ``manager.Options``.
+
+    ``namespaces`` empty means cluster-wide (the cache's ``DefaultNamespaces``);
+    ``metrics_addr`` ``None`` disables the metrics endpoint.
+    """
+
+    namespaces: tuple[str, ...] = ()
+    health_addr: Address = DEFAULT_HEALTH_ADDR
+    metrics_addr: Address | None = DEFAULT_METRICS_ADDR
