@@ -59,6 +59,7 @@ from testenv.kubeapi import KubeAPIServer
 T = TypeVar("T")
 API_VERSION = "1.110"
 IMAGE_NAME = "bench.qcow2"
+DEFAULT_PROVISIONING_LIMIT = 20
 SCRIPT_PHASES = ("enroll", "manage", "inspect", "provide", "instance_info", "deploy")
 
 
@@ -89,28 +90,40 @@ class NodeTimes:
     done: dict[str, float] = field(default_factory=dict)
 
 
-def _retry(action: Callable[[], T], what: str, attempts: int = 8) -> T:
+def _transient(exc: BaseException) -> bool:
     """NodeLocked (409), 503 and dropped connections are Ironic being busy.
 
     A node being worked on answers 409 NodeLocked; ``[conductor] max_concurrent_clean`` and
     ``max_concurrent_deploy`` make the API answer 503 beyond that many nodes in flight; and
-    the API server (cheroot, a small listen backlog) drops a connection now and then.
+    the API server (cheroot, a small listen backlog) drops or resets a connection now and
+    then, which keystoneauth raises as ``ConnectFailure``/``ConnectionError``.
     """
+    from keystoneauth1 import exceptions as ks_exceptions
     from openstack import exceptions
 
-    for attempt in range(attempts):
-        try:
-            return action()
-        except exceptions.ConflictException:
-            pass
-        except exceptions.HttpException as exc:
-            if exc.status_code not in (503, None):
-                raise
-        except exceptions.SDKException as exc:
-            if "Connection" not in str(exc):
-                raise
-        time.sleep(0.5 * (attempt + 1))
-    raise BenchError(f"{what}: Ironic stayed busy after {attempts} attempts")
+    if isinstance(exc, exceptions.ConflictException):
+        return True
+    if isinstance(exc, exceptions.HttpException):
+        return exc.status_code in (503, None)
+    if isinstance(exc, (ks_exceptions.ConnectionError, ConnectionError)):
+        return True
+    return isinstance(exc, exceptions.SDKException) and "onnection" in str(exc)
+
+
+def _retry(action: Callable[[], T], what: str, attempts: int = 10) -> T:
+    """``action`` retried on transient errors as a real client does: bounded, with backoff."""
+    import tenacity
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(_transient),
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_exponential(multiplier=0.5, max=5.0),
+        reraise=False,
+    )
+    try:
+        return retrying(action)
+    except tenacity.RetryError as exc:
+        raise BenchError(f"{what}: Ironic stayed busy after {attempts} attempts") from exc
 
 
 def connection(ironic: IronicProcess) -> Any:
@@ -127,14 +140,34 @@ def connection(ironic: IronicProcess) -> Any:
 
 
 def walk_node(
-    ironic: IronicProcess, index: int, image: Image, started: float, timeout: float
+    ironic: IronicProcess,
+    index: int,
+    image: Image,
+    started: float,
+    timeout: float,
+    slots: threading.Semaphore,
 ) -> NodeTimes:
+    """One node from enroll to active. ``slots`` is bmo's ``PROVISIONING_LIMIT``: held while
+    the node inspects and while it deploys, the states bmo gates on capacity
+    (``ironic.go HasCapacity``)."""
     conn = connection(ironic)
     bm = conn.baremetal
     times = NodeTimes()
 
     def mark(phase: str) -> None:
         times.done[phase] = time.monotonic() - started
+
+    def move(target: str, wanted: str) -> None:
+        # The request and the wait retried separately: re-sending a state change after a
+        # dropped connection during the wait would be refused (the node already moved).
+        _retry(
+            lambda: bm.set_node_provision_state(node.id, target, wait=False),
+            f"{target} {name}",
+        )
+        _retry(
+            lambda: bm.wait_for_nodes_provision_state([node.id], wanted, timeout=timeout),
+            f"wait for {wanted} on {name}",
+        )
 
     name = f"script-{index:04d}"
     node = _retry(
@@ -143,18 +176,12 @@ def walk_node(
     )
     _retry(lambda: bm.create_port(node_id=node.id, address=mac_for(index)), f"port of {name}")
     mark("enroll")
-    _retry(
-        lambda: bm.set_node_provision_state(node.id, "manage", wait=True, timeout=timeout),
-        f"manage {name}",
-    )
+    move("manage", "manageable")
     mark("manage")
-    _retry(lambda: bm.set_node_provision_state(node.id, "inspect", wait=False), f"inspect {name}")
-    bm.wait_for_nodes_provision_state([node.id], "manageable", timeout=timeout)
+    with slots:
+        move("inspect", "manageable")
     mark("inspect")
-    _retry(
-        lambda: bm.set_node_provision_state(node.id, "provide", wait=True, timeout=timeout),
-        f"provide {name}",
-    )
+    move("provide", "available")
     mark("provide")
     _retry(
         lambda: bm.patch_node(
@@ -169,10 +196,8 @@ def walk_node(
         f"instance_info of {name}",
     )
     mark("instance_info")
-    _retry(
-        lambda: bm.set_node_provision_state(node.id, "active", wait=True, timeout=timeout),
-        f"deploy {name}",
-    )
+    with slots:
+        move("active", "active")
     mark("deploy")
     return times
 
@@ -184,10 +209,15 @@ class ScriptResult:
     phase_end: dict[str, float]
 
 
-def run_script(ironic: IronicProcess, count: int, image: Image, timeout: float) -> ScriptResult:
+def run_script(
+    ironic: IronicProcess, count: int, image: Image, timeout: float, limit: int
+) -> ScriptResult:
     started = time.monotonic()
+    slots = threading.Semaphore(limit)
     with ThreadPoolExecutor(count) as pool:
-        futures = [pool.submit(walk_node, ironic, i, image, started, timeout) for i in range(count)]
+        futures = [
+            pool.submit(walk_node, ironic, i, image, started, timeout, slots) for i in range(count)
+        ]
         results = [f.result() for f in futures]
     wall = time.monotonic() - started
     phase_end = {p: max(r.done[p] for r in results) for p in SCRIPT_PHASES}
@@ -294,8 +324,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--provisioning-limit",
         type=int,
-        default=None,
-        help="bmo's PROVISIONING_LIMIT (hosts inspecting/provisioning at once; default 20)",
+        default=DEFAULT_PROVISIONING_LIMIT,
+        help="PROVISIONING_LIMIT of both halves: nodes inspecting/deploying at once (bmo's "
+        "default, 20)",
     )
     parser.add_argument(
         "--bmo-arg",
@@ -326,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         image = write_image(ironic)
         if args.only in (None, "script"):
             print(f"script: {args.hosts} nodes", file=sys.stderr, flush=True)
-            script = run_script(ironic, args.hosts, image, args.timeout)
+            script = run_script(ironic, args.hosts, image, args.timeout, args.provisioning_limit)
             latencies["script"] = agent.inspections
         if args.only is None:
             agent.stop()

@@ -171,7 +171,10 @@ def build_provisioner_factory(settings: Settings) -> ProvisionerFactory:
     from bmo.ironic.provisioner import IronicProvisionerFactory
 
     return IronicProvisionerFactory(
-        IronicClient(config), config, allow_development=settings.controller.development_drivers
+        IronicClient(config),
+        config,
+        allow_development=settings.controller.development_drivers,
+        node_cache=True,
     )
 
 

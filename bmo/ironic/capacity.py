@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from bmo.ironic.client import IronicClient
+from bmo.ironic.nodecache import NodeCache
 from bmo.ironic.states import State
 from bmo.ironic.views import NodeView
 
@@ -43,7 +44,21 @@ def busy_node_names(nodes: Iterable[NodeView]) -> set[str]:
     }
 
 
-def has_capacity(client: IronicClient, node_name: str, limit: int) -> bool:
-    """True when ``node_name`` already holds a slot or fewer than ``limit`` are taken."""
-    busy = busy_node_names(client.list_nodes(fields=CAPACITY_FIELDS))
+def has_capacity(
+    client: IronicClient, node_name: str, limit: int, cache: NodeCache | None = None
+) -> bool:
+    """True when ``node_name`` already holds a slot or fewer than ``limit`` are taken.
+
+    With a synced node cache the count comes from it, and every node bmo wrote to since the
+    cache's poll counts as busy (it may just have been sent to inspect or deploy): a little
+    conservative for a second, never over the limit.
+    """
+    nodes = cache.nodes() if cache is not None else None
+    if nodes is None:
+        busy = busy_node_names(client.list_nodes(fields=CAPACITY_FIELDS))
+    else:
+        pending = cache.pending_writes() if cache is not None else set()
+        busy = busy_node_names(nodes) | {
+            node.name or node.uuid for node in nodes if node.uuid in pending or node.name in pending
+        }
     return node_name in busy or len(busy) < limit

@@ -56,6 +56,7 @@ from bmo.ironic.microversion import (
     choose_microversion,
     parse_version,
 )
+from bmo.ironic.nodecache import NodeCache, cache_fields
 from bmo.ironic.retry import RetryPolicy, call_with_retries
 from bmo.ironic.updates import PatchOp, render_ops
 from bmo.ironic.views import NodeView, PortView, ValidationResult
@@ -114,6 +115,7 @@ class IronicClient:
         self._conn: sdk_connection.Connection | None = None
         self._microversion: str | None = None
         self._readiness: _Readiness | None = None
+        self._cache: NodeCache | None = None
         # Separate locks: a slow readiness probe must not stall node calls that only need
         # the (already negotiated) microversion.
         self._conn_lock = threading.Lock()
@@ -123,6 +125,29 @@ class IronicClient:
     @property
     def config(self) -> IronicConfig:
         return self._config
+
+    def node_cache(self, **kwargs: Any) -> NodeCache:
+        """The node cache serving :meth:`get_node`, created (not started) on first call.
+
+        Keyword arguments go to :class:`NodeCache` (intervals, clock) on creation.
+        """
+        with self._conn_lock:
+            if self._cache is None:
+                self._cache = NodeCache(
+                    lambda wanted: self.list_nodes(fields=wanted),
+                    lambda: cache_fields(self.microversion),
+                    **kwargs,
+                )
+            return self._cache
+
+    @property
+    def attached_cache(self) -> NodeCache | None:
+        """The node cache, if :meth:`node_cache` created one."""
+        return self._cache
+
+    def _written(self, *idents: str | None) -> None:
+        if self._cache is not None:
+            self._cache.invalidate(*idents)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -292,10 +317,17 @@ class IronicClient:
 
     # -- nodes ---------------------------------------------------------------------------
 
-    def get_node(self, uuid_or_name: str) -> NodeView | None:
-        """The node, or ``None`` when Ironic has no node with that UUID or name."""
+    def get_node(self, uuid_or_name: str, *, fresh: bool = False) -> NodeView | None:
+        """The node, or ``None`` when Ironic has no node with that UUID or name.
+
+        Served by the node cache when one is attached and can answer, unless ``fresh``.
+        """
         if not uuid_or_name:
             return None
+        if self._cache is not None and not fresh:
+            cached = self._cache.lookup(uuid_or_name)
+            if cached is not None:
+                return cached
         operation = f"get node {uuid_or_name}"
         path = _node_path(uuid_or_name)
         try:
@@ -379,14 +411,17 @@ class IronicClient:
             response = self._raw("POST", "/nodes", operation, json=body)
             return NodeView.from_json(self._json(response, operation))
 
-        node: NodeView = self._call(operation, create, recover_conflict=lambda: self.get_node(name))
+        node: NodeView = self._call(
+            operation, create, recover_conflict=lambda: self.get_node(name, fresh=True)
+        )
+        self._written(node.uuid, name)
         return node
 
     def update_node(self, uuid: str, ops: Sequence[PatchOp]) -> NodeView:
         """Apply JSON-patch ops; with no ops, nothing is sent and the node is re-read."""
         operation = f"update node {uuid}"
         if not ops:
-            node = self.get_node(uuid)
+            node = self.get_node(uuid, fresh=True)
             if node is None:
                 raise NodeNotFound(f"{operation}: HTTP 404", status_code=404, operation=operation)
             return node
@@ -394,6 +429,7 @@ class IronicClient:
         patch = [op.to_json() for op in ops]
         path = _node_path(uuid)
         response = self._call(operation, lambda: self._raw("PATCH", path, operation, json=patch))
+        self._written(uuid)
         return NodeView.from_json(self._json(response, operation))
 
     def delete_node(self, uuid: str) -> None:
@@ -402,6 +438,7 @@ class IronicClient:
             f"delete node {uuid}",
             lambda: self._baremetal().delete_node(uuid, ignore_missing=True),
         )
+        self._written(uuid)
 
     def list_nodes(self, fields: Iterable[str] | None = None) -> list[NodeView]:
         """All nodes (paged), e.g. with ``fields=("uuid", "name", "provision_state",
@@ -463,6 +500,7 @@ class IronicClient:
         operation = f"set provision state {target} on node {uuid}"
         path = _node_path(uuid, "states/provision")
         self._call(operation, lambda: self._raw("PUT", path, operation, json=body))
+        self._written(uuid)
 
     def set_power_state(self, uuid: str, target: str, timeout: int | None = None) -> None:
         """Request ``power on``/``power off``/``rebooting``/``soft power off``...
@@ -475,17 +513,20 @@ class IronicClient:
         operation = f"set power state {target} on node {uuid}"
         path = _node_path(uuid, "states/power")
         self._call(operation, lambda: self._raw("PUT", path, operation, json=body))
+        self._written(uuid)
 
     def set_maintenance(self, uuid: str, reason: str | None = None) -> None:
         operation = f"set maintenance on node {uuid}"
         body = {"reason": reason} if reason else {}
         path = _node_path(uuid, "maintenance")
         self._call(operation, lambda: self._raw("PUT", path, operation, json=body))
+        self._written(uuid)
 
     def unset_maintenance(self, uuid: str) -> None:
         operation = f"unset maintenance on node {uuid}"
         path = _node_path(uuid, "maintenance")
         self._call(operation, lambda: self._raw("DELETE", path, operation))
+        self._written(uuid)
 
     def validate(self, uuid: str) -> dict[str, ValidationResult]:
         """Per-interface validation; never raises for failing interfaces (caller decides)."""
@@ -504,6 +545,7 @@ class IronicClient:
         path = _node_path(uuid, "states/raid")
         body = dict(target_raid_config)
         self._call(operation, lambda: self._raw("PUT", path, operation, json=body))
+        self._written(uuid)
 
     def get_inventory(self, uuid: str) -> dict[str, Any] | None:
         """``{"inventory": ..., "plugin_data": ...}``, or ``None`` if none was stored."""

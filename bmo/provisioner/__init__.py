@@ -14,7 +14,7 @@ from bmo.provisioner.errors import (
     ProvisionerError,
     ProvisionerNotReady,
 )
-from bmo.provisioner.interface import Provisioner, ProvisionerFactory
+from bmo.provisioner.interface import HostWatcher, Provisioner, ProvisionerFactory
 from bmo.provisioner.types import (
     AdoptData,
     EventPublisher,
@@ -41,6 +41,7 @@ __all__ = [
     "HostConfigData",
     "HostData",
     "HostLocked",
+    "HostWatcher",
     "InspectData",
     "ManagementAccessData",
     "NeedsPreprovisioningImage",

@@ -17,6 +17,7 @@ anything else escaping a provisioner is a bug and propagates.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from bmo.api.hardware import HardwareDetails
@@ -32,7 +33,7 @@ from bmo.provisioner.types import (
     ProvisionResult,
 )
 
-__all__ = ["Provisioner", "ProvisionerFactory"]
+__all__ = ["HostWatcher", "Provisioner", "ProvisionerFactory"]
 
 
 @runtime_checkable
@@ -109,4 +110,15 @@ class ProvisionerFactory(Protocol):
         Raises :class:`bmo.provisioner.errors.ProvisionerNotReady` while the backend cannot
         take requests.
         """
+        ...
+
+
+@runtime_checkable
+class HostWatcher(Protocol):
+    """A factory whose backend can tell when a host's machine changed on its own (Ironic's
+    node cache): the controller registers a wake-up instead of waiting for a requeue delay.
+    Upstream has no equivalent (it polls each node on every reconcile)."""
+
+    def watch_hosts(self, wake: Callable[[str, str], None]) -> None:
+        """Call ``wake(namespace, name)`` whenever that host's machine changed."""
         ...

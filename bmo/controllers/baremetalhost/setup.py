@@ -39,7 +39,7 @@ from bmo.controllers.baremetalhost.reconciler import (
     HostReconciler,
     HostReconcilerSettings,
 )
-from bmo.provisioner import ProvisionerFactory
+from bmo.provisioner import HostWatcher, ProvisionerFactory
 from bmo.runtime.cache import KubeObject
 from bmo.runtime.controller import Controller
 from bmo.runtime.eventhandlers import EnqueueHandler, KeyQueue, ignore_status_only, owner_keys
@@ -144,6 +144,9 @@ def setup(
     controller = manager.add_controller(
         Controller(CONTROLLER_NAME, reconciler, queue, settings.controller.concurrency)
     )
+    if isinstance(provisioner_factory, HostWatcher):
+        # The backend saw the host's machine change (Ironic's node cache): reconcile now.
+        provisioner_factory.watch_hosts(lambda namespace, name: queue.add(f"{namespace}/{name}"))
     metrics.install_host_collector(hosts.objects)
     # A stopped manager's cache no longer follows the cluster: report no hosts rather than
     # the last ones seen.

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from bmo.ironic.client import IronicClient
 from bmo.ironic.config import IronicConfig
 from bmo.ironic.errors import NotReady
+from bmo.ironic.nodecache import NodeChange
 from bmo.ironic.provisioner.capacity import CapacityVerbs
 from bmo.ironic.provisioner.core import (
     DELETE_MAINTENANCE_REASON,
@@ -94,18 +95,43 @@ class IronicProvisionerFactory:
         allow_development: bool = False,
         rng: Callable[[], float] = random.random,
         preprov_image_builder: bool = False,
+        node_cache: bool = False,
     ) -> None:
         self._client = client
+        # ``node_cache``: serve node reads from one periodic list (bmo.ironic.nodecache),
+        # started with the first provisioner this factory builds.
+        self._cache = client.node_cache() if node_cache else None
         self._config = config
         self._allow_development = allow_development
         self._rng = rng
         self._preprov_image_builder = preprov_image_builder
+
+    def watch_hosts(self, wake: Callable[[str, str], None]) -> None:
+        """Call ``wake(namespace, name)`` when the node of that host changes in Ironic (its
+        provision or power state, target states, maintenance, fault, last error; appearing
+        or vanishing). A no-op without the node cache."""
+        if self._cache is None:
+            return
+
+        def on_change(change: NodeChange) -> None:
+            namespace, sep, name = (change.name or "").partition("~")
+            if sep and namespace and name:
+                wake(namespace, name)
+
+        self._cache.add_listener(on_change)
+
+    def close(self) -> None:
+        """Stop the node cache's poller (tests; ``bmo run`` lets the daemon thread end)."""
+        if self._cache is not None:
+            self._cache.stop()
 
     def new(self, host_data: HostData, publish: EventPublisher) -> IronicProvisioner:
         try:
             self._client.ensure_ready()
         except NotReady as exc:
             raise ProvisionerNotReady(f"ironic is not ready: {exc}") from None
+        if self._cache is not None:
+            self._cache.start()
         return IronicProvisioner(
             self._client,
             self._config,

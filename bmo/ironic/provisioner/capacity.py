@@ -33,7 +33,12 @@ class CapacityVerbs(ProvisionerCore):
                 raise ProvisionerError(str(exc)) from exc
             if access.supports_iso_preprovisioning:
                 return True
-            return capacity_available(self._client, self.node_name, self._config.provisioning_limit)
+            return capacity_available(
+                self._client,
+                self.node_name,
+                self._config.provisioning_limit,
+                self._client.attached_cache,
+            )
 
     def _observed_node(self) -> NodeView | None:
         if self._node is not None:

@@ -1,0 +1,309 @@
+"""An informer for Ironic: every node, listed once per poll interval, serving every host's reads.
+
+Upstream ``pkg/provisioner/ironic/ironic.go`` ``getNode`` GETs a host's node on every
+reconcile, so Ironic's load grows with hosts times the reconcile rate; a single-process
+Ironic answers ~10 requests/s and becomes the bottleneck of the whole fleet. This cache
+replaces those reads with one paginated ``GET /v1/nodes?fields=...`` (only the fields
+:class:`NodeView` holds) per poll interval:
+
+* **Adaptive interval.** Short (``fast_interval``) while Ironic is working on any node (a
+  transitional provision state, a target state set) or bmo wrote to one recently; long
+  (``slow_interval``) at rest, so a provisioned fleet costs one list per minute.
+* **Wake-ups.** Listeners are told when a node's provision/power state, target states,
+  maintenance, fault or last error change, or a node appears or vanishes: the host controller
+  enqueues the host instead of waiting for its requeue delay. A wiped Ironic database shows up
+  as every node vanishing in one poll.
+* **Writes go straight to Ironic** (:class:`bmo.ironic.client.IronicClient`) and
+  :meth:`NodeCache.invalidate` the node: reads of it bypass the cache until a poll that
+  *started after the write* has seen it, so a reconcile never acts on a state older than its
+  own last write.
+* **Never trusted when stale.** After a failed poll, or when the last good one is older than
+  ``max_staleness``, every read goes to Ironic directly, where an outage raises as before.
+  A node absent from the cache is also looked up directly (it may be newer than the poll).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Final
+
+from bmo.ironic.errors import IronicError
+from bmo.ironic.microversion import parse_version
+from bmo.ironic.states import State
+from bmo.ironic.views import NodeView
+
+__all__ = [
+    "DEFAULT_FAST_INTERVAL",
+    "DEFAULT_SLOW_INTERVAL",
+    "NodeCache",
+    "NodeChange",
+    "cache_fields",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FAST_INTERVAL: Final = 1.0
+DEFAULT_SLOW_INTERVAL: Final = 60.0
+#: After a write, poll fast this long even if no node looks busy yet (a ``manage`` request
+#: leaves ``enroll`` with no target set for a moment).
+WRITE_HOT_WINDOW: Final = 10.0
+
+#: Provision states in which Ironic acts on its own and the node will change without bmo.
+_STABLE_STATES: Final = frozenset(
+    {
+        State.ENROLL,
+        State.MANAGEABLE,
+        State.AVAILABLE,
+        State.ACTIVE,
+        State.DEPLOY_FAIL,
+        State.CLEAN_FAIL,
+        State.INSPECT_FAIL,
+        State.ADOPT_FAIL,
+        State.SERVICE_FAIL,
+        State.ERROR,
+        State.DEPLOY_HOLD,
+        State.CLEAN_HOLD,
+    }
+)
+#: Fields whose change wakes the host owning the node.
+_WATCHED: Final = (
+    "provision_state",
+    "target_provision_state",
+    "power_state",
+    "target_power_state",
+    "maintenance",
+    "fault",
+    "last_error",
+)
+#: Fields only newer microversions accept in ``fields=`` (Ironic answers 406 otherwise).
+_FIELD_SINCE: Final = {"health": (1, 109), "disable_power_off": (1, 95)}
+
+Clock = Callable[[], float]
+ListNodes = Callable[[Iterable[str]], list[NodeView]]
+
+
+def cache_fields(microversion: str) -> tuple[str, ...]:
+    """The node fields to list: every :class:`NodeView` field this microversion serves."""
+    version = parse_version(microversion)
+    return tuple(f.name for f in fields(NodeView) if version >= _FIELD_SINCE.get(f.name, (1, 0)))
+
+
+@dataclass(frozen=True)
+class NodeChange:
+    """One node's change between two polls; ``before``/``after`` is ``None`` when absent."""
+
+    before: NodeView | None
+    after: NodeView | None
+
+    @property
+    def name(self) -> str | None:
+        node = self.after or self.before
+        return node.name if node is not None else None
+
+
+Listener = Callable[[NodeChange], None]
+
+
+def _busy(node: NodeView) -> bool:
+    return (
+        node.provision_state not in _STABLE_STATES
+        or bool(node.target_provision_state)
+        or bool(node.target_power_state)
+    )
+
+
+def _changed(before: NodeView, after: NodeView) -> bool:
+    return any(getattr(before, name) != getattr(after, name) for name in _WATCHED)
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    started_at: float  # clock time the successful list was requested
+    by_uuid: Mapping[str, NodeView]
+    by_name: Mapping[str, NodeView]
+
+
+class NodeCache:
+    """Thread-safe. ``list_nodes(fields)`` is the one request it makes (the client's paged
+    ``list_nodes``); ``fields`` is a callable so the microversion is read at poll time."""
+
+    def __init__(
+        self,
+        list_nodes: ListNodes,
+        fields_for_poll: Callable[[], Iterable[str]],
+        *,
+        fast_interval: float = DEFAULT_FAST_INTERVAL,
+        slow_interval: float = DEFAULT_SLOW_INTERVAL,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._list_nodes = list_nodes
+        self._fields = fields_for_poll
+        self._fast = fast_interval
+        self._slow = slow_interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._snapshot: _Snapshot | None = None
+        self._last_poll_at: float | None = None
+        self._last_write_at: float | None = None
+        # ident (uuid or name) → clock time of bmo's last write to that node.
+        self._written: dict[str, float] = {}
+        self._listeners: list[Listener] = []
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.polls = 0
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def lookup(self, ident: str) -> NodeView | None:
+        """The cached node by UUID or name, or ``None`` when the cache cannot answer (stale,
+        never synced, written since the last poll, or not listed): ask Ironic then."""
+        with self._lock:
+            snapshot = self._snapshot
+            if snapshot is None or not self._fresh(snapshot):
+                return None
+            node = snapshot.by_uuid.get(ident) or snapshot.by_name.get(ident)
+            if node is None:
+                return None
+            for key in (node.uuid, node.name):
+                written = self._written.get(key) if key else None
+                if written is not None and written >= snapshot.started_at:
+                    return None
+            return node
+
+    def nodes(self) -> list[NodeView] | None:
+        """Every cached node, or ``None`` when the cache is stale or never synced."""
+        with self._lock:
+            snapshot = self._snapshot
+            if snapshot is None or not self._fresh(snapshot):
+                return None
+            return list(snapshot.by_uuid.values())
+
+    def pending_writes(self) -> set[str]:
+        """UUIDs and names written to since the poll the cache holds started."""
+        with self._lock:
+            since = self._snapshot.started_at if self._snapshot else float("-inf")
+            return {ident for ident, at in self._written.items() if at >= since}
+
+    def _fresh(self, snapshot: _Snapshot) -> bool:
+        # Two slow intervals (a poll takes time, the poller may run late) and never less
+        # than a few fast ones.
+        limit = max(2 * self._slow, 5 * self._fast)
+        return self._clock() - snapshot.started_at <= limit
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def invalidate(self, *idents: str | None) -> None:
+        """bmo wrote to this node: bypass the cache for it until a later poll saw it, and
+        poll fast for a while."""
+        now = self._clock()
+        with self._lock:
+            for ident in idents:
+                if ident:
+                    self._written[ident] = now
+            self._last_write_at = now
+        self._wake.set()
+
+    # -- listeners -------------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    # -- polling ---------------------------------------------------------------------------
+
+    def interval(self) -> float:
+        """The wait until the next poll: fast while anything moves, slow at rest."""
+        with self._lock:
+            snapshot = self._snapshot
+            now = self._clock()
+            if snapshot is None:
+                return self._fast
+            if self._last_write_at is not None and now - self._last_write_at < WRITE_HOT_WINDOW:
+                return self._fast
+            if any(_busy(node) for node in snapshot.by_uuid.values()):
+                return self._fast
+            return self._slow
+
+    def poll(self) -> list[NodeChange]:
+        """List the nodes once; return (and tell listeners about) what changed.
+
+        A failed list drops the snapshot, so reads go to Ironic and fail there.
+        """
+        started = self._clock()
+        with self._lock:
+            self._last_poll_at = started
+        try:
+            listed = self._list_nodes(self._fields())
+        except IronicError as exc:
+            log.info("ironic node cache: list failed, reads go to ironic: %s", exc)
+            with self._lock:
+                self._snapshot = None
+            return []
+        by_uuid = {node.uuid: node for node in listed}
+        by_name = {node.name: node for node in listed if node.name}
+        with self._lock:
+            previous = self._snapshot
+            self._snapshot = _Snapshot(started, by_uuid, by_name)
+            self.polls += 1
+            # Writes this poll has seen need no remembering.
+            self._written = {k: at for k, at in self._written.items() if at >= started}
+            listeners = list(self._listeners)
+        changes = self._diff(previous, by_uuid)
+        if previous is not None and previous.by_uuid and not by_uuid:
+            log.warning("ironic node cache: all %d nodes vanished", len(previous.by_uuid))
+        for change in changes:
+            for listener in listeners:
+                try:
+                    listener(change)
+                except Exception:  # a listener's bug must not stop the poller
+                    log.exception("ironic node cache listener failed")
+        return changes
+
+    @staticmethod
+    def _diff(previous: _Snapshot | None, current: Mapping[str, NodeView]) -> list[NodeChange]:
+        if previous is None:
+            # First sync (or after an outage): every node is news to someone waiting on it.
+            return [NodeChange(None, node) for node in current.values()]
+        changes = [
+            NodeChange(before, current.get(uuid))
+            for uuid, before in previous.by_uuid.items()
+            if uuid not in current or _changed(before, current[uuid])
+        ]
+        changes.extend(
+            NodeChange(None, node) for uuid, node in current.items() if uuid not in previous.by_uuid
+        )
+        return changes
+
+    def start(self) -> NodeCache:
+        """Poll in a daemon thread until :meth:`stop` (idempotent)."""
+        with self._lock:
+            if self._thread is not None:
+                return self
+            self._thread = threading.Thread(target=self._run, name="ironic-node-cache", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.poll()
+            while not self._stop.is_set():
+                with self._lock:
+                    last = self._last_poll_at or 0.0
+                remaining = last + self.interval() - self._clock()
+                if remaining <= 0:
+                    break
+                # A write shortens the wait (the interval may drop to fast): recompute.
+                self._wake.wait(remaining)
+                self._wake.clear()
