@@ -36,6 +36,7 @@ from bmo.api.constants import (
     ProvisioningState,
 )
 from bmo.api.errors import APIError
+from bmo.api.hardware import HardwareDetails
 from bmo.api.host import BareMetalHost, BareMetalHostStatus
 from bmo.controllers.baremetalhost import metrics
 from bmo.controllers.baremetalhost.hardwaredata import (
@@ -160,6 +161,66 @@ class HostReconcilerSettings:
         )
 
 
+MAX_CHAINED_STEPS: Final = 16
+"""Most state-machine steps one reconcile runs back to back before saving (a bound, so a
+machine that keeps asking to come back at once still yields its worker)."""
+
+
+def _continues(before: BareMetalHost, outcome: HostOutcome) -> bool:
+    """Whether the same reconcile may run the machine again on ``outcome.host`` at once.
+
+    Upstream saves the status after every step that asks to come back at once (``Result``
+    ``Requeue: true`` or ``RequeueAfter: 0``) and comes back from the saved host; running
+    the next step on the in-memory host instead reaches the same place with one status
+    write for the whole run. Only steps that wait, fail, change the object's metadata or
+    finish a deletion end the run, and so does a step that changed nothing (nothing to
+    continue from).
+    """
+    if outcome.requeue_after is None or outcome.requeue_after > 0:
+        return False
+    if outcome.object_dirty or outcome.delete_complete or outcome.error is not None:
+        return False
+    return outcome.state != before.status.provisioning.state or _status_changed(
+        before.status, outcome.host.status
+    )
+
+
+class _Chain:
+    """The steps one reconcile ran, folded into one :class:`HostOutcome` to apply."""
+
+    def __init__(self) -> None:
+        self._outcomes: list[HostOutcome] = []
+        self._at_once = False
+        self.provisioner: Provisioner | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self._outcomes
+
+    def add(self, outcome: HostOutcome, provisioner: Provisioner) -> None:
+        self._outcomes.append(outcome)
+        self.provisioner = provisioner
+
+    def stop_at_once(self) -> None:
+        """A later step could not run: save the earlier ones and come back at once."""
+        self._at_once = True
+
+    def merged(self) -> HostOutcome:
+        first, last = self._outcomes[0], self._outcomes[-1]
+        if len(self._outcomes) == 1 and not self._at_once:
+            return last
+        hardware = [o.hardware_data for o in self._outcomes if o.hardware_data is not None]
+        return dataclasses.replace(
+            last,
+            previous_state=first.previous_state,
+            status_dirty=any(o.status_dirty for o in self._outcomes),
+            events=tuple(e for o in self._outcomes for e in o.events),
+            metrics=tuple(m for o in self._outcomes for m in o.metrics),
+            hardware_data=hardware[-1] if hardware else None,
+            requeue_after=0.0 if self._at_once else last.requeue_after,
+        )
+
+
 def _status_changed(before: BareMetalHostStatus, after: BareMetalHostStatus) -> bool:
     return dataclasses.replace(before, last_updated=None) != dataclasses.replace(
         after, last_updated=None
@@ -243,8 +304,61 @@ class HostReconciler:
         if needs_finalizer(host):
             writer.update_metadata(change_finalizers(add=BMH_FINALIZER))
             log.info("added host finalizer")
-            return Result(requeue_after=AT_ONCE)
+            # Go on from what the server returned rather than spend a pass (and a status
+            # write) on coming back: upstream's early return after ``r.Update`` only exists
+            # to re-read the host, which the write's response already is.
+            host = BareMetalHost.from_dict(writer.raw)
 
+        chain = _Chain()
+        current = host
+        hardware = hardware_data.hardware if hardware_data is not None else None
+        for _ in range(MAX_CHAINED_STEPS):
+            try:
+                step = self._step(current, hardware, writer, now, first=chain.empty)
+            except Exception:
+                if chain.empty:
+                    raise
+                # Persist what the earlier steps decided; the next pass meets this again.
+                chain.stop_at_once()
+                break
+            if isinstance(step, Result):
+                return step
+            if step is None:
+                chain.stop_at_once()
+                break
+            outcome, provisioner = step
+            chain.add(outcome, provisioner)
+            if not _continues(current, outcome):
+                break
+            current = outcome.host
+            if outcome.hardware_data is not None:
+                hardware = outcome.hardware_data
+        merged = chain.merged()
+        power_failure, health = self._observe(chain.provisioner, merged.host)
+        conditions = compute_conditions(
+            merged.host, power_failure=power_failure, health=health, now=now
+        )
+        status = dataclasses.replace(merged.host.status, conditions=conditions)
+        progressed = self._apply(host, merged, status, writer, now)
+        return self._result(merged, progressed)
+
+    def _step(
+        self,
+        host: BareMetalHost,
+        hardware: HardwareDetails | None,
+        writer: HostWriter,
+        now: datetime,
+        *,
+        first: bool,
+    ) -> tuple[HostOutcome, Provisioner] | Result | None:
+        """One state-machine pass over ``host`` (upstream ``Reconcile`` after the finalizer).
+
+        The first step of a reconcile reports credential and provisioner-readiness problems
+        as upstream does (a status write, or a delayed :class:`Result`). A later step - one
+        the same reconcile chained after a step that wanted to come back at once - returns
+        ``None`` on any of them instead, so the earlier steps are saved first and the next
+        reconcile meets the problem from saved state, exactly as it would have upstream.
+        """
         state = host.status.provisioning.state
         deleting = host.metadata.deletion_timestamp is not None
         credentials: Credentials | None = None
@@ -258,6 +372,8 @@ class HostReconciler:
                     add_finalizer=state != S.DELETING,
                 )
             except BMCCredentialsError as exc:
+                if not first:
+                    return None
                 if not deleting:
                     return self._credentials_error(host, exc, writer, now)
                 log.info("deleting without usable BMC credentials", reason=str(exc))
@@ -287,6 +403,8 @@ class HostReconciler:
         try:
             provisioner = self._factory.new(build_host_data(host, credentials), recorder.publish)
         except ProvisionerNotReady as exc:
+            if not first:
+                return None
             metrics.apply(MetricSample(Metrics.PROVISIONER_NOT_READY))
             log.info("provisioner not ready; will retry", reason=str(exc))
             return Result(requeue_after=self._delay(PROVISIONER_NOT_READY_DELAY))
@@ -300,20 +418,16 @@ class HostReconciler:
             rand=self._rand,
             events=recorder,
             host_config=HostConfigSecrets(self._secrets, host),
-            hardware_data=hardware_data.hardware if hardware_data is not None else None,
+            hardware_data=hardware,
             preprovisioning_network_data=preprovisioning_network_data,
             controller_architecture=self._settings.controller_architecture,
         )
         outcome = reconcile_host(host, ctx)
         if outcome.error is not None:
+            if not first:
+                return None
             raise outcome.error
-        power_failure, health = self._observe(provisioner, outcome.host)
-        conditions = compute_conditions(
-            outcome.host, power_failure=power_failure, health=health, now=now
-        )
-        status = dataclasses.replace(outcome.host.status, conditions=conditions)
-        progressed = self._apply(host, outcome, status, writer, now)
-        return self._result(outcome, progressed)
+        return outcome, provisioner
 
     def _preprovisioning_network_data(self, host: BareMetalHost, state: str) -> str:
         """Claim the preprovisioning network data Secret and read it (upstream
@@ -420,12 +534,13 @@ class HostReconciler:
         return Result()
 
     def _observe(
-        self, provisioner: Provisioner, host: BareMetalHost
+        self, provisioner: Provisioner | None, host: BareMetalHost
     ) -> tuple[bool | None, str | None]:
         """``(power_failure, health)`` for the conditions; ``None`` where not asked."""
         state = host.status.provisioning.state
         if (
-            state in _NO_OBSERVATION_STATES
+            provisioner is None
+            or state in _NO_OBSERVATION_STATES
             or host.status.operational_status == OperationalStatus.DETACHED
         ):
             return None, None
