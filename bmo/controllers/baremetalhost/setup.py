@@ -33,6 +33,7 @@ from bmo.api.constants import (
     SECRET_ENVIRONMENT_VALUE,
 )
 from bmo.controllers.baremetalhost import metrics
+from bmo.controllers.baremetalhost.eventqueue import BackgroundEvents
 from bmo.controllers.baremetalhost.events import EventRecorder
 from bmo.controllers.baremetalhost.reconciler import (
     HostEventSink,
@@ -44,7 +45,7 @@ from bmo.runtime.cache import KubeObject
 from bmo.runtime.controller import Controller
 from bmo.runtime.eventhandlers import EnqueueHandler, KeyQueue, ignore_status_only, owner_keys
 from bmo.runtime.informer import SECRETS, Informer, Resource
-from bmo.runtime.manager import Manager
+from bmo.runtime.manager import Manager, RateLimitedApiClient
 from bmo.runtime.queue import RateLimitingQueue
 from bmo.runtime.settings import DEFAULT_SYNC_PERIOD
 from bmo.settings import Settings
@@ -93,6 +94,19 @@ def secret_owner_handler(queue: KeyQueue) -> EnqueueHandler:
     return EnqueueHandler(queue, mapper=baremetal_secret_owner_keys)
 
 
+def _background_events(manager: Manager, settings: Settings) -> BackgroundEvents:
+    """Events written by their own thread through their own client: the same QPS and burst
+    as the controller's but a separate token bucket, as controller-runtime's recorder
+    provider builds its client from the manager's ``rest.Config``. A burst of events thus
+    never delays a reconcile's reads and writes."""
+    client = RateLimitedApiClient(
+        manager.api_client.configuration, qps=settings.kube.qps, burst=settings.kube.burst
+    )
+    recorder = BackgroundEvents(EventRecorder(client, reporting_instance=settings.pod.name))
+    manager.add_stop_hook(recorder.close)
+    return recorder
+
+
 @dataclass(frozen=True)
 class HostController:
     """What :func:`setup` registered, for callers (tests) that look inside."""
@@ -136,9 +150,7 @@ def setup(
         host_settings
         if host_settings is not None
         else HostReconcilerSettings.from_settings(settings),
-        events=events
-        if events is not None
-        else EventRecorder(manager.api_client, reporting_instance=settings.pod.name),
+        events=events if events is not None else _background_events(manager, settings),
         hardware_store=hardware,
     )
     controller = manager.add_controller(
