@@ -12,6 +12,16 @@ Ironic's database is wiped and Ironic restarted, and the clock runs until every 
 ``active`` again and every host ``provisioned``/``OK`` with its new node UUID. The proxy counts
 deploys during recovery (must be 0: provisioned hosts are adopted).
 
+The same run then measures a **direct script** doing the same recovery by hand: bmo is
+stopped, Ironic wiped again, and one openstacksdk thread per node re-enrolls it (node and
+port), ``manage``, sets ``instance_info`` and ``adopt`` (transport errors retried, bounded,
+as in :mod:`hack.bench_ironic`). bmo/script is the price of the operator over the bare calls.
+Also reported: how long after Ironic came back the first re-enroll (``POST /v1/nodes``)
+reached the proxy (the wipe noticed: at most one poll interval of bmo's node cache).
+
+``--idle S``: before the wipe, the provisioned fleet is left alone for S seconds and the
+requests bmo sends Ironic are counted (per host per minute).
+
 ``--outage S``: with the first host count, that many more hosts are given an image and, while
 they are busy, the proxy drops every request for S seconds; reported is the peak number of
 requests per second bmo sent to Ironic during the outage, and how long the hosts took to
@@ -65,7 +75,7 @@ def _hosts_path(name: str = "") -> str:
 
 
 def create_host(kube_url: str, name: str, index: int, image: bool) -> None:
-    mac = f"52:54:01:{(index >> 16) & 255:02x}:{(index >> 8) & 255:02x}:{index & 255:02x}"
+    mac = mac_for(index)
     spec: dict[str, Any] = {
         "bmc": {"address": "fake://127.0.0.1", "credentialsName": "bmc-secret"},
         "bootMACAddress": mac,
@@ -135,6 +145,52 @@ class RecoveryResult:
     recovery_s: float
     deploys_during_recovery: int
     requests_during_recovery: int
+    first_enroll_s: float | None
+    idle_s: float
+    idle_requests: int
+
+
+def script_recovery(ironic: IronicProcess, count: int, timeout: float) -> float:
+    """Re-enroll and adopt ``count`` nodes named as bmo names them, one thread per node."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hack.bench_ironic import _retry, connection
+
+    started = time.monotonic()
+
+    def one(index: int) -> None:
+        bm = connection(ironic).baremetal
+        name = f"{NAMESPACE}~host-{index:04d}"
+        node = _retry(lambda: bm.create_node(name=name, driver="fake-hardware"), name)
+        _retry(lambda: bm.create_port(node_id=node.id, address=mac_for(index)), name)
+        _retry(lambda: bm.set_node_provision_state(node.id, "manage", wait=False), name)
+        _retry(
+            lambda: bm.wait_for_nodes_provision_state([node.id], "manageable", timeout=timeout),
+            name,
+        )
+        _retry(
+            lambda: bm.patch_node(
+                node.id,
+                [
+                    {"op": "add", "path": "/instance_info/image_source", "value": IMAGE["url"]},
+                    {"op": "add", "path": "/instance_info/image_checksum", "value": "0" * 32},
+                ],
+            ),
+            name,
+        )
+        _retry(lambda: bm.set_node_provision_state(node.id, "adopt", wait=False), name)
+        _retry(
+            lambda: bm.wait_for_nodes_provision_state([node.id], "active", timeout=timeout),
+            name,
+        )
+
+    with ThreadPoolExecutor(count) as pool:
+        list(pool.map(one, range(count)))
+    return time.monotonic() - started
+
+
+def mac_for(index: int) -> str:
+    return f"52:54:01:{(index >> 16) & 255:02x}:{(index >> 8) & 255:02x}:{index & 255:02x}"
 
 
 @dataclass(frozen=True)
@@ -218,7 +274,12 @@ class Bench:
         self.ironic.stop()
         self.kube.stop()
 
-    def recovery(self, count: int, timeout: float) -> RecoveryResult:
+    def stop_bmo(self) -> None:
+        if self.bmo is not None:
+            terminate(self.bmo.pid, "bmo", self.bmo)
+            self.bmo = None
+
+    def recovery(self, count: int, timeout: float, idle: float = 0.0) -> RecoveryResult:
         assert self.proxy is not None
         names = [f"host-{i:04d}" for i in range(count)]
         for index, name in enumerate(names):
@@ -228,6 +289,13 @@ class Bench:
             timeout,
             f"{count} hosts provisioned",
         )
+        idle_requests = 0
+        if idle > 0:
+            # Let the last provisioning writes settle out of the cache's fast window first.
+            time.sleep(15)
+            idle_since = self.proxy.now()
+            time.sleep(idle)
+            idle_requests = len(self.proxy.requests(since=idle_since))
         self.ironic.wipe_database()
         self.ironic.start()
         since = self.proxy.now()
@@ -242,6 +310,16 @@ class Bench:
             recovery_s=recovery,
             deploys_during_recovery=sum(self.proxy.deploys(since=since).values()),
             requests_during_recovery=len(self.proxy.requests(since=since)),
+            first_enroll_s=min(
+                (
+                    r.at - since
+                    for r in self.proxy.requests(since=since)
+                    if r.method == "POST" and r.path.rstrip("/").endswith("/v1/nodes")
+                ),
+                default=None,
+            ),
+            idle_s=idle,
+            idle_requests=idle_requests,
         )
 
     def outage(self, count: int, seconds: float, timeout: float) -> OutageResult:
@@ -291,6 +369,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--outage", type=float, default=60.0, help="outage seconds (0: skip)")
     parser.add_argument("--outage-hosts", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument(
+        "--idle", type=float, default=0.0, help="seconds at rest measured before the wipe"
+    )
+    parser.add_argument(
+        "--no-script", action="store_true", help="skip the direct re-enroll + adopt script"
+    )
     args = parser.parse_args(argv)
     counts = args.hosts or [20, 100]
     try:
@@ -299,14 +383,39 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tempfile.TemporaryDirectory(prefix="bench-recovery-") as tmp,
                 Bench(Path(tmp)) as bench,
             ):
-                result = bench.recovery(count, args.timeout)
+                result = bench.recovery(count, args.timeout, args.idle)
+                first = (
+                    f"{result.first_enroll_s:.1f}s" if result.first_enroll_s is not None else "-"
+                )
                 print(
                     f"recovery: {result.hosts} hosts provisioned in {result.provision_s:.1f}s; "
                     f"after wipe+restart all active/provisioned again in "
                     f"{result.recovery_s:.1f}s, {result.deploys_during_recovery} deploys, "
-                    f"{result.requests_during_recovery} requests to Ironic",
+                    f"{result.requests_during_recovery} requests to Ironic; first re-enroll "
+                    f"{first} after Ironic was back",
                     flush=True,
                 )
+                if result.idle_s > 0:
+                    per_host_min = result.idle_requests / result.hosts / (result.idle_s / 60)
+                    print(
+                        f"idle: {result.hosts} provisioned hosts, {result.idle_s:g}s at rest: "
+                        f"{result.idle_requests} requests to Ironic = "
+                        f"{per_host_min:.4f} per host per minute",
+                        flush=True,
+                    )
+                if not args.no_script:
+                    bench.stop_bmo()
+                    bench.ironic.wipe_database()
+                    bench.ironic.start()
+                    script_s = script_recovery(bench.ironic, count, args.timeout)
+                    print(
+                        f"script: {count} nodes re-enrolled + adopted directly in "
+                        f"{script_s:.1f}s; bmo/script {result.recovery_s / script_s:.2f}",
+                        flush=True,
+                    )
+                    if index == 0 and args.outage > 0:
+                        print("outage: skipped (bmo stopped for the script; use --no-script)")
+                        continue
                 if index == 0 and args.outage > 0:
                     out = bench.outage(args.outage_hosts, args.outage, args.timeout)
                     print(

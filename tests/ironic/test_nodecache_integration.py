@@ -1,0 +1,102 @@
+"""The Ironic node cache against a real Ironic (fake-hardware), counted by the test proxy."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from bmo.ironic.client import IronicClient
+from bmo.ironic.config import IronicConfig
+from bmo.ironic.provisioner import IronicProvisionerFactory
+from testenv.ironic_proxy import IronicProxy
+from tests.fixtures.ironic import IronicFixture, unique_name
+
+pytestmark = pytest.mark.ironic
+
+DEADLINE = 60.0
+
+
+@pytest.fixture
+def proxy(fresh_ironic: IronicFixture) -> Iterator[IronicProxy]:
+    with IronicProxy(fresh_ironic.url) as running:
+        yield running
+
+
+@pytest.fixture
+def client(fresh_ironic: IronicFixture, proxy: IronicProxy) -> IronicClient:
+    env = {**fresh_ironic.process.env(), "IRONIC_ENDPOINT": f"{proxy.url}/v1/"}
+    return IronicClient(IronicConfig.from_env(env))
+
+
+def test_a_provision_state_change_wakes_the_host(
+    fresh_ironic: IronicFixture, client: IronicClient
+) -> None:
+    factory = IronicProvisionerFactory(client, client.config, node_cache=True)
+    woken: list[tuple[str, str]] = []
+    event = threading.Event()
+
+    def wake(namespace: str, name: str) -> None:
+        woken.append((namespace, name))
+        event.set()
+
+    factory.watch_hosts(wake)
+    host = unique_name("host")
+    node = client.create_node(name=f"ns~{host}", driver="fake-hardware")
+    cache = client.attached_cache
+    assert cache is not None
+    cache.start()
+    try:
+        assert event.wait(DEADLINE), "the first sync announces the node"
+        # Wait for a poll that has seen our node at rest, then change its state in Ironic.
+        end = time.monotonic() + DEADLINE
+        while cache.lookup(node.uuid) is None:
+            assert time.monotonic() < end, "the cache never served the node"
+            time.sleep(0.05)
+        woken.clear()
+        event.clear()
+        fresh_ironic.connection().baremetal.set_node_provision_state(node.uuid, "manage")
+        assert event.wait(DEADLINE), "no wake-up after the provision state changed"
+        assert woken[0] == ("ns", host)
+    finally:
+        factory.close()
+
+
+def test_hosts_at_rest_cost_one_list_per_interval_not_one_read_per_host(
+    fresh_ironic: IronicFixture, client: IronicClient, proxy: IronicProxy
+) -> None:
+    count, interval, window = 10, 2.0, 6.0
+    sdk = fresh_ironic.connection().baremetal
+    uuids = [
+        sdk.create_node(name=f"ns~{unique_name('rest')}", driver="fake-hardware").id
+        for _ in range(count)
+    ]
+    cache = client.node_cache(fast_interval=0.2, slow_interval=interval).start()
+    try:
+        end = time.monotonic() + DEADLINE
+        while cache.nodes() is None or cache.interval() != interval:
+            assert time.monotonic() < end, "the cache never came to rest"
+            time.sleep(0.05)
+        since = proxy.now()
+        stop = time.monotonic() + window
+        reads = 0
+        # Every host reconciles ten times a second: each reads its node.
+        while time.monotonic() < stop:
+            for uuid in uuids:
+                node = client.get_node(uuid)
+                assert node is not None and node.provision_state == "enroll"
+                reads += 1
+            time.sleep(0.1)
+        seen = proxy.requests(since=since)
+    finally:
+        cache.stop()
+    per_node = [r for r in seen if r.node is not None]
+    lists = [
+        r for r in seen if r.method == "GET" and r.path.split("?")[0].rstrip("/") == "/v1/nodes"
+    ]
+    assert reads >= count * 10
+    assert per_node == [], "no host read its node from Ironic"
+    assert len(lists) <= window / interval + 1, [r.path for r in seen]
+    assert len(seen) == len(lists)
