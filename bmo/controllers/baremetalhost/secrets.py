@@ -19,7 +19,9 @@ import base64
 import binascii
 import contextlib
 import json
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol, cast
 
 import structlog
@@ -39,7 +41,7 @@ from bmo.controllers.baremetalhost import metrics
 from bmo.hoststate.actions import Metrics, MetricSample
 from bmo.hoststate.run import SecretVersion
 from bmo.provisioner import ProvisionerError
-from bmo.runtime.cache import KubeObject, thaw
+from bmo.runtime.cache import KubeObject, resource_version, thaw
 from bmo.runtime.errors import KubeError, NotFound, Unreachable, kube_errors
 
 __all__ = [
@@ -112,18 +114,34 @@ def secret_value(secret: KubeObject, key: str) -> str | None:
 
 class SecretManager:
     """Finds and claims Secrets (upstream ``pkg/secretutils/secret_manager.go``
-    ``SecretManager``). API failures raise :class:`~bmo.runtime.errors.KubeError`."""
+    ``SecretManager``). API failures raise :class:`~bmo.runtime.errors.KubeError`.
+
+    Round trips are what limits a fleet's registration at the default API budget, so:
+
+    * the Secret a claim wrote is remembered (:class:`_WrittenSecrets`) until the label
+      brings it into the cache, instead of being read back with a GET by the next step;
+    * a Secret the cache does not hold (not labelled yet, so not watched) is claimed with
+      one strategic merge patch - labels, owner reference (merged by ``uid``) and finalizer
+      (merged as a set) - instead of a GET and a PUT. The server applies it to the stored
+      object, so nothing anyone else wrote is lost; the result is the object upstream's
+      read-modify-write leaves.
+    """
 
     def __init__(self, api_client: k8s.ApiClient, store: SecretStore) -> None:
         self._core = k8s.CoreV1Api(api_client)
         self._store = store
+        self._written = _WrittenSecrets()
+
+    def _known(self, namespace: str, name: str) -> KubeObject | None:
+        key = f"{namespace}/{name}"
+        return self._written.freshest(key, self._store.get(key))
 
     def obtain(self, namespace: str, name: str) -> KubeObject:
         """The Secret from the cache, else from the API; raises
         :class:`~bmo.runtime.errors.NotFound` when it does not exist."""
-        cached = self._store.get(f"{namespace}/{name}")
-        if cached is not None:
-            return cached
+        known = self._known(namespace, name)
+        if known is not None:
+            return known
         with kube_errors():
             resp: Any = self._core.read_namespaced_secret(name, namespace, _preload_content=False)
         obj: dict[str, Any] = json.loads(resp.data)
@@ -139,7 +157,9 @@ class SecretManager:
     ) -> KubeObject:
         """Obtain and claim: label, owner reference (never a controller one), finalizer
         (upstream ``AcquireSecret``)."""
-        secret = self.obtain(namespace, name)
+        secret = self._known(namespace, name)
+        if secret is None:
+            secret = self._claim_unseen(namespace, name, owner=owner, add_finalizer=add_finalizer)
         body = thaw(secret)
         meta = body.setdefault("metadata", {})
         changed = False
@@ -156,6 +176,32 @@ class SecretManager:
         if not changed:
             return secret
         return self._replace(namespace, name, body)
+
+    def _claim_unseen(
+        self, namespace: str, name: str, *, owner: BareMetalHost | None, add_finalizer: bool
+    ) -> KubeObject:
+        """Claim a Secret the cache does not hold with one strategic merge patch; returns
+        the patched Secret (raises :class:`~bmo.runtime.errors.NotFound` when absent)."""
+        meta: dict[str, Any] = {
+            "labels": {SECRET_ENVIRONMENT_LABEL: SECRET_ENVIRONMENT_VALUE},
+        }
+        if owner is not None:
+            meta["ownerReferences"] = [_owner_reference(owner)]
+            meta["$setElementOrder/ownerReferences"] = [{"uid": owner.metadata.uid}]
+        if add_finalizer:
+            meta["finalizers"] = [SECRET_FINALIZER]
+            meta["$setElementOrder/finalizers"] = [SECRET_FINALIZER]
+        with kube_errors():
+            resp: Any = self._core.patch_namespaced_secret(
+                name,
+                namespace,
+                cast(Any, {"metadata": meta}),
+                _content_type="application/strategic-merge-patch+json",
+                _preload_content=False,
+            )
+        patched: dict[str, Any] = json.loads(resp.data)
+        self._written.remember(f"{namespace}/{name}", patched)
+        return patched
 
     def release(self, namespace: str, name: str) -> None:
         """Drop the Secret finalizer so the Secret can go with its host (upstream
@@ -180,7 +226,54 @@ class SecretManager:
                 name, namespace, cast(Any, body), _preload_content=False
             )
         updated: dict[str, Any] = json.loads(resp.data)
+        self._written.remember(f"{namespace}/{name}", updated)
         return updated
+
+
+class _WrittenSecrets:
+    """The Secret each claim last wrote, until the cache shows it (the label makes the
+    informer list it a watch event later). Entries the cache never catches up with (a
+    Secret deleted meanwhile) expire after ``ttl`` seconds, so a gone Secret is not served
+    from memory. Thread-safe."""
+
+    def __init__(self, ttl: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._objects: dict[str, tuple[float, KubeObject]] = {}
+
+    def remember(self, key: str, obj: KubeObject) -> None:
+        with self._lock:
+            self._objects[key] = (self._clock(), obj)
+
+    def freshest(self, key: str, cached: KubeObject | None) -> KubeObject | None:
+        with self._lock:
+            memo = self._objects.get(key)
+            if memo is None:
+                return cached
+            stamp, obj = memo
+            expired = self._clock() - stamp > self._ttl
+            if expired or (cached is not None and _caught_up(cached, obj)):
+                del self._objects[key]
+                return cached
+            return obj
+
+
+def _caught_up(cached: KubeObject, written: KubeObject) -> bool:
+    """Whether the cache shows our write or something after it rather than the version the
+    write replaced: the same resourceVersion, or every label, finalizer and owner our write
+    left (resourceVersions are opaque, so they are only compared for equality)."""
+    if resource_version(cached) == resource_version(written):
+        return True
+    have: dict[str, Any] = dict(cached.get("metadata") or {})
+    want: dict[str, Any] = dict(written.get("metadata") or {})
+    labels = have.get("labels") or {}
+    if any(labels.get(k) != v for k, v in (want.get("labels") or {}).items()):
+        return False
+    if not set(want.get("finalizers") or ()) <= set(have.get("finalizers") or ()):
+        return False
+    owners = {str(r.get("uid")) for r in have.get("ownerReferences") or ()}
+    return {str(r.get("uid")) for r in want.get("ownerReferences") or ()} <= owners
 
 
 def _claim_owner(meta: dict[str, Any], owner: BareMetalHost) -> bool:

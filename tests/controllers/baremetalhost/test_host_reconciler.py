@@ -468,13 +468,24 @@ def test_conflict_claiming_a_shared_secret_is_retried_not_an_error(
     kube_api_client: k8s.ApiClient,
     kube_namespace: str,
 ) -> None:
-    """Hosts sharing a Secret race to label and own it: a 409 there is retried quietly."""
+    """Hosts sharing a Secret race to label and own it: a 409 there is retried quietly.
+
+    The first claim of an unwatched Secret is one strategic merge patch (no conflict
+    possible); a second host's claim of the now cached Secret is a PUT with its
+    resourceVersion, which is where a 409 can happen."""
     create_secret(kube_api_client, kube_namespace)
-    unhandled = sample("metal3_credentials_unhandled_error_total")
-    secret_path = f"/api/v1/namespaces/{kube_namespace}/secrets/bmc-secret"
-    kube_faults.conflict_next_writes(2, resource="secrets", verb="update", name="bmc-secret")
     hosts.create(host_body("host-0"))
-    host = hosts.wait_state("host-0", "available")
+    hosts.wait_state("host-0", "available")
+    secret_path = f"/api/v1/namespaces/{kube_namespace}/secrets/bmc-secret"
+    assert kube_server.count_requests("PATCH", secret_path, status=200) == 1
+    unhandled = sample("metal3_credentials_unhandled_error_total")
+    kube_faults.conflict_next_writes(2, resource="secrets", verb="update", name="bmc-secret")
+    hosts.create(host_body("host-1"))
+    host = hosts.wait_state("host-1", "available")
+    secret = read_secret(kube_api_client, kube_namespace, "bmc-secret")
+    assert secret is not None
+    assert {r["name"] for r in secret["metadata"]["ownerReferences"]} == {"host-0", "host-1"}
+    assert secret["metadata"]["finalizers"] == [SECRET_FINALIZER]
     assert kube_server.count_requests("PUT", secret_path, status=409) == 2
     assert not host["status"].get("errorType")
     assert sample("metal3_credentials_unhandled_error_total") == unhandled
