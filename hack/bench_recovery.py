@@ -148,6 +148,7 @@ class RecoveryResult:
     first_enroll_s: float | None
     idle_s: float
     idle_requests: int
+    request_mix: str
 
 
 def script_recovery(ironic: IronicProcess, count: int, timeout: float) -> float:
@@ -320,6 +321,10 @@ class Bench:
             ),
             idle_s=idle,
             idle_requests=idle_requests,
+            request_mix=", ".join(
+                f"{method} {template}{' ' + target if target else ''}: {n}"
+                for (method, template, target), n in self.proxy.counts(since=since).most_common()
+            ),
         )
 
     def outage(self, count: int, seconds: float, timeout: float) -> OutageResult:
@@ -395,6 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{first} after Ironic was back",
                     flush=True,
                 )
+                print(f"  (requests during recovery: {result.request_mix})", flush=True)
                 if result.idle_s > 0:
                     per_host_min = result.idle_requests / result.hosts / (result.idle_s / 60)
                     print(

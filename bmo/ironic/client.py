@@ -328,6 +328,8 @@ class IronicClient:
             cached = self._cache.lookup(uuid_or_name)
             if cached is not None:
                 return cached
+            if self._cache.knows_absent(uuid_or_name):
+                return None
         operation = f"get node {uuid_or_name}"
         path = _node_path(uuid_or_name)
         try:

@@ -175,6 +175,23 @@ class NodeCache:
                     return None
             return node
 
+    def knows_absent(self, ident: str) -> bool:
+        """True when a fresh snapshot has no node by this UUID or name and bmo has not
+        written to one by that ident since it was taken.
+
+        bmo invalidates the UUID and name of every node it creates, so for bmo's own nodes
+        this is exact; a node someone else created after the poll is missed until the next
+        one (an enroll then meets Ironic's name conflict and finds the node).
+        """
+        with self._lock:
+            snapshot = self._snapshot
+            if snapshot is None or not self._fresh(snapshot):
+                return False
+            if ident in snapshot.by_uuid or ident in snapshot.by_name:
+                return False
+            written = self._written.get(ident)
+            return written is None or written < snapshot.started_at
+
     def nodes(self) -> list[NodeView] | None:
         """Every cached node, or ``None`` when the cache is stale or never synced."""
         with self._lock:

@@ -175,7 +175,8 @@ def test_a_wiped_database_is_seen_in_one_poll(
     cache.poll()
     assert sorted(c.name or "" for c in seen) == ["ns~0", "ns~1", "ns~2"]
     assert all(c.after is None for c in seen)
-    assert client.get_node(U1) is None, "gone: asked ironic, which says 404"
+    assert client.get_node(U1) is None
+    assert count(mock_ironic, "GET", f"/v1/nodes/{U1}") == 0, "the fresh list is authoritative"
 
 
 def test_an_outage_makes_reads_go_to_ironic(
@@ -251,3 +252,22 @@ def test_the_poller_thread_polls_and_stops(
             time.sleep(0.01)
     finally:
         cache.stop()
+
+
+def test_absence_is_authoritative_only_for_idents_not_written_since_the_poll(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, clock: FakeClock
+) -> None:
+    mock_ironic.get(f"{API}/nodes", json=listing())
+    mock_ironic.post(f"{API}/nodes", json=node_json(U1, name="ns~new"))
+    mock_ironic.get(f"{API}/nodes/ns~new", json=node_json(U1, name="ns~new"))
+    mock_ironic.get(f"{API}/nodes/{U1}", json=node_json(U1, name="ns~new"))
+    cache = client.node_cache(clock=clock)
+    cache.poll()
+    assert client.get_node("ns~new") is None
+    assert count(mock_ironic, "GET", "/v1/nodes/ns~new") == 0
+    clock.advance(0.1)
+    client.create_node(name="ns~new", driver="fake-hardware")
+    assert client.get_node("ns~new") is not None, "created since the poll: ask ironic"
+    assert client.get_node(U1) is not None
+    clock.advance(DEFAULT_SLOW_INTERVAL * 3)
+    assert not cache.knows_absent("ns~other"), "a stale snapshot proves nothing"
