@@ -28,7 +28,10 @@ Each default is defined once, next to the type that uses it; this module only re
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, NoReturn
@@ -70,6 +73,7 @@ __all__ = [
     "from_args",
     "load",
     "parse_address",
+    "parse_label_selector",
     "parse_namespaces",
     "resolve_concurrency",
 ]
@@ -106,6 +110,9 @@ class ControllerSettings:
     concurrency: int = AUTO_CONCURRENCY_MIN
     max_provisioning_retries: int = DEFAULT_MAX_PROVISIONING_RETRIES
     development_drivers: bool = False
+    #: ``--host-label-selector``: reconcile only the BareMetalHosts matching it (a fleet
+    #: split between several bmo Deployments); ``""`` means every host.
+    host_label_selector: str = ""
 
 
 @dataclass(frozen=True)
@@ -159,6 +166,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--namespace",
         help="namespace(s) to watch, comma-separated; empty = cluster-wide "
         "(default: $WATCH_NAMESPACE)",
+    )
+    add(
+        "--host-label-selector",
+        help="reconcile only BareMetalHosts matching this label selector (e.g. "
+        "'shard=a' or 'rack in (r1,r2)'), to split a fleet between several bmo "
+        "Deployments; each needs its own --leader-election-id "
+        "(default: $BMO_HOST_LABEL_SELECTOR; empty = every host)",
+    )
+    add(
+        "--leader-election-id",
+        help=f"name of the leader-election Lease (default: $BMO_LEADER_ELECTION_ID, else "
+        f"'{LEASE_NAME}', or '{LEASE_NAME}-<hash of the selector>' with "
+        "--host-label-selector, so shards never share a Lease)",
     )
     add(
         "--metrics-addr",
@@ -329,14 +349,24 @@ def from_args(
     development_drivers = (
         True if args.development_drivers else _env_bool(environ, "BMO_DEVELOPMENT_DRIVERS")
     )
+    selector = parse_label_selector(
+        _flag_or_env(args, "host_label_selector", environ, "BMO_HOST_LABEL_SELECTOR") or "",
+        "--host-label-selector / BMO_HOST_LABEL_SELECTOR",
+    )
     controller = ControllerSettings(
         concurrency=resolve_concurrency(args.controller_concurrency, environ, cpu_count=cpu_count),
         max_provisioning_retries=retries,
         development_drivers=development_drivers,
+        host_label_selector=selector,
     )
     leader_election = _leader_election(
         args, environ, bool(args.enable_leader_election), namespaces, pod.namespace
     )
+    lease_name = _lease_name(
+        _flag_or_env(args, "leader_election_id", environ, "BMO_LEADER_ELECTION_ID") or "",
+        selector,
+    )
+    leader_election = dataclasses.replace(leader_election, lease_name=lease_name)
     webhook = None if webhook_port == 0 else _webhook(args, webhook_port, development_drivers)
 
     return Settings(
@@ -433,6 +463,65 @@ class _RaisingParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise SettingsError(message)
+
+
+_SELECTOR_KEY = r"(?:[a-z0-9A-Z.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
+_SELECTOR_VALUE = r"(?:[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?"
+_SELECTOR_TERM = re.compile(
+    rf"^\s*(?:!?\s*{_SELECTOR_KEY}"
+    rf"|{_SELECTOR_KEY}\s*(?:=|==|!=)\s*{_SELECTOR_VALUE}"
+    rf"|{_SELECTOR_KEY}\s+(?:in|notin)\s+\(\s*{_SELECTOR_VALUE}(?:\s*,\s*{_SELECTOR_VALUE})*\s*\))"
+    r"\s*$"
+)
+
+
+def parse_label_selector(raw: str, source: str) -> str:
+    """A Kubernetes label selector (``k=v``, ``k!=v``, ``k in (a,b)``, ``k notin (a)``,
+    ``k``, ``!k``, comma-separated), checked here so a typo fails at start instead of as an
+    HTTP 400 from every list; returned as given (stripped)."""
+    raw = raw.strip()
+    if not raw:
+        return ""
+    for term in _split_selector(raw):
+        if not _SELECTOR_TERM.match(term):
+            raise SettingsError(
+                f"{source}: {term.strip()!r} is not a label selector requirement; use "
+                "key=value, key!=value, 'key in (a,b)', 'key notin (a,b)', key or !key, "
+                "joined by commas"
+            )
+    return raw
+
+
+def _split_selector(raw: str) -> list[str]:
+    """Split on the commas outside parentheses."""
+    terms, depth, start = [], 0, 0
+    for i, char in enumerate(raw):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            terms.append(raw[start:i])
+            start = i + 1
+    terms.append(raw[start:])
+    return terms
+
+
+def _lease_name(explicit: str, selector: str) -> str:
+    """The Lease to elect a leader through. Shards of one fleet (different selectors, maybe
+    the same namespace) must not share one, or only one shard would ever run: without an
+    explicit name a selector gets a stable name of its own."""
+    if explicit:
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", explicit):
+            raise SettingsError(
+                f"--leader-election-id / BMO_LEADER_ELECTION_ID {explicit!r} is not a valid "
+                "Lease name: lowercase letters, digits, '-' and '.', at most 253 characters"
+            )
+        return explicit
+    if not selector:
+        return LEASE_NAME
+    digest = hashlib.sha256(selector.encode()).hexdigest()[:10]
+    return f"{LEASE_NAME}-{digest}"
 
 
 def _leader_election(

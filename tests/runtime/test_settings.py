@@ -171,3 +171,38 @@ def test_bmo_run_reports_bad_settings_and_exits_2(capsys: pytest.CaptureFixture[
     err = capsys.readouterr().err
     assert "--controller-concurrency" in err
     assert "positive" in err
+
+
+def test_shards_select_hosts_by_label_and_get_their_own_lease() -> None:
+    plain = load(["--provisioner", "fixture"], {})
+    assert plain.controller.host_label_selector == ""
+    assert plain.leader_election.lease_name == "baremetal-operator"
+
+    shard_a = load(["--provisioner", "fixture", "--host-label-selector", "shard=a"], {})
+    shard_b = load(["--provisioner", "fixture"], {"BMO_HOST_LABEL_SELECTOR": "shard in (b, c)"})
+    assert shard_a.controller.host_label_selector == "shard=a"
+    assert shard_b.controller.host_label_selector == "shard in (b, c)"
+    names = {shard_a.leader_election.lease_name, shard_b.leader_election.lease_name}
+    assert len(names) == 2 and all(n.startswith("baremetal-operator-") for n in names)
+    # Stable across restarts: the same selector always elects through the same Lease.
+    again = load(["--provisioner", "fixture", "--host-label-selector", "shard=a"], {})
+    assert again.leader_election.lease_name == shard_a.leader_election.lease_name
+
+    named = load(
+        ["--provisioner", "fixture", "--host-label-selector", "shard=a"],
+        {"BMO_LEADER_ELECTION_ID": "bmo-shard-a"},
+    )
+    assert named.leader_election.lease_name == "bmo-shard-a"
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "names"),
+    [
+        (["--host-label-selector", "shard=a=b"], {}, "--host-label-selector"),
+        ([], {"BMO_HOST_LABEL_SELECTOR": "shard in (a"}, "BMO_HOST_LABEL_SELECTOR"),
+        (["--leader-election-id", "Not_A_Name"], {}, "--leader-election-id"),
+    ],
+)
+def test_bad_shard_settings_name_the_flag(argv: list[str], env: dict[str, str], names: str) -> None:
+    with pytest.raises(SettingsError, match=names):
+        load(["--provisioner", "fixture", *argv], env)

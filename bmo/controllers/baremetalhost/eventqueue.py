@@ -37,8 +37,10 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_QUEUE_LENGTH: Final = 1000
-"""client-go ``tools/record/event.go`` ``maxQueuedEvents``."""
+DEFAULT_QUEUE_LENGTH: Final = 10_000
+"""client-go ``tools/record/event.go`` ``maxQueuedEvents`` is 1000; a thousand hosts
+registering at once queue about five events each, so bmo keeps ten times that (a few MiB at
+most) rather than drop the events of a fleet's first minutes."""
 SPAM_BURST: Final = 25
 """client-go ``tools/record/events_cache.go`` ``defaultSpamBurst``."""
 SPAM_QPS: Final = 1.0 / 300.0

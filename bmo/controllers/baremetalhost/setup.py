@@ -4,9 +4,11 @@
 
 What the controller watches, and why:
 
-* **BareMetalHosts** (``For``), through upstream's ``updateEventHandler`` predicate: an update
-  that changed only the status - the controller's own writes - does not trigger a reconcile.
-  Redelivered every sync period as a safety net.
+* **BareMetalHosts** (``For``) - only those matching ``--host-label-selector`` when the
+  fleet is split between several bmo Deployments - through upstream's
+  ``updateEventHandler`` predicate: an update that changed only the status - the
+  controller's own writes - does not trigger a reconcile. Redelivered every sync period as
+  a safety net.
 * **Secrets labelled** ``environment.metal3.io=baremetal`` (``Owns(&Secret{},
   MatchEveryOwner)``; ``main.go`` limits the manager's Secret cache to that label): a change
   wakes every host that owns the Secret. Indexed by owner host.
@@ -132,7 +134,13 @@ def setup(
     replaces the Kubernetes event recorder (tests observe what is published, and when).
     """
     queue: RateLimitingQueue[str] = RateLimitingQueue(name=CONTROLLER_NAME)
-    hosts = manager.informer(BAREMETALHOSTS, resync_period=DEFAULT_SYNC_PERIOD)
+    # A shard (``--host-label-selector``) lists and watches only its hosts: another shard's
+    # host is never in this cache, so a Secret or requeue naming it reconciles to nothing.
+    hosts = manager.informer(
+        BAREMETALHOSTS,
+        label_selector=settings.controller.host_label_selector or None,
+        resync_period=DEFAULT_SYNC_PERIOD,
+    )
     hosts.add_handler(host_handler(queue))
     secrets = manager.informer(
         SECRETS,
