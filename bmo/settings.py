@@ -81,6 +81,7 @@ __all__ = [
 LEASE_NAME: Final = "baremetal-operator"
 """The Go operator's leader-election ID (``main.go``)."""
 PROVISIONERS: Final = ("ironic", "fixture")
+FIXTURE_TIMINGS: Final = ("demo", "instant")
 DEFAULT_PROVISIONER: Final = PROVISIONERS[0]
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 DEFAULT_LOG_LEVEL: Final = "info"
@@ -122,6 +123,10 @@ class ProvisionerSettings:
 
     name: str = DEFAULT_PROVISIONER
     ironic: IronicConfig | None = None
+    #: ``--fixture-timing``: how long the fixture's operations take (``demo``: long enough
+    #: to watch states go by; ``instant``: every operation completes on the call that
+    #: starts it, so benchmarks measure bmo rather than the stand-in's pauses).
+    fixture_timing: str = "demo"
 
 
 @dataclass(frozen=True)
@@ -194,6 +199,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--provisioner",
         help=f"provisioner: {' or '.join(repr(p) for p in PROVISIONERS)} "
         f"(default: {DEFAULT_PROVISIONER})",
+    )
+    add(
+        "--fixture-timing",
+        choices=FIXTURE_TIMINGS,
+        help="--provisioner fixture only: 'demo' operations take a few seconds (watchable "
+        "with kubectl get bmh -w); 'instant' ones complete at once (default: demo)",
     )
     add(
         "--dev",
@@ -385,6 +396,7 @@ def from_args(
         provisioner=ProvisionerSettings(
             name=provisioner,
             ironic=_ironic(environ) if provisioner == "ironic" else None,
+            fixture_timing=args.fixture_timing or FIXTURE_TIMINGS[0],
         ),
         logging=LoggingSettings(dev=bool(args.dev), level=log_level),
         pod=pod,

@@ -286,7 +286,13 @@ class ScaleResult:
 
 
 def run_scale(
-    hosts: int, qps: float, burst: int, workdir: Path, timeout: float, concurrency: int
+    hosts: int,
+    qps: float,
+    burst: int,
+    workdir: Path,
+    timeout: float,
+    concurrency: int,
+    fixture_timing: str = "demo",
 ) -> ScaleResult:
     server = KubeAPIServer(host=LOOPBACK, port=0, history_limit=max(1000, hosts * 4))
     server.request_log = RequestLog(limit=5_000_000)
@@ -295,6 +301,7 @@ def run_scale(
     extra = ["--kube-api-qps", str(qps), "--kube-api-burst", str(burst)]
     if concurrency:
         extra += ["--controller-concurrency", str(concurrency)]
+    extra += ["--fixture-timing", fixture_timing]
     bmo = BmoProcess(server.url, "fixture", workdir / f"bmo-{hosts}-{qps:g}.log", extra)
     try:
         kube_request(
@@ -407,6 +414,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--burst", type=int, default=0, help="default: 1.5 x qps")
     parser.add_argument("--concurrency", type=int, default=0, help="0: bmo's default")
+    parser.add_argument(
+        "--fixture-timing",
+        choices=("demo", "instant"),
+        default="demo",
+        help="bmo run --fixture-timing: 'demo' inspection and preparation each take a poll "
+        "or two (one status write per wait); 'instant' completes every operation at once",
+    )
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--workdir", type=Path, default=None, help="logs (default: a temp dir)")
     args = parser.parse_args(argv)
@@ -419,7 +433,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.hosts} hosts, qps {qps:g}, burst {burst}", file=sys.stderr, flush=True)
         try:
             results.append(
-                run_scale(args.hosts, qps, burst, workdir, args.timeout, args.concurrency)
+                run_scale(
+                    args.hosts,
+                    qps,
+                    burst,
+                    workdir,
+                    args.timeout,
+                    args.concurrency,
+                    args.fixture_timing,
+                )
             )
         except BenchError as exc:
             print(f"error: {exc}", file=sys.stderr)

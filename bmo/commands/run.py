@@ -60,6 +60,8 @@ FIXTURE_DELAYS = {
 """The fixture provisioner's operation lengths: long enough to watch states go by with
 ``kubectl get bmh -w``, short enough for a demo."""
 FIXTURE_POLL_INTERVAL = 1.0
+INSTANT = {op: Delay(0) for op in FIXTURE_DELAYS}
+"""``--fixture-timing instant``: every operation completes on the call that starts it."""
 
 DESCRIPTION = f"""\
 Run the operator's manager: the BareMetalHost controller with its BareMetalHost and
@@ -159,7 +161,8 @@ def build_provisioner_factory(settings: Settings) -> ProvisionerFactory:
     ``main.go`` builds one factory too). Ironic's modules are imported only when used, so
     ``--provisioner fixture`` never loads openstacksdk."""
     if settings.provisioner.name == "fixture":
-        registry = FixtureRegistry(delays=FIXTURE_DELAYS, poll_interval=FIXTURE_POLL_INTERVAL)
+        delays = FIXTURE_DELAYS if settings.provisioner.fixture_timing == "demo" else INSTANT
+        registry = FixtureRegistry(delays=delays, poll_interval=FIXTURE_POLL_INTERVAL)
         return FixtureProvisionerFactory(registry)
     config = settings.provisioner.ironic
     if config is None:

@@ -221,6 +221,15 @@ class _Chain:
         )
 
 
+def _set_architecture(arch: str) -> Callable[[dict[str, Any]], None]:
+    """``spec.architecture`` from the inspected CPU (upstream ``reconcileHostData``)."""
+
+    def change(body: dict[str, Any]) -> None:
+        body.setdefault("spec", {})["architecture"] = arch
+
+    return change
+
+
 def _status_changed(before: BareMetalHostStatus, after: BareMetalHostStatus) -> bool:
     return dataclasses.replace(before, last_updated=None) != dataclasses.replace(
         after, last_updated=None
@@ -482,12 +491,7 @@ class HostReconciler:
             and hardware_data.hardware is not None
             and hardware_data.hardware.cpu.arch
         ):
-            arch = hardware_data.hardware.cpu.arch
-
-            def set_architecture(body: dict[str, Any]) -> None:
-                body.setdefault("spec", {})["architecture"] = arch
-
-            writer.update_metadata(set_architecture)
+            writer.update_metadata(_set_architecture(hardware_data.hardware.cpu.arch))
             return Result(requeue_after=AT_ONCE)
 
         try:
@@ -585,6 +589,12 @@ class HostReconciler:
         )
         if write_status:
             writer.write_status(dataclasses.replace(status, last_updated=now))
+        arch = outcome.hardware_data.cpu.arch if outcome.hardware_data is not None else ""
+        if arch and not host.spec.architecture and not outcome.delete_complete:
+            # What upstream's next pass (``reconcileHostData``) does with the HardwareData
+            # just written, done now instead of in a pass of its own (for a host that has
+            # reached a steady state, a minute later).
+            writer.update_metadata(_set_architecture(arch))
         if outcome.state != outcome.previous_state:
             log.info("provisioning state changed", old=outcome.previous_state, new=outcome.state)
         log.debug(

@@ -119,6 +119,9 @@ def test_finalizer_then_progress_despite_a_lagging_cache(
         bed.reconcile("host-0")
     assert bed.hosts.state("host-0") == "available"
     assert bed.registry.host(bed.namespace, "host-0").calls_to("register")
+    # The pass that wrote the HardwareData also copied its CPU architecture into the spec.
+    stored = bed.hosts.get("host-0")
+    assert stored is not None and stored["spec"]["architecture"] == "x86_64"
 
 
 def test_missing_secret_polls_and_invalid_secret_waits(
