@@ -9,10 +9,13 @@ One local Ironic (fake-hardware, HTTP basic, automated cleaning on, as configure
 testenv/ironic) and the fake agent (testenv/fake_agent) serve both runs; Ironic's
 database is wiped and Ironic restarted between them so each starts from the same state.
 
-* **script**: one thread per node, openstacksdk with its own ``wait=True`` polling (every
-  2 s): create the node (``inspect_interface=agent``) and its port, ``manage``, ``inspect``
-  (answered by the fake agent), ``provide`` (automated cleaning), set ``instance_info``
-  (image URL, sha256 checksum, qcow2), ``active``.
+* **script**: one thread per node, openstacksdk with its own polling (every 2 s): create the
+  node (``inspect_interface=agent``) and its port, ``manage``, ``inspect`` (answered by the
+  fake agent), ``provide`` (automated cleaning), set ``instance_info`` (image URL, sha256
+  checksum, qcow2), ``active``. It honours the same ``--provisioning-limit`` as bmo's
+  ``PROVISIONING_LIMIT`` (a semaphore held while inspecting and while deploying), and
+  retries 409/503/dropped connections with bounded exponential backoff (tenacity), as a
+  real client does, so one reset connection from a loaded Ironic does not end the run.
 * **bmo**: ``bmo run --provisioner ironic`` against the Kubernetes API emulator; N
   ``fake://`` BareMetalHosts with an image are created at once and timed until every one is
   ``provisioned`` (the time to ``available`` is reported on the way).
