@@ -49,16 +49,16 @@ def has_capacity(
 ) -> bool:
     """True when ``node_name`` already holds a slot or fewer than ``limit`` are taken.
 
-    With a synced node cache the count comes from it, and every node bmo wrote to since the
-    cache's poll counts as busy (it may just have been sent to inspect or deploy): a little
-    conservative for a second, never over the limit.
+    With a synced node cache the count comes from it, and every node bmo sent a provision
+    state request since the cache's poll counts as busy (it may just have been sent to
+    inspect or deploy): a little conservative until the next poll, never over the limit.
     """
     nodes = cache.nodes() if cache is not None else None
     if nodes is None:
         busy = busy_node_names(client.list_nodes(fields=CAPACITY_FIELDS))
     else:
-        pending = cache.pending_writes() if cache is not None else set()
+        pending = cache.pending_moves() if cache is not None else set()
         busy = busy_node_names(nodes) | {
-            node.name or node.uuid for node in nodes if node.uuid in pending or node.name in pending
+            node.name or node.uuid for node in nodes if node.uuid in pending
         }
     return node_name in busy or len(busy) < limit

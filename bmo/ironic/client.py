@@ -145,9 +145,9 @@ class IronicClient:
         """The node cache, if :meth:`node_cache` created one."""
         return self._cache
 
-    def _written(self, *idents: str | None) -> None:
+    def _written(self, *idents: str | None, moved: bool = False) -> None:
         if self._cache is not None:
-            self._cache.invalidate(*idents)
+            self._cache.invalidate(*idents, moved=moved)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -502,7 +502,7 @@ class IronicClient:
         operation = f"set provision state {target} on node {uuid}"
         path = _node_path(uuid, "states/provision")
         self._call(operation, lambda: self._raw("PUT", path, operation, json=body))
-        self._written(uuid)
+        self._written(uuid, moved=True)
 
     def set_power_state(self, uuid: str, target: str, timeout: int | None = None) -> None:
         """Request ``power on``/``power off``/``rebooting``/``soft power off``...

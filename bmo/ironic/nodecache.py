@@ -149,8 +149,12 @@ class NodeCache:
         self._snapshot: _Snapshot | None = None
         self._last_poll_at: float | None = None
         self._last_write_at: float | None = None
-        # ident (uuid or name) → clock time of bmo's last write to that node.
+        # ident (uuid or name) → clock time of bmo's last write to that node, and of its
+        # last provision-state request (which may take a capacity slot).
         self._written: dict[str, float] = {}
+        self._moved: dict[str, float] = {}
+        self._last_duration = 0.0
+        self._last_known: _Snapshot | None = None
         self._listeners: list[Listener] = []
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -200,11 +204,11 @@ class NodeCache:
                 return None
             return list(snapshot.by_uuid.values())
 
-    def pending_writes(self) -> set[str]:
-        """UUIDs and names written to since the poll the cache holds started."""
+    def pending_moves(self) -> set[str]:
+        """UUIDs of nodes sent a provision-state request since the held poll started."""
         with self._lock:
             since = self._snapshot.started_at if self._snapshot else float("-inf")
-            return {ident for ident, at in self._written.items() if at >= since}
+            return {ident for ident, at in self._moved.items() if at >= since}
 
     def _fresh(self, snapshot: _Snapshot) -> bool:
         # Two slow intervals (a poll takes time, the poller may run late) and never less
@@ -214,14 +218,16 @@ class NodeCache:
 
     # -- writes ----------------------------------------------------------------------------
 
-    def invalidate(self, *idents: str | None) -> None:
+    def invalidate(self, *idents: str | None, moved: bool = False) -> None:
         """bmo wrote to this node: bypass the cache for it until a later poll saw it, and
-        poll fast for a while."""
+        poll fast for a while. ``moved``: the write was a provision-state request."""
         now = self._clock()
         with self._lock:
             for ident in idents:
                 if ident:
                     self._written[ident] = now
+                    if moved:
+                        self._moved[ident] = now
             self._last_write_at = now
         self._wake.set()
 
@@ -234,17 +240,23 @@ class NodeCache:
     # -- polling ---------------------------------------------------------------------------
 
     def interval(self) -> float:
-        """The wait until the next poll: fast while anything moves, slow at rest."""
+        """The wait until the next poll: fast while anything moves, slow at rest.
+
+        "Fast" is never shorter than twice the last list took: listing every node costs
+        Ironic (one process, one core) in proportion to the fleet, and the cache must not
+        become the load it was built to remove.
+        """
         with self._lock:
             snapshot = self._snapshot
             now = self._clock()
+            fast = max(self._fast, 2 * self._last_duration)
             if snapshot is None:
-                return self._fast
+                return fast
             if self._last_write_at is not None and now - self._last_write_at < WRITE_HOT_WINDOW:
-                return self._fast
+                return fast
             if any(_busy(node) for node in snapshot.by_uuid.values()):
-                return self._fast
-            return self._slow
+                return fast
+            return max(self._slow, fast)
 
     def poll(self) -> list[NodeChange]:
         """List the nodes once; return (and tell listeners about) what changed.
@@ -259,16 +271,24 @@ class NodeCache:
         except IronicError as exc:
             log.info("ironic node cache: list failed, reads go to ironic: %s", exc)
             with self._lock:
+                # Reads must not trust it, but the next good list is diffed against it:
+                # an outage must not end in a wake-up of every host.
+                if self._snapshot is not None:
+                    self._last_known = self._snapshot
                 self._snapshot = None
+                self._last_duration = max(0.0, self._clock() - started)
             return []
         by_uuid = {node.uuid: node for node in listed}
         by_name = {node.name: node for node in listed if node.name}
         with self._lock:
-            previous = self._snapshot
+            previous = self._snapshot or self._last_known
+            self._last_known = None
             self._snapshot = _Snapshot(started, by_uuid, by_name)
+            self._last_duration = max(0.0, self._clock() - started)
             self.polls += 1
             # Writes this poll has seen need no remembering.
             self._written = {k: at for k, at in self._written.items() if at >= started}
+            self._moved = {k: at for k, at in self._moved.items() if at >= started}
             listeners = list(self._listeners)
         changes = self._diff(previous, by_uuid)
         if previous is not None and previous.by_uuid and not by_uuid:

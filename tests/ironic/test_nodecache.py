@@ -198,6 +198,13 @@ def test_an_outage_makes_reads_go_to_ironic(
     assert cache.nodes() is None, "no stale snapshot after a failed list"
     client.get_node(U1)
     assert count(mock_ironic, "GET", f"/v1/nodes/{U1}") == 1
+    seen: list[NodeChange] = []
+    cache.add_listener(seen.append)
+    mock_ironic.get(f"{API}/nodes", json=listing(node_json(U1, provision_state="active")))
+    clock.advance(1)
+    cache.poll()
+    assert cache.nodes() is not None
+    assert seen == [], "nothing changed across the outage: nobody is woken"
 
 
 def test_an_old_snapshot_is_not_trusted(
@@ -271,3 +278,18 @@ def test_absence_is_authoritative_only_for_idents_not_written_since_the_poll(
     assert client.get_node(U1) is not None
     clock.advance(DEFAULT_SLOW_INTERVAL * 3)
     assert not cache.knows_absent("ns~other"), "a stale snapshot proves nothing"
+
+
+def test_fast_polling_backs_off_to_twice_the_list_time(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, clock: FakeClock
+) -> None:
+    """A fleet whose list takes Ironic 3 s is polled every 6 s at most, however busy."""
+
+    def slow_list(request: object, context: object) -> dict[str, object]:
+        clock.advance(3.0)
+        return listing(node_json(U1, provision_state="deploying"))
+
+    mock_ironic.get(f"{API}/nodes", json=slow_list)
+    cache = client.node_cache(clock=clock)
+    cache.poll()
+    assert cache.interval() == 6.0
