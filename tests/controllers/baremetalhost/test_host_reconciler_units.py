@@ -256,3 +256,43 @@ def test_preprovisioning_network_data_secret_is_claimed_and_is_the_default_netwo
     host = BareMetalHost.from_dict(bed.refresh("host-0"))
     config = HostConfigSecrets(SecretManager(kube_api_client, DictStore()), host)
     assert config.network_data() == "links: []"
+
+
+def test_an_unwatched_secret_is_claimed_with_one_patch_keeping_what_others_wrote(
+    kube_api_client: k8s.ApiClient, kube_namespace: str, kube_server: KubeAPIServer
+) -> None:
+    create_secret(kube_api_client, kube_namespace)
+    core = k8s.CoreV1Api(kube_api_client)
+    other_owner = {"apiVersion": "v1", "kind": "ConfigMap", "name": "cm", "uid": "uid-cm"}
+    core.patch_namespaced_secret(
+        "bmc-secret",
+        kube_namespace,
+        {"metadata": {"finalizers": ["example.com/keep"], "ownerReferences": [other_owner]}},
+    )
+    body = host_body("host-0")
+    body["metadata"].update(namespace=kube_namespace, uid="uid-host-0")
+    host = BareMetalHost.from_dict(body)
+    secrets = SecretManager(kube_api_client, DictStore())
+    path = f"/api/v1/namespaces/{kube_namespace}/secrets/bmc-secret"
+    requests = len(kube_server.requests)
+
+    claimed = secrets.acquire(kube_namespace, "bmc-secret", owner=host, add_finalizer=True)
+    again = secrets.acquire(kube_namespace, "bmc-secret", owner=host, add_finalizer=True)
+
+    made = [(r.method, r.path) for r in kube_server.requests[requests:] if r.path == path]
+    assert made == [("PATCH", path)]  # no GET, no PUT; the second claim used the memory
+    assert again["metadata"]["resourceVersion"] == claimed["metadata"]["resourceVersion"]
+    stored = read_secret(kube_api_client, kube_namespace, "bmc-secret")
+    assert stored is not None
+    meta = stored["metadata"]
+    assert set(meta["finalizers"]) == {"example.com/keep", SECRET_FINALIZER}
+    assert {r["uid"] for r in meta["ownerReferences"]} == {"uid-cm", "uid-host-0"}
+    ours = next(r for r in meta["ownerReferences"] if r["uid"] == "uid-host-0")
+    assert ours == {
+        "apiVersion": "metal3.io/v1alpha1",
+        "kind": "BareMetalHost",
+        "name": "host-0",
+        "uid": "uid-host-0",
+    }
+    assert meta["labels"]["environment.metal3.io"] == "baremetal"
+    assert stored["data"]["password"]
