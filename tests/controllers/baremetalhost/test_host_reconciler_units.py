@@ -25,7 +25,7 @@ from bmo.runtime.cache import KubeObject, freeze
 from bmo.runtime.controller import Result
 from bmo.runtime.registry import REGISTRY
 from testenv.kubeapi import KubeAPIServer
-from tests.integration.operator import Hosts, create_secret, host_body, read_secret
+from tests.integration.operator import Hosts, create_secret, host_body, read_secret, wait_for
 
 
 class DictStore:
@@ -274,13 +274,16 @@ def test_an_unwatched_secret_is_claimed_with_one_patch_keeping_what_others_wrote
     host = BareMetalHost.from_dict(body)
     secrets = SecretManager(kube_api_client, DictStore())
     path = f"/api/v1/namespaces/{kube_namespace}/secrets/bmc-secret"
-    requests = len(kube_server.requests)
+    # The emulator logs a request once answered: wait for the set-up patch to be counted.
+    wait_for(lambda: kube_server.count_requests("PATCH", path) == 1, what="set-up patch logged")
 
     claimed = secrets.acquire(kube_namespace, "bmc-secret", owner=host, add_finalizer=True)
     again = secrets.acquire(kube_namespace, "bmc-secret", owner=host, add_finalizer=True)
 
-    made = [(r.method, r.path) for r in kube_server.requests[requests:] if r.path == path]
-    assert made == [("PATCH", path)]  # no GET, no PUT; the second claim used the memory
+    # One patch; no GET, no PUT (the second claim used what the first one wrote).
+    wait_for(lambda: kube_server.count_requests("PATCH", path) == 2, what="claim logged")
+    assert kube_server.count_requests("GET", path) == 0
+    assert kube_server.count_requests("PUT", path) == 0
     assert again["metadata"]["resourceVersion"] == claimed["metadata"]["resourceVersion"]
     stored = read_secret(kube_api_client, kube_namespace, "bmc-secret")
     assert stored is not None
