@@ -12,6 +12,9 @@ What the controller watches, and why:
   wakes every host that owns the Secret. Indexed by owner host.
 * **HardwareData**: read from the cache on every pass instead of a GET each; no handler,
   since upstream does not watch it either.
+* **PreprovisioningImages**, with ``-build-preprov-image`` only (``Owns`` in upstream's
+  ``SetupWithManager(mgr, preprovImgEnable, ...)``): any change wakes the owning host, so a
+  host waiting for its image is not left polling.
 
 :func:`setup` is the package's one entry point for ``bmo run``; every controller package
 offers one with the same signature.
@@ -34,6 +37,7 @@ from bmo.api.constants import (
 )
 from bmo.controllers.baremetalhost import metrics
 from bmo.controllers.baremetalhost.events import EventRecorder
+from bmo.controllers.baremetalhost.preprovimage import PREPROVISIONING_IMAGES
 from bmo.controllers.baremetalhost.reconciler import (
     HostEventSink,
     HostReconciler,
@@ -128,6 +132,11 @@ def setup(
     )
     secrets.add_handler(secret_owner_handler(queue))
     hardware = manager.informer(HARDWAREDATA)
+    preprov_images: Informer | None = None
+    if settings.controller.build_preprov_image:
+        # ``Owns(&PreprovisioningImage{})``: a built (or failed) image wakes its host.
+        preprov_images = manager.informer(PREPROVISIONING_IMAGES)
+        preprov_images.add_handler(EnqueueHandler(queue, mapper=owner_host_keys))
     reconciler = HostReconciler(
         manager.api_client,
         hosts,
@@ -140,6 +149,7 @@ def setup(
         if events is not None
         else EventRecorder(manager.api_client, reporting_instance=settings.pod.name),
         hardware_store=hardware,
+        preprov_image_store=preprov_images,
     )
     controller = manager.add_controller(
         Controller(CONTROLLER_NAME, reconciler, queue, settings.controller.concurrency)
