@@ -32,6 +32,7 @@ from bmo.provisioner.errors import (
     ProvisionerError,
     ProvisionerNotReady,
 )
+from bmo.provisioner.fixture_bmc import FixtureBMC, FixtureBMCVerbs
 from bmo.provisioner.fixture_hardware import default_hardware_details
 from bmo.provisioner.types import (
     AdoptData,
@@ -147,6 +148,8 @@ class FixtureHost:
     preprov_image_formats: tuple[str, ...] | None = None
     #: The PreprovisioningImage the last registration was given.
     preprovisioning_image: PreprovisioningImage | None = None
+    #: Virtual media and BMC event subscriptions (:mod:`bmo.provisioner.fixture_bmc`).
+    bmc: FixtureBMC = field(default_factory=FixtureBMC)
     calls: list[Call] = field(default_factory=list)
     _running: dict[str, _Running] = field(default_factory=dict)
     _failed: dict[str, str] = field(default_factory=dict)
@@ -269,7 +272,7 @@ class FixtureRegistry:
         return ProvisionResult(error_message=message)
 
 
-class FixtureProvisioner:
+class FixtureProvisioner(FixtureBMCVerbs):
     """One host's provisioner for one reconcile; all state is in the registry."""
 
     def __init__(
