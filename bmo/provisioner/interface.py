@@ -48,6 +48,12 @@ class Provisioner(Protocol):
         """
         ...
 
+    def preprovisioning_image_formats(self) -> tuple[str, ...] | None:
+        """The formats a PreprovisioningImage for this host may have, most preferred
+        first; ``None`` when no image is to be built (upstream ``Provisioner
+        PreprovisioningImageFormats``). An empty tuple means none would do."""
+        ...
+
     def inspect_hardware(
         self, data: InspectData, restart_on_failure: bool, refresh: bool, force_reboot: bool
     ) -> tuple[ProvisionResult, bool, HardwareDetails | None]:
