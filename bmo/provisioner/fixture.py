@@ -148,6 +148,8 @@ class FixtureHost:
     preprov_image_formats: tuple[str, ...] | None = None
     #: The PreprovisioningImage the last registration was given.
     preprovisioning_image: PreprovisioningImage | None = None
+    #: The ``image_pull_secret`` the last provisioning was given (a credential: no repr).
+    image_pull_secret: str = field(default="", repr=False)
     #: Virtual media and BMC event subscriptions (:mod:`bmo.provisioner.fixture_bmc`).
     bmc: FixtureBMC = field(default_factory=FixtureBMC)
     calls: list[Call] = field(default_factory=list)
@@ -436,6 +438,7 @@ class FixtureProvisioner(FixtureBMCVerbs):
         )
         self._require_node()
         state = self._state
+        state.image_pull_secret = data.image_pull_secret
         failed = state._failed.get("provision")
         if failed is not None:
             return ProvisionResult(error_message=failed)
