@@ -26,6 +26,8 @@ from kubernetes import config as k8s_config
 
 from bmo import settings as settings_mod
 from bmo.controllers.baremetalhost import setup as baremetalhost
+from bmo.controllers.bmceventsubscription import setup as bmceventsubscription
+from bmo.controllers.dataimage import setup as dataimage
 from bmo.controllers.preprovisioningimage import setup as preprovisioningimage
 from bmo.provisioner import ProvisionerFactory
 from bmo.provisioner.fixture import Delay, FixtureProvisionerFactory, FixtureRegistry
@@ -52,6 +54,8 @@ class ControllerSetup(Protocol):
 CONTROLLERS: Final[tuple[ControllerSetup, ...]] = (
     baremetalhost.setup,
     preprovisioningimage.setup,
+    dataimage.setup,
+    bmceventsubscription.setup,
 )
 """Every controller the manager runs; adding one is its package plus an entry here."""
 
