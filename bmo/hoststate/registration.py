@@ -144,6 +144,8 @@ def _register_host(run: HostRun) -> ActionResult | None:
         )
     except NeedsPreprovisioningImage:
         if ctx.preprovisioning_image is None:
+            # Upstream counts waitingForPreprovImage here but never registers that metric,
+            # so nothing is exposed for it.
             return ActionResult.cont(PREPROV_IMAGE_RETRY_DELAY)
         return run.record_failure(
             ErrorType.REGISTRATION, "Preprovisioning Image is not acceptable to provisioner"
