@@ -122,7 +122,7 @@ def test_image_in_error_raises_its_message() -> None:
             Condition("Error", "True", 2, WHEN, "ImageBuildInvalid", "cannot build"),
         )
     )
-    with pytest.raises(PreprovImageBuildError, match="^cannot build$"):
+    with pytest.raises(PreprovImageBuildError, match=r"^cannot build$"):
         available_image(failed, "7")
 
 
