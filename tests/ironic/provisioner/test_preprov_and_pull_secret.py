@@ -30,6 +30,7 @@ from bmo.provisioner import (
     PreprovisioningImage,
     ProvisionData,
 )
+from testenv.ironic import SushyEmulator
 from tests.fixtures.ironic import IronicFixture
 from tests.ironic.provisioner.test_integration import Driver, fake_host, random_mac
 
@@ -154,3 +155,29 @@ def test_oci_pull_secret_is_stored_in_instance_info(ironic: IronicFixture, drive
     assert node.instance_info["image_pull_secret"] == "******"
     assert stored_instance_info(ironic, node.uuid)["image_pull_secret"] == credential
     assert all(credential not in message for _, message in driver.events)
+
+
+@pytest.mark.sushy
+@pytest.mark.slow
+def test_iso_image_becomes_deploy_iso_on_a_virtual_media_bmc(
+    sushy: SushyEmulator, client: IronicClient, config: IronicConfig
+) -> None:
+    system = sushy.systems[2]
+    address = "redfish-virtualmedia+" + sushy.url + sushy.system_path(system.uuid)
+    driver = Driver(client, config, fake_host(system.mac, bmc_address=address))
+    driver.factory = IronicProvisionerFactory(
+        client, config, allow_development=True, rng=lambda: 0.0, preprov_image_builder=True
+    )
+    try:
+        assert driver.prov().preprovisioning_image_formats() == ("iso", "initrd")
+        driver.register()
+        image = PreprovisioningImage(image_url=ISO, format="iso", extra_kernel_params="quiet")
+        driver.register(inspecting(image))
+        info = driver.node().driver_info
+        assert info["deploy_iso"] == ISO
+        # ISO images carry their own parameters; only initrd ones get kernel_append_params.
+        assert "deploy_kernel" not in info
+        assert "deploy_ramdisk" not in info
+        assert "kernel_append_params" not in info
+    finally:
+        driver.until("delete", lambda prov: (prov.delete(), None))
