@@ -124,6 +124,8 @@ class HostContext:
     hardware_data: HardwareDetails | None = None
     firmware: FirmwareState = field(default_factory=FirmwareState)
     controller_architecture: str = _CONTROLLER_ARCH
+    #: A DataImage change must go in before the host powers on (``hoststate.dataimage``).
+    data_image_pending: bool = False
 
 
 class HostRun:

@@ -35,6 +35,7 @@ from bmo.api.constants import (
     OperationalStatus,
     ProvisioningState,
 )
+from bmo.api.dataimage import DataImage
 from bmo.api.errors import APIError
 from bmo.api.host import BareMetalHost, BareMetalHostStatus
 from bmo.controllers.baremetalhost import metrics
@@ -74,6 +75,7 @@ from bmo.hoststate.actions import (
     PassEvents,
 )
 from bmo.hoststate.conditions import compute_conditions
+from bmo.hoststate.dataimage import data_image_pending
 from bmo.hoststate.preprovimage import PreprovImageBuildError, wanted_formats
 from bmo.hoststate.run import (
     HostContext,
@@ -187,6 +189,7 @@ class HostReconciler:
         rand: Callable[[], float] = random.random,
         hardware_store: HardwareDataStore | None = None,
         preprov_image_store: PreprovImageStore | None = None,
+        data_image_store: HardwareDataStore | None = None,
     ) -> None:
         self._api = k8s.CustomObjectsApi(api_client)
         self._hosts = host_store
@@ -194,6 +197,8 @@ class HostReconciler:
         self._hardware = HardwareDataClient(api_client, hardware_store)
         self._preprov_images = PreprovImageClient(api_client, preprov_image_store)
         self._factory = factory
+        # The same-named DataImage, read from its cache: a pending attach holds a power-on.
+        self._data_images = data_image_store
         self._settings = settings if settings is not None else HostReconcilerSettings()
         self._clock = clock
         self._events = events
@@ -238,6 +243,19 @@ class HostReconciler:
         finally:
             if writer.raw is not raw:
                 self._written.remember(key, base_version, writer.raw)
+
+    def _data_image_pending(self, host: BareMetalHost) -> bool:
+        """Whether the host's DataImage must be attached/ejected before it powers on."""
+        if self._data_images is None:
+            return False
+        cached = self._data_images.get(f"{host.namespace}/{host.name}")
+        if cached is None:
+            return False
+        try:
+            image = DataImage.from_dict(cached)
+        except (APIError, ValueError):
+            return False  # the DataImage controller reports an undecodable object
+        return data_image_pending(image, host.spec.bmc.address, self._settings.development_drivers)
 
     def _reconcile_host(self, host: BareMetalHost, writer: HostWriter) -> Result:
         now = self._clock()
@@ -323,6 +341,7 @@ class HostReconciler:
             image_pull_secret=pull.value,
             image_auth_error=pull.error,
             controller_architecture=self._settings.controller_architecture,
+            data_image_pending=self._data_image_pending(host),
         )
         outcome = reconcile_host(host, ctx)
         if outcome.error is not None:

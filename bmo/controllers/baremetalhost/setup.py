@@ -35,6 +35,7 @@ from bmo.api.constants import (
     SECRET_ENVIRONMENT_LABEL,
     SECRET_ENVIRONMENT_VALUE,
 )
+from bmo.api.dataimage import DATA_IMAGE_KIND, DATA_IMAGE_PLURAL
 from bmo.controllers.baremetalhost import metrics
 from bmo.controllers.baremetalhost.events import EventRecorder
 from bmo.controllers.baremetalhost.preprovimage import PREPROVISIONING_IMAGES
@@ -70,6 +71,7 @@ __all__ = [
 CONTROLLER_NAME: Final = "baremetalhost"
 BAREMETALHOSTS: Final = Resource(API_GROUP, API_VERSION, BMH_PLURAL, BMH_KIND)
 HARDWAREDATA: Final = Resource(API_GROUP, API_VERSION, HARDWARE_DATA_PLURAL, HARDWARE_DATA_KIND)
+DATAIMAGES: Final = Resource(API_GROUP, API_VERSION, DATA_IMAGE_PLURAL, DATA_IMAGE_KIND)
 SECRET_LABEL_SELECTOR: Final = f"{SECRET_ENVIRONMENT_LABEL}={SECRET_ENVIRONMENT_VALUE}"
 OWNER_HOST_INDEX: Final = "owner-host"
 
@@ -132,6 +134,10 @@ def setup(
     )
     secrets.add_handler(secret_owner_handler(queue))
     hardware = manager.informer(HARDWAREDATA)
+    # A DataImage attached or ejected (its status written) wakes its same-named host, whose
+    # power-on waits for it (upstream reads the DataImage in manageHostPower).
+    data_images = manager.informer(DATAIMAGES)
+    data_images.add_handler(EnqueueHandler(queue))
     preprov_images: Informer | None = None
     if settings.controller.build_preprov_image:
         # ``Owns(&PreprovisioningImage{})``: a built (or failed) image wakes its host.
@@ -150,6 +156,7 @@ def setup(
         else EventRecorder(manager.api_client, reporting_instance=settings.pod.name),
         hardware_store=hardware,
         preprov_image_store=preprov_images,
+        data_image_store=data_images,
     )
     controller = manager.add_controller(
         Controller(CONTROLLER_NAME, reconciler, queue, settings.controller.concurrency)
