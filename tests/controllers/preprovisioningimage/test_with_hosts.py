@@ -65,6 +65,8 @@ def operator(
     namespace: str,
     registry: FixtureRegistry,
     provider: FakeProvider,
+    *,
+    max_requeue_after: float | None = FAST_REQUEUE,
 ) -> Iterator[Manager]:
     flags = ["--namespace", namespace, "--health-addr", "127.0.0.1:0", "--metrics-addr", "0"]
     flags += ["--webhook-port", "0", "--controller-concurrency", "2", "--provisioner", "fixture"]
@@ -84,7 +86,7 @@ def operator(
         provisioner_factory=factory,
         host_settings=HostReconcilerSettings(
             machine=HostReconcilerSettings.from_settings(settings).machine,
-            max_requeue_after=FAST_REQUEUE,
+            max_requeue_after=max_requeue_after,
             controller_architecture="x86_64",
         ),
     )
@@ -196,3 +198,27 @@ def test_image_build_error_is_a_registration_error(
         host = wait_for(errored, what="registration error")
         assert host["status"]["errorMessage"] == "no image for this host's firmware"
         assert host["status"]["operationalStatus"] == "error"
+
+
+def test_a_built_image_wakes_its_waiting_host(
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+    registry: FixtureRegistry,
+    provider: FakeProvider,
+    hosts: Hosts,
+) -> None:
+    """Upstream's delays uncapped: a host waiting for its image would next look in 5
+    minutes, so reaching ``available`` within the deadline shows the PreprovisioningImage
+    watch woke it (``Owns(&PreprovisioningImage{})``)."""
+    provider.pending = True
+    fixture = registry.host(kube_namespace, "ppi-wake")
+    fixture.preprov_image_formats = ("initrd",)
+    create_secret(kube_api_client, kube_namespace)
+    with operator(kube_api_client, kube_namespace, registry, provider, max_requeue_after=None):
+        hosts.create(host_body("ppi-wake"))
+        wait_for(lambda: len(provider.builds) >= 2, what="builds attempted")
+        assert hosts.state("ppi-wake") == "inspecting"
+        provider.pending = False
+        hosts.wait_state("ppi-wake", "available", timeout=20)
+        built = fixture.preprovisioning_image
+        assert built is not None and built.format == "initrd"
