@@ -155,6 +155,7 @@ def test_oci_pull_secret_is_stored_in_instance_info(ironic: IronicFixture, drive
     assert node.instance_info["image_pull_secret"] == "******"
     assert stored_instance_info(ironic, node.uuid)["image_pull_secret"] == credential
     assert all(credential not in message for _, message in driver.events)
+    assert credential not in (node.last_error or "")
 
 
 @pytest.mark.sushy
