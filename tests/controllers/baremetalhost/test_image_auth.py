@@ -149,3 +149,38 @@ def test_missing_secret_is_a_provisioning_error(
         f'"{kube_namespace}"'
     )
     assert not registry.host(kube_namespace, "oci-2").calls_to("provision")
+
+
+def test_no_entry_for_the_registry_is_a_parse_error_event(
+    operator: RunningOperator,
+    registry: FixtureRegistry,
+    hosts: Hosts,
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+) -> None:
+    create_secret(kube_api_client, kube_namespace)
+    config = {"auths": {"other.example.test": {"auth": CREDENTIAL}}}
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "pull", "namespace": kube_namespace},
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": b64(json.dumps(config))},
+    }
+    k8s.CoreV1Api(kube_api_client).create_namespaced_secret(kube_namespace, body)
+    hosts.create(host_body("oci-3", image=IMAGE))
+    host = wait_error(hosts, "oci-3")
+    assert host["status"]["errorMessage"].startswith(
+        'failed to get image auth secret: failed to extract credentials from secret "pull"'
+    )
+
+    def warning() -> dict[str, Any] | None:
+        for event in events_for(kube_api_client, kube_namespace, "oci-3"):
+            if event["reason"] == "ImageAuthParseError":
+                return event
+        return None
+
+    event = wait_for(warning, what="ImageAuthParseError event")
+    assert event["type"] == "Warning"
+    assert_secret_absent(json.dumps(host))
+    assert_secret_absent(json.dumps(event))
