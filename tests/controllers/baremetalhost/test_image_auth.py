@@ -91,6 +91,7 @@ def test_pull_secret_reaches_the_provisioner_and_nowhere_else(
     assert fixture.calls_to("provision")[-1].args["image_url"] == IMAGE["url"]
     assert_secret_absent(json.dumps(host))
     assert_secret_absent(json.dumps(events_for(kube_api_client, kube_namespace, "oci-0")))
+    assert any(entry.get("event") == "reconciled" for entry in logs)  # logs were captured
     assert_secret_absent(repr(logs))
     assert_secret_absent(repr(fixture))
 
