@@ -13,6 +13,7 @@ from bmo.controllers.dataimage.actions import DATA_IMAGE_UPDATE_DELAY
 from bmo.controllers.dataimage.reconciler import (
     DATA_IMAGE_FINALIZER,
     DATA_IMAGE_UNMANAGED_RETRY_DELAY,
+    PROVISIONER_RETRY_DELAY,
     DataImageReconciler,
 )
 from bmo.provisioner.fixture import FixtureProvisionerFactory, FixtureRegistry
@@ -239,3 +240,33 @@ def test_paused_host_is_left_alone(
     got = image(kube_api_client, kube_namespace)
     assert not got["metadata"].get("ownerReferences")  # type: ignore[attr-defined]
     assert not got["metadata"].get("finalizers")  # type: ignore[attr-defined]
+
+
+def test_provisioner_not_ready_retries_without_an_error(
+    reconciler: DataImageReconciler,
+    registry: FixtureRegistry,
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+) -> None:
+    setup_image(kube_api_client, kube_namespace, registry)
+    reconciler.reconcile(kube_namespace, "h0")
+    reconciler.reconcile(kube_namespace, "h0")
+    registry.ready = False
+    assert reconciler.reconcile(kube_namespace, "h0").requeue_after == PROVISIONER_RETRY_DELAY
+    assert "error" not in (image(kube_api_client, kube_namespace).get("status") or {})
+
+
+def test_host_without_a_node_is_an_error(
+    reconciler: DataImageReconciler,
+    registry: FixtureRegistry,
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+) -> None:
+    """The backend lost the node (or never had it): reported, counted, retried."""
+    setup_image(kube_api_client, kube_namespace, registry, powered_on=True)
+    registry.host(kube_namespace, "h0").registered = False
+    reconciler.reconcile(kube_namespace, "h0")
+    reconciler.reconcile(kube_namespace, "h0")
+    assert reconciler.reconcile(kube_namespace, "h0").requeue_after == DATA_IMAGE_UPDATE_DELAY
+    error = image(kube_api_client, kube_namespace)["status"]["error"]  # type: ignore[index]
+    assert error == {"count": 1, "message": "Host not registered"}
