@@ -26,6 +26,9 @@ from kubernetes import config as k8s_config
 
 from bmo import settings as settings_mod
 from bmo.controllers.baremetalhost import setup as baremetalhost
+from bmo.controllers.bmceventsubscription import setup as bmceventsubscription
+from bmo.controllers.dataimage import setup as dataimage
+from bmo.controllers.preprovisioningimage import setup as preprovisioningimage
 from bmo.provisioner import ProvisionerFactory
 from bmo.provisioner.fixture import Delay, FixtureProvisionerFactory, FixtureRegistry
 from bmo.runtime.logconfig import configure_logging
@@ -48,7 +51,12 @@ class ControllerSetup(Protocol):
     ) -> object: ...
 
 
-CONTROLLERS: Final[tuple[ControllerSetup, ...]] = (baremetalhost.setup,)
+CONTROLLERS: Final[tuple[ControllerSetup, ...]] = (
+    baremetalhost.setup,
+    preprovisioningimage.setup,
+    dataimage.setup,
+    bmceventsubscription.setup,
+)
 """Every controller the manager runs; adding one is its package plus an entry here."""
 
 FIXTURE_DELAYS = {
@@ -178,6 +186,7 @@ def build_provisioner_factory(settings: Settings) -> ProvisionerFactory:
         config,
         allow_development=settings.controller.development_drivers,
         node_cache=True,
+        preprov_image_builder=settings.controller.build_preprov_image,
     )
 
 
