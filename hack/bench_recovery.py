@@ -149,6 +149,7 @@ class RecoveryResult:
     idle_s: float
     idle_requests: int
     request_mix: str
+    idle_mix: str
 
 
 def script_recovery(ironic: IronicProcess, count: int, timeout: float) -> float:
@@ -291,12 +292,17 @@ class Bench:
             f"{count} hosts provisioned",
         )
         idle_requests = 0
+        idle_mix = ""
         if idle > 0:
             # Let the last provisioning writes settle out of the cache's fast window first.
             time.sleep(15)
             idle_since = self.proxy.now()
             time.sleep(idle)
             idle_requests = len(self.proxy.requests(since=idle_since))
+            idle_mix = ", ".join(
+                f"{method} {template}: {n}"
+                for (method, template, _), n in self.proxy.counts(since=idle_since).most_common()
+            )
         self.ironic.wipe_database()
         self.ironic.start()
         since = self.proxy.now()
@@ -321,6 +327,7 @@ class Bench:
             ),
             idle_s=idle,
             idle_requests=idle_requests,
+            idle_mix=idle_mix,
             request_mix=", ".join(
                 f"{method} {template}{' ' + target if target else ''}: {n}"
                 for (method, template, target), n in self.proxy.counts(since=since).most_common()
@@ -406,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(
                         f"idle: {result.hosts} provisioned hosts, {result.idle_s:g}s at rest: "
                         f"{result.idle_requests} requests to Ironic = "
-                        f"{per_host_min:.4f} per host per minute",
+                        f"{per_host_min:.4f} per host per minute ({result.idle_mix})",
                         flush=True,
                     )
                 if not args.no_script:
