@@ -584,6 +584,7 @@ class IronicClient:
         path = _node_path(uuid, "vmedia")
         body = {"device_type": device_type, "image_url": image_url}
         self._call(operation, lambda: self._raw("POST", path, operation, json=body))
+        self._written(uuid)
 
     def detach_virtual_media(self, uuid: str, device_types: Sequence[str] = ("cdrom",)) -> None:
         """``DELETE /v1/nodes/{uuid}/vmedia?device_types=...`` (API 1.89)."""
@@ -591,6 +592,7 @@ class IronicClient:
         path = _node_path(uuid, "vmedia")
         params = {"device_types": ",".join(device_types)}
         self._call(operation, lambda: self._raw("DELETE", path, operation, params=params))
+        self._written(uuid)
 
     def vendor_passthru(
         self, uuid: str, method: str, http_method: str, body: Mapping[str, Any]
