@@ -4,7 +4,8 @@ Mirrors upstream ``pkg/provisioner/ironic/``, split by verb the same way: :mod:`
 shared half of ``ironic.go`` and ``result.go``), :mod:`.register` (``register.go``),
 :mod:`.inspection` (``inspecthardware.go``), :mod:`.prepare`, :mod:`.provision` (provision,
 adopt, deprovision), :mod:`.power`, :mod:`.delete` (delete, detach) and :mod:`.capacity`
-(capacity, health, power failure). :class:`IronicProvisioner` composes them;
+(capacity, health, power failure) and :mod:`.firmware` (BIOS settings, firmware components,
+``servicing.go``). :class:`IronicProvisioner` composes them;
 :class:`IronicProvisionerFactory` (``factory.go``) checks Ironic is ready first
 (``dependencies.go TryInit``).
 
@@ -44,6 +45,7 @@ from bmo.ironic.provisioner.core import (
     node_name,
 )
 from bmo.ironic.provisioner.delete import DeleteVerbs
+from bmo.ironic.provisioner.firmware import FirmwareVerbs
 from bmo.ironic.provisioner.inspection import InspectionVerbs
 from bmo.ironic.provisioner.power import PowerVerbs
 from bmo.ironic.provisioner.prepare import PrepareVerbs
@@ -70,6 +72,7 @@ class IronicProvisioner(
     PowerVerbs,
     DeleteVerbs,
     CapacityVerbs,
+    FirmwareVerbs,
 ):
     """One host's provisioner for one reconcile (see the package docstring).
 
