@@ -26,6 +26,8 @@ from kubernetes import config as k8s_config
 
 from bmo import settings as settings_mod
 from bmo.controllers.baremetalhost import setup as baremetalhost
+from bmo.controllers.hostfirmwarecomponents import setup as hostfirmwarecomponents
+from bmo.controllers.hostfirmwaresettings import setup as hostfirmwaresettings
 from bmo.provisioner import ProvisionerFactory
 from bmo.provisioner.fixture import Delay, FixtureProvisionerFactory, FixtureRegistry
 from bmo.runtime.logconfig import configure_logging
@@ -48,7 +50,11 @@ class ControllerSetup(Protocol):
     ) -> object: ...
 
 
-CONTROLLERS: Final[tuple[ControllerSetup, ...]] = (baremetalhost.setup,)
+CONTROLLERS: Final[tuple[ControllerSetup, ...]] = (
+    baremetalhost.setup,
+    hostfirmwaresettings.setup,
+    hostfirmwarecomponents.setup,
+)
 """Every controller the manager runs; adding one is its package plus an entry here."""
 
 FIXTURE_DELAYS = {

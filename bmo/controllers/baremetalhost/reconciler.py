@@ -38,6 +38,7 @@ from bmo.api.constants import (
 from bmo.api.errors import APIError
 from bmo.api.host import BareMetalHost, BareMetalHostStatus
 from bmo.controllers.baremetalhost import metrics
+from bmo.controllers.baremetalhost.firmware import FirmwareObjects
 from bmo.controllers.baremetalhost.hardwaredata import (
     HardwareDataClient,
     HardwareDataObject,
@@ -73,6 +74,7 @@ from bmo.hoststate.actions import (
 )
 from bmo.hoststate.conditions import compute_conditions
 from bmo.hoststate.run import (
+    FirmwareState,
     HostContext,
     SecretVersion,
     StateMachineSettings,
@@ -182,6 +184,7 @@ class HostReconciler:
         events: HostEventSink | None = None,
         rand: Callable[[], float] = random.random,
         hardware_store: HardwareDataStore | None = None,
+        firmware: FirmwareObjects | None = None,
     ) -> None:
         self._api = k8s.CustomObjectsApi(api_client)
         self._hosts = host_store
@@ -193,6 +196,7 @@ class HostReconciler:
         self._events = events
         self._rand = rand
         self._written = WrittenHosts()
+        self._firmware = firmware
 
     # -- the Reconciler protocol ---------------------------------------------------------
 
@@ -291,8 +295,14 @@ class HostReconciler:
             log.info("provisioner not ready; will retry", reason=str(exc))
             return Result(requeue_after=self._delay(PROVISIONER_NOT_READY_DELAY))
 
+        firmware = FirmwareState()
+        if self._firmware is not None:
+            self._firmware.ensure(host, provisioner)
+            firmware = self._firmware.state(host)
+
         ctx = HostContext(
             provisioner=provisioner,
+            firmware=firmware,
             now=now,
             have_credentials=credentials is not None,
             credentials_secret=secret,

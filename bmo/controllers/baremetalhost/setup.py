@@ -12,6 +12,10 @@ What the controller watches, and why:
   wakes every host that owns the Secret. Indexed by owner host.
 * **HardwareData**: read from the cache on every pass instead of a GET each; no handler,
   since upstream does not watch it either.
+* **HostFirmwareSettings, HostFirmwareComponents, HostUpdatePolicy** (same name as the
+  host): read from caches on every pass into the state machine's firmware input. A change
+  (the firmware controllers flagging ``ChangeDetected``) wakes the host at once instead of at
+  its next power poll.
 
 :func:`setup` is the package's one entry point for ``bmo run``; every controller package
 offers one with the same signature.
@@ -32,8 +36,11 @@ from bmo.api.constants import (
     SECRET_ENVIRONMENT_LABEL,
     SECRET_ENVIRONMENT_VALUE,
 )
+from bmo.api.firmware import HFC_KIND, HFC_PLURAL, HFS_KIND, HFS_PLURAL
+from bmo.api.hostupdatepolicy import HUP_KIND, HUP_PLURAL
 from bmo.controllers.baremetalhost import metrics
 from bmo.controllers.baremetalhost.events import EventRecorder
+from bmo.controllers.baremetalhost.firmware import FirmwareObjects
 from bmo.controllers.baremetalhost.reconciler import (
     HostEventSink,
     HostReconciler,
@@ -42,7 +49,13 @@ from bmo.controllers.baremetalhost.reconciler import (
 from bmo.provisioner import ProvisionerFactory
 from bmo.runtime.cache import KubeObject
 from bmo.runtime.controller import Controller
-from bmo.runtime.eventhandlers import EnqueueHandler, KeyQueue, ignore_status_only, owner_keys
+from bmo.runtime.eventhandlers import (
+    EnqueueHandler,
+    KeyQueue,
+    ignore_status_only,
+    is_resync,
+    owner_keys,
+)
 from bmo.runtime.informer import SECRETS, Informer, Resource
 from bmo.runtime.manager import Manager
 from bmo.runtime.queue import RateLimitingQueue
@@ -53,6 +66,9 @@ __all__ = [
     "BAREMETALHOSTS",
     "CONTROLLER_NAME",
     "HARDWAREDATA",
+    "HOSTFIRMWARECOMPONENTS",
+    "HOSTFIRMWARESETTINGS",
+    "HOSTUPDATEPOLICIES",
     "OWNER_HOST_INDEX",
     "SECRET_LABEL_SELECTOR",
     "HostController",
@@ -66,6 +82,9 @@ __all__ = [
 CONTROLLER_NAME: Final = "baremetalhost"
 BAREMETALHOSTS: Final = Resource(API_GROUP, API_VERSION, BMH_PLURAL, BMH_KIND)
 HARDWAREDATA: Final = Resource(API_GROUP, API_VERSION, HARDWARE_DATA_PLURAL, HARDWARE_DATA_KIND)
+HOSTFIRMWARESETTINGS: Final = Resource(API_GROUP, API_VERSION, HFS_PLURAL, HFS_KIND)
+HOSTFIRMWARECOMPONENTS: Final = Resource(API_GROUP, API_VERSION, HFC_PLURAL, HFC_KIND)
+HOSTUPDATEPOLICIES: Final = Resource(API_GROUP, API_VERSION, HUP_PLURAL, HUP_KIND)
 SECRET_LABEL_SELECTOR: Final = f"{SECRET_ENVIRONMENT_LABEL}={SECRET_ENVIRONMENT_VALUE}"
 OWNER_HOST_INDEX: Final = "owner-host"
 
@@ -88,6 +107,12 @@ def host_handler(queue: KeyQueue) -> EnqueueHandler:
     return EnqueueHandler(queue, update_predicate=ignore_status_only)
 
 
+def same_name_handler(queue: KeyQueue) -> EnqueueHandler:
+    """HostFirmwareSettings/Components/UpdatePolicy events → the same-named host's key
+    (a resync, which changes nothing, is ignored)."""
+    return EnqueueHandler(queue, update_predicate=lambda old, new: not is_resync(old, new))
+
+
 def secret_owner_handler(queue: KeyQueue) -> EnqueueHandler:
     """Secret events → the keys of the BareMetalHosts owning them."""
     return EnqueueHandler(queue, mapper=baremetal_secret_owner_keys)
@@ -100,6 +125,7 @@ class HostController:
     hosts: Informer
     secrets: Informer
     hardware: Informer
+    firmware: tuple[Informer, Informer, Informer]
     reconciler: HostReconciler
     controller: Controller
 
@@ -128,6 +154,13 @@ def setup(
     )
     secrets.add_handler(secret_owner_handler(queue))
     hardware = manager.informer(HARDWAREDATA)
+    firmware = (
+        manager.informer(HOSTFIRMWARESETTINGS),
+        manager.informer(HOSTFIRMWARECOMPONENTS),
+        manager.informer(HOSTUPDATEPOLICIES),
+    )
+    for informer in firmware:
+        informer.add_handler(same_name_handler(queue))
     reconciler = HostReconciler(
         manager.api_client,
         hosts,
@@ -140,6 +173,7 @@ def setup(
         if events is not None
         else EventRecorder(manager.api_client, reporting_instance=settings.pod.name),
         hardware_store=hardware,
+        firmware=FirmwareObjects(manager.api_client, *firmware),
     )
     controller = manager.add_controller(
         Controller(CONTROLLER_NAME, reconciler, queue, settings.controller.concurrency)
@@ -148,4 +182,4 @@ def setup(
     # A stopped manager's cache no longer follows the cluster: report no hosts rather than
     # the last ones seen.
     manager.add_stop_hook(metrics.uninstall_host_collector)
-    return HostController(hosts, secrets, hardware, reconciler, controller)
+    return HostController(hosts, secrets, hardware, firmware, reconciler, controller)

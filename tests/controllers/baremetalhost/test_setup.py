@@ -13,6 +13,9 @@ from bmo.controllers.baremetalhost.setup import (
     BAREMETALHOSTS,
     CONTROLLER_NAME,
     HARDWAREDATA,
+    HOSTFIRMWARECOMPONENTS,
+    HOSTFIRMWARESETTINGS,
+    HOSTUPDATEPOLICIES,
     OWNER_HOST_INDEX,
     SECRET_LABEL_SELECTOR,
     baremetal_secret_owner_keys,
@@ -42,8 +45,15 @@ def test_setup_registers_the_watches_and_one_controller(manager: Manager) -> Non
     wired = setup(
         manager, settings, provisioner_factory=FixtureProvisionerFactory(FixtureRegistry())
     )
-    assert manager.informers == [wired.hosts, wired.secrets, wired.hardware]
-    assert [i.resource for i in manager.informers] == [BAREMETALHOSTS, SECRETS, HARDWAREDATA]
+    assert manager.informers == [wired.hosts, wired.secrets, wired.hardware, *wired.firmware]
+    assert [i.resource for i in manager.informers] == [
+        BAREMETALHOSTS,
+        SECRETS,
+        HARDWAREDATA,
+        HOSTFIRMWARESETTINGS,
+        HOSTFIRMWARECOMPONENTS,
+        HOSTUPDATEPOLICIES,
+    ]
     assert wired.secrets.label_selector == SECRET_LABEL_SELECTOR
     assert wired.secrets.store.has_index(OWNER_HOST_INDEX)
     assert (wired.hosts.resync_period, wired.secrets.resync_period) == (DEFAULT_SYNC_PERIOD,) * 2

@@ -1,0 +1,280 @@
+"""The BareMetalHost controller's side of the firmware kinds (upstream
+``internal/controller/metal3.io/baremetalhost_controller.go``):
+
+* ``registerHost`` creates the host's empty HostFirmwareSettings (``createHostFirmwareSettings``:
+  same name, the host as controller owner) and, when Ironic lists firmware components, its
+  HostFirmwareComponents (``createHostFirmwareComponents``: the host as owner);
+* ``acquireHostUpdatePolicy`` adds the host as an owner of its HostUpdatePolicy;
+* ``getHostFirmwareSettings`` / ``getHostFirmwareComponents`` decide, from the objects'
+  conditions, what preparing (and servicing) should apply: :func:`firmware_state` turns them
+  into the state machine's :class:`bmo.hoststate.run.FirmwareState`.
+
+Every read comes from an informer cache (upstream reads through the manager's cached
+client); only creations and owner-reference updates call the API server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, Protocol
+
+import structlog
+from kubernetes import client as k8s
+
+from bmo.api.constants import API_GROUP, API_VERSION, BMH_KIND, GROUP_VERSION, ProvisioningState
+from bmo.api.errors import APIError
+from bmo.api.firmware import (
+    HFC_KIND,
+    HFC_PLURAL,
+    HFS_KIND,
+    HFS_PLURAL,
+    HostFirmwareComponents,
+    HostFirmwareSettings,
+)
+from bmo.api.firmware_rules import (
+    FirmwareNotReadyError,
+    changed_settings,
+    components_ready_to_apply,
+    pending_updates,
+    settings_ready_to_apply,
+)
+from bmo.api.host import BareMetalHost
+from bmo.api.hostupdatepolicy import HUP_KIND, HUP_PLURAL, HostUpdatePolicy
+from bmo.hoststate.run import FirmwareState
+from bmo.provisioner import FirmwareUpdateUnsupported, Provisioner, ProvisionerError
+from bmo.runtime.cache import KubeObject, thaw
+from bmo.runtime.errors import AlreadyExists, kube_errors
+
+__all__ = ["FirmwareObjects", "firmware_state", "needs_firmware_objects"]
+
+log = structlog.get_logger(__name__)
+
+_TIMEOUT: Final = 30.0
+S = ProvisioningState
+
+#: States in which registration has not succeeded (or no longer matters): no firmware
+#: objects are created there (``registerHost`` runs its creations only after a successful
+#: registration, and not while deleting).
+_NOT_REGISTERED: Final = frozenset(
+    {S.NONE, S.UNMANAGED, S.REGISTERING, S.DELETING, S.POWERING_OFF_BEFORE_DELETE}
+)
+
+
+class ObjectStore(Protocol):
+    def get(self, key: str) -> KubeObject | None: ...
+
+
+def needs_firmware_objects(host: BareMetalHost) -> bool:
+    """Whether the host is registered (and not going away), so its firmware objects exist."""
+    return (
+        host.status.provisioning.state not in _NOT_REGISTERED
+        and host.metadata.deletion_timestamp is None
+        and bool(host.status.provisioning.id)
+    )
+
+
+def _host_owner(host: BareMetalHost, *, controller: bool) -> dict[str, Any]:
+    ref: dict[str, Any] = {
+        "apiVersion": GROUP_VERSION,
+        "kind": BMH_KIND,
+        "name": host.metadata.name,
+        "uid": host.metadata.uid,
+    }
+    if controller:
+        ref["controller"] = True
+        ref["blockOwnerDeletion"] = True
+    return ref
+
+
+def _decode_hfs(raw: KubeObject | None) -> HostFirmwareSettings | None:
+    if raw is None:
+        return None
+    try:
+        return HostFirmwareSettings.from_dict(raw)
+    except (APIError, ValueError) as exc:
+        log.info("HostFirmwareSettings cannot be decoded; ignored", error=str(exc))
+        return None
+
+
+def _decode_hfc(raw: KubeObject | None) -> HostFirmwareComponents | None:
+    if raw is None:
+        return None
+    try:
+        return HostFirmwareComponents.from_dict(raw)
+    except (APIError, ValueError) as exc:
+        log.info("HostFirmwareComponents cannot be decoded; ignored", error=str(exc))
+        return None
+
+
+def firmware_state(
+    hfs: HostFirmwareSettings | None, hfc: HostFirmwareComponents | None
+) -> FirmwareState:
+    """What preparing should apply (``actionPreparing`` with ``getHostFirmwareSettings`` and
+    ``getHostFirmwareComponents``).
+
+    Settings: only the desired values that differ from Ironic's, and only when the
+    HostFirmwareSettings controller flagged ``ChangeDetected`` and ``Valid``; a change
+    flagged before Ironic's settings are in the status makes the host wait (``ready``
+    false). Components: the updates not yet in ``status.updates``, when ``ChangeDetected``
+    is current for the object's generation and ``Valid``.
+    """
+    ready = True
+    settings_changed = False
+    target: Mapping[str, Any] = {}
+    actual: Mapping[str, str] = {}
+    try:
+        if settings_ready_to_apply(hfs):
+            assert hfs is not None
+            settings_changed = True
+            actual = dict(hfs.status.settings)
+            target = changed_settings(hfs.spec.settings, actual)
+    except FirmwareNotReadyError:
+        ready = False
+    components_changed = components_ready_to_apply(hfc)
+    updates = (
+        pending_updates(hfc.spec.updates, hfc.status.updates)
+        if components_changed and hfc is not None
+        else ()
+    )
+    return FirmwareState(
+        ready=ready,
+        settings_changed=settings_changed,
+        components_changed=components_changed,
+        target_settings=target,
+        actual_settings=actual,
+        target_components=tuple(updates),
+    )
+
+
+class FirmwareObjects:
+    """The host's HostFirmwareSettings, HostFirmwareComponents and HostUpdatePolicy, read
+    from informer caches (``None`` stores: the kind is not watched, nothing is read)."""
+
+    def __init__(
+        self,
+        api_client: k8s.ApiClient,
+        settings: ObjectStore | None,
+        components: ObjectStore | None,
+        policies: ObjectStore | None,
+    ) -> None:
+        self._api = k8s.CustomObjectsApi(api_client)
+        self._settings = settings
+        self._components = components
+        self._policies = policies
+
+    @property
+    def enabled(self) -> bool:
+        return self._settings is not None
+
+    def settings(self, host: BareMetalHost) -> HostFirmwareSettings | None:
+        if self._settings is None:
+            return None
+        return _decode_hfs(self._settings.get(_key(host)))
+
+    def components(self, host: BareMetalHost) -> HostFirmwareComponents | None:
+        if self._components is None:
+            return None
+        return _decode_hfc(self._components.get(_key(host)))
+
+    def policy(self, host: BareMetalHost) -> HostUpdatePolicy | None:
+        """``acquireHostUpdatePolicy``: the policy, with the host added as an owner."""
+        if self._policies is None:
+            return None
+        raw = self._policies.get(_key(host))
+        if raw is None:
+            return None
+        try:
+            policy = HostUpdatePolicy.from_dict(raw)
+        except (APIError, ValueError) as exc:
+            log.info("HostUpdatePolicy cannot be decoded; ignored", error=str(exc))
+            return None
+        refs = list((raw.get("metadata") or {}).get("ownerReferences") or ())
+        if not any(r.get("uid") == host.metadata.uid for r in refs):
+            body = thaw(raw)
+            body["metadata"]["ownerReferences"] = [
+                *refs,
+                _host_owner(host, controller=False),
+            ]
+            with kube_errors():
+                self._api.replace_namespaced_custom_object(
+                    API_GROUP,
+                    API_VERSION,
+                    host.namespace,
+                    HUP_PLURAL,
+                    host.name,
+                    body,
+                    _request_timeout=_TIMEOUT,
+                )
+            log.info("added host as owner of its hostUpdatePolicy", kind=HUP_KIND)
+        return policy
+
+    def state(self, host: BareMetalHost) -> FirmwareState:
+        if not self.enabled:
+            return FirmwareState()
+        return firmware_state(self.settings(host), self.components(host))
+
+    def ensure(self, host: BareMetalHost, provisioner: Provisioner) -> bool:
+        """Create what is missing after registration; returns whether anything was created."""
+        if not self.enabled or not needs_firmware_objects(host):
+            return False
+        created = False
+        assert self._settings is not None
+        if self._settings.get(_key(host)) is None:
+            created |= self._create(
+                host,
+                HFS_PLURAL,
+                {
+                    "apiVersion": GROUP_VERSION,
+                    "kind": HFS_KIND,
+                    "metadata": {
+                        "name": host.name,
+                        "namespace": host.namespace,
+                        "ownerReferences": [_host_owner(host, controller=True)],
+                    },
+                    "spec": {"settings": {}},
+                },
+            )
+        if self._components is not None and self._components.get(_key(host)) is None:
+            try:
+                components = provisioner.get_firmware_components()
+            except FirmwareUpdateUnsupported:
+                components = ()
+            except ProvisionerError as exc:
+                log.info("could not list firmware components", reason=str(exc))
+                components = ()
+            if components:
+                created |= self._create(
+                    host,
+                    HFC_PLURAL,
+                    {
+                        "apiVersion": GROUP_VERSION,
+                        "kind": HFC_KIND,
+                        "metadata": {
+                            "name": host.name,
+                            "namespace": host.namespace,
+                            "ownerReferences": [_host_owner(host, controller=False)],
+                        },
+                        "spec": {"updates": []},
+                    },
+                )
+        return created
+
+    def _create(self, host: BareMetalHost, plural: str, body: dict[str, Any]) -> bool:
+        try:
+            with kube_errors():
+                self._api.create_namespaced_custom_object(
+                    API_GROUP,
+                    API_VERSION,
+                    host.namespace,
+                    plural,
+                    body,
+                    _request_timeout=_TIMEOUT,
+                )
+        except AlreadyExists:
+            return False
+        log.info("created firmware resource", kind=body["kind"])
+        return True
+
+
+def _key(host: BareMetalHost) -> str:
+    return f"{host.namespace}/{host.name}"
