@@ -15,6 +15,7 @@ client); only creations and owner-reference updates call the API server.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
@@ -40,12 +41,20 @@ from bmo.api.firmware_rules import (
 )
 from bmo.api.host import BareMetalHost
 from bmo.api.hostupdatepolicy import HUP_KIND, HUP_PLURAL, HostUpdatePolicy
+from bmo.controllers.hostfirmwaresettings.subresource import replace_status
 from bmo.hoststate.run import FirmwareState
-from bmo.provisioner import FirmwareUpdateUnsupported, Provisioner, ProvisionerError
+from bmo.provisioner import (
+    FirmwareUpdateUnsupported,
+    PrepareData,
+    Provisioner,
+    ProvisionerError,
+    ProvisionResult,
+    ServicingData,
+)
 from bmo.runtime.cache import KubeObject, thaw
 from bmo.runtime.errors import AlreadyExists, kube_errors
 
-__all__ = ["FirmwareObjects", "firmware_state", "needs_firmware_objects"]
+__all__ = ["FirmwareObjects", "FirmwareStepWatch", "firmware_state", "needs_firmware_objects"]
 
 log = structlog.get_logger(__name__)
 
@@ -144,6 +153,43 @@ def firmware_state(
         actual_settings=actual,
         target_components=tuple(updates),
     )
+
+
+class FirmwareStepWatch:
+    """The provisioner, with a note of what ``prepare``/``service`` answered this pass.
+
+    Upstream's ``actionPreparing`` and ``doServiceIfNeeded`` write the HostFirmwareComponents
+    status themselves once the operation started (``saveHostFirmwareComponents``) or failed;
+    the state machine here is pure, so the reconciler learns of both through this wrapper
+    and writes the status after the pass. Every other verb goes straight through.
+    """
+
+    def __init__(self, inner: Provisioner) -> None:
+        self._inner = inner
+        self.get_firmware_components = inner.get_firmware_components
+        self.started = False
+        self.failed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def _note(self, result: ProvisionResult, started: bool) -> None:
+        self.started = self.started or started
+        self.failed = self.failed or bool(result.error_message)
+
+    def prepare(
+        self, data: PrepareData, unprepared: bool, restart_on_failure: bool
+    ) -> tuple[ProvisionResult, bool]:
+        result, started = self._inner.prepare(data, unprepared, restart_on_failure)
+        self._note(result, started)
+        return result, started
+
+    def service(
+        self, data: ServicingData, unprepared: bool, restart_on_failure: bool
+    ) -> tuple[ProvisionResult, bool]:
+        result, started = self._inner.service(data, unprepared, restart_on_failure)
+        self._note(result, started)
+        return result, started
 
 
 class FirmwareObjects:
@@ -258,6 +304,41 @@ class FirmwareObjects:
                     },
                 )
         return created
+
+    def after_step(
+        self,
+        host: BareMetalHost,
+        firmware: FirmwareState,
+        watch: FirmwareStepWatch,
+    ) -> None:
+        """Record in the HostFirmwareComponents status what preparing/servicing did with its
+        updates: on failure forget ``status.updates`` (so they are all tried again), once
+        started copy ``spec.updates`` there with Ironic's components (``actionPreparing``,
+        ``doServiceIfNeeded``, ``saveHostFirmwareComponents``)."""
+        if not firmware.components_changed or self._components is None:
+            return
+        raw = self._components.get(_key(host))
+        hfc = _decode_hfc(raw)
+        if raw is None or hfc is None:
+            return
+        if watch.failed:
+            if hfc.status.updates is None:
+                return
+            status = dataclasses.replace(hfc.status, updates=None)
+            log.info("handling cleaning error during firmware update")
+        elif watch.started:
+            if hfc.status.updates == hfc.spec.updates:
+                return
+            status = dataclasses.replace(
+                hfc.status,
+                updates=hfc.spec.updates,
+                components=tuple(watch.get_firmware_components()),
+            )
+            log.info("saving hostFirmwareComponents information")
+        else:
+            return
+        body = dataclasses.replace(hfc, status=status).to_dict()["status"]
+        replace_status(self._api, HFC_PLURAL, raw, body)
 
     def _create(self, host: BareMetalHost, plural: str, body: dict[str, Any]) -> bool:
         try:

@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 
 import structlog
 from kubernetes import client as k8s
@@ -38,7 +38,7 @@ from bmo.api.constants import (
 from bmo.api.errors import APIError
 from bmo.api.host import BareMetalHost, BareMetalHostStatus
 from bmo.controllers.baremetalhost import metrics
-from bmo.controllers.baremetalhost.firmware import FirmwareObjects
+from bmo.controllers.baremetalhost.firmware import FirmwareObjects, FirmwareStepWatch
 from bmo.controllers.baremetalhost.hardwaredata import (
     HardwareDataClient,
     HardwareDataObject,
@@ -296,9 +296,12 @@ class HostReconciler:
             return Result(requeue_after=self._delay(PROVISIONER_NOT_READY_DELAY))
 
         firmware = FirmwareState()
+        watch: FirmwareStepWatch | None = None
         if self._firmware is not None:
             self._firmware.ensure(host, provisioner)
             firmware = self._firmware.state(host)
+            watch = FirmwareStepWatch(provisioner)
+            provisioner = cast(Provisioner, watch)
 
         ctx = HostContext(
             provisioner=provisioner,
@@ -317,6 +320,8 @@ class HostReconciler:
         outcome = reconcile_host(host, ctx)
         if outcome.error is not None:
             raise outcome.error
+        if self._firmware is not None and watch is not None:
+            self._firmware.after_step(host, firmware, watch)
         power_failure, health = self._observe(provisioner, outcome.host)
         conditions = compute_conditions(
             outcome.host, power_failure=power_failure, health=health, now=now
