@@ -25,16 +25,19 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from bmo import settings as settings_mod
+from bmo.api.errors import APIError
+from bmo.api.firmware import FirmwareSchema, SettingSchema
 from bmo.controllers.baremetalhost import setup as baremetalhost
 from bmo.controllers.hostfirmwarecomponents import setup as hostfirmwarecomponents
 from bmo.controllers.hostfirmwaresettings import setup as hostfirmwaresettings
+from bmo.controllers.hostfirmwaresettings.setup import FIRMWARESCHEMAS
 from bmo.provisioner import ProvisionerFactory
 from bmo.provisioner.fixture import Delay, FixtureProvisionerFactory, FixtureRegistry
 from bmo.runtime.logconfig import configure_logging
 from bmo.runtime.manager import Manager, RateLimitedApiClient
 from bmo.runtime.settings import DEFAULT_METRICS_ADDR
 from bmo.settings import Settings, SettingsError
-from bmo.webhook import WebhookError, WebhookServer
+from bmo.webhook import SchemaLookup, WebhookError, WebhookServer
 
 log = structlog.get_logger(__name__)
 
@@ -116,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         log.error("cannot configure the operator", error=str(exc))
         return EXIT_USAGE
     manager = build_manager(settings, api_client, provisioner_factory=factory)
+    if webhook is not None:
+        webhook.schema_lookup = firmware_schema_lookup(manager)
     stop = threading.Event()
     install_signal_handlers(stop)
     log.info(
@@ -152,6 +157,23 @@ def build_manager(
     for setup in controllers:
         setup(manager, settings, provisioner_factory=provisioner_factory)
     return manager
+
+
+def firmware_schema_lookup(manager: Manager) -> SchemaLookup:
+    """FirmwareSchemas for the webhook's HostFirmwareSettings check, read from the cache the
+    HostFirmwareSettings controller keeps (no API call per admission request)."""
+    schemas = manager.informer(FIRMWARESCHEMAS)
+
+    def lookup(namespace: str, name: str) -> Mapping[str, SettingSchema] | None:
+        raw = schemas.get(f"{namespace}/{name}")
+        if raw is None:
+            return None
+        try:
+            return FirmwareSchema.from_dict(raw).spec.schema
+        except (APIError, ValueError):
+            return None
+
+    return lookup
 
 
 def build_webhook(settings: Settings) -> WebhookServer | None:

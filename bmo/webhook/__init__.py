@@ -1,7 +1,9 @@
-"""The validating admission webhook for BareMetalHosts.
+"""The validating admission webhook for BareMetalHosts and the firmware kinds.
 
 Mirrors ``internal/webhooks/metal3.io/v1alpha1/baremetalhost_webhook.go`` (``ValidateCreate``,
-``ValidateUpdate``, ``ValidateDelete``).
+``ValidateUpdate``, ``ValidateDelete``) and ``hostfirmwarecomponents_webhook.go``; a
+HostFirmwareSettings path checks ``spec.settings`` against the host's FirmwareSchema, looked
+up through a callback the operator injects (:mod:`bmo.webhook.firmware`).
 
 An HTTPS server answering ``admission.k8s.io/v1`` AdmissionReviews at
 ``/validate-metal3-io-v1alpha1-baremetalhost`` with :mod:`bmo.api.validation`'s rules and
@@ -41,12 +43,21 @@ from bmo.webhook.errors import (
     WebhookConfigError,
     WebhookError,
 )
+from bmo.webhook.firmware import (
+    HOSTFIRMWARECOMPONENTS_PATH,
+    HOSTFIRMWARESETTINGS_PATH,
+    SchemaLookup,
+    decide_components,
+    decide_settings,
+)
 from bmo.webhook.server import WebhookServer
 
 __all__ = [
     "BAREMETALHOST_PATH",
     "DEFAULT_CERT_DIR",
     "DEFAULT_PORT",
+    "HOSTFIRMWARECOMPONENTS_PATH",
+    "HOSTFIRMWARESETTINGS_PATH",
     "TLS_VERSIONS",
     "AdmissionRequest",
     "CertificateError",
@@ -54,6 +65,7 @@ __all__ = [
     "Decision",
     "GroupVersionKind",
     "MalformedReviewError",
+    "SchemaLookup",
     "ServerStartError",
     "WebhookConfig",
     "WebhookConfigError",
@@ -62,6 +74,8 @@ __all__ = [
     "add_arguments",
     "aggregate",
     "decide",
+    "decide_components",
+    "decide_settings",
     "from_args",
     "parse_review",
     "parse_tls_version",

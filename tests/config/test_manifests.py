@@ -15,7 +15,14 @@ from bmo.api.schema import validate_manifest
 from bmo.api.validation import validate_create
 from bmo.ironic.config import IronicConfig
 from bmo.settings import load as load_settings
-from bmo.webhook import BAREMETALHOST_PATH, DEFAULT_CERT_DIR, add_arguments, from_args
+from bmo.webhook import (
+    BAREMETALHOST_PATH,
+    DEFAULT_CERT_DIR,
+    HOSTFIRMWARECOMPONENTS_PATH,
+    HOSTFIRMWARESETTINGS_PATH,
+    add_arguments,
+    from_args,
+)
 from tests.config import openapi
 from tests.config.render import CERT_MANAGER_GROUP, KUSTOMIZATIONS, find, render
 
@@ -168,12 +175,28 @@ def test_image_is_overridable_by_name(tmp_path: Path) -> None:
 # --- webhook wiring ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("name", "resource", "path"),
+    [
+        ("baremetalhost.metal3.io", "baremetalhosts", BAREMETALHOST_PATH),
+        (
+            "hostfirmwarecomponents.metal3.io",
+            "hostfirmwarecomponents",
+            HOSTFIRMWARECOMPONENTS_PATH,
+        ),
+        ("hostfirmwaresettings.metal3.io", "hostfirmwaresettings", HOSTFIRMWARESETTINGS_PATH),
+    ],
+)
 def test_webhook_configuration_matches_the_server(
-    default: list[dict[str, Any]], manager: dict[str, Any]
+    default: list[dict[str, Any]], manager: dict[str, Any], name: str, resource: str, path: str
 ) -> None:
     vwc = find(default, "ValidatingWebhookConfiguration")
-    [hook] = vwc["webhooks"]
-    assert hook["name"] == "baremetalhost.metal3.io"
+    assert [h["name"] for h in vwc["webhooks"]] == [
+        "baremetalhost.metal3.io",
+        "hostfirmwarecomponents.metal3.io",
+        "hostfirmwaresettings.metal3.io",
+    ]
+    [hook] = [h for h in vwc["webhooks"] if h["name"] == name]
     assert hook["failurePolicy"] == "Fail"
     assert hook["sideEffects"] == "None"
     assert hook["admissionReviewVersions"] == ["v1"]
@@ -181,9 +204,9 @@ def test_webhook_configuration_matches_the_server(
     assert rule["apiGroups"] == ["metal3.io"]
     assert rule["apiVersions"] == ["v1alpha1"]
     assert sorted(rule["operations"]) == ["CREATE", "UPDATE"]
-    assert rule["resources"] == ["baremetalhosts"]
+    assert rule["resources"] == [resource]
     service_ref = hook["clientConfig"]["service"]
-    assert service_ref["path"] == BAREMETALHOST_PATH
+    assert service_ref["path"] == path
     service = find(default, "Service", service_ref["name"])
     assert service["metadata"]["namespace"] == service_ref["namespace"] == NAMESPACE
     [port] = service["spec"]["ports"]

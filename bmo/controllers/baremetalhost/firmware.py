@@ -31,16 +31,22 @@ from bmo.api.firmware import (
     HFS_PLURAL,
     HostFirmwareComponents,
     HostFirmwareSettings,
+    IntOrString,
 )
 from bmo.api.firmware_rules import (
     FirmwareNotReadyError,
-    changed_settings,
     components_ready_to_apply,
     pending_updates,
     settings_ready_to_apply,
 )
 from bmo.api.host import BareMetalHost
-from bmo.api.hostupdatepolicy import HUP_KIND, HUP_PLURAL, HostUpdatePolicy
+from bmo.api.hostupdatepolicy import (
+    HUP_KIND,
+    HUP_PLURAL,
+    HostUpdatePolicy,
+    live_firmware_settings_allowed,
+    live_firmware_updates_allowed,
+)
 from bmo.controllers.hostfirmwaresettings.subresource import replace_status
 from bmo.hoststate.run import FirmwareState
 from bmo.provisioner import (
@@ -67,6 +73,10 @@ S = ProvisioningState
 _NOT_REGISTERED: Final = frozenset(
     {S.NONE, S.UNMANAGED, S.REGISTERING, S.DELETING, S.POWERING_OFF_BEFORE_DELETE}
 )
+
+#: Where servicing may run (``manageHostPower`` on a provisioned host), so where the
+#: HostUpdatePolicy is read (``acquireHostUpdatePolicy``).
+_SERVICEABLE: Final = frozenset({S.PROVISIONED, S.EXTERNALLY_PROVISIONED})
 
 
 class ObjectStore(Protocol):
@@ -116,27 +126,29 @@ def _decode_hfc(raw: KubeObject | None) -> HostFirmwareComponents | None:
 
 
 def firmware_state(
-    hfs: HostFirmwareSettings | None, hfc: HostFirmwareComponents | None
+    hfs: HostFirmwareSettings | None,
+    hfc: HostFirmwareComponents | None,
+    policy: HostUpdatePolicy | None = None,
 ) -> FirmwareState:
-    """What preparing should apply (``actionPreparing`` with ``getHostFirmwareSettings`` and
-    ``getHostFirmwareComponents``).
+    """What preparing (and servicing) should apply: ``actionPreparing`` and
+    ``doServiceIfNeeded`` with ``getHostFirmwareSettings`` and ``getHostFirmwareComponents``.
 
-    Settings: only the desired values that differ from Ironic's, and only when the
-    HostFirmwareSettings controller flagged ``ChangeDetected`` and ``Valid``; a change
-    flagged before Ironic's settings are in the status makes the host wait (``ready``
-    false). Components: the updates not yet in ``status.updates``, when ``ChangeDetected``
-    is current for the object's generation and ``Valid``.
+    Settings count when the HostFirmwareSettings controller flagged ``ChangeDetected`` and
+    ``Valid``; a change flagged before Ironic's settings are in the status makes the host
+    wait (``ready`` false). Components count when ``ChangeDetected`` is current for the
+    object's generation and ``Valid``; only the updates not yet in ``status.updates`` are
+    flashed. The HostUpdatePolicy's ``onReboot`` choices allow the same on a provisioned host.
     """
     ready = True
     settings_changed = False
-    target: Mapping[str, Any] = {}
+    target: Mapping[str, IntOrString] = {}
     actual: Mapping[str, str] = {}
     try:
         if settings_ready_to_apply(hfs):
             assert hfs is not None
             settings_changed = True
             actual = dict(hfs.status.settings)
-            target = changed_settings(hfs.spec.settings, actual)
+            target = dict(hfs.spec.settings)
     except FirmwareNotReadyError:
         ready = False
     components_changed = components_ready_to_apply(hfc)
@@ -152,6 +164,10 @@ def firmware_state(
         target_settings=target,
         actual_settings=actual,
         target_components=tuple(updates),
+        live_settings=live_firmware_settings_allowed(policy),
+        live_updates=live_firmware_updates_allowed(policy),
+        has_settings_spec=hfs is not None and bool(hfs.spec.settings),
+        has_components_spec=hfc is not None and bool(hfc.spec.updates),
     )
 
 
@@ -255,9 +271,14 @@ class FirmwareObjects:
         return policy
 
     def state(self, host: BareMetalHost) -> FirmwareState:
+        """The state machine's firmware input; for a provisioned host (a servicing
+        candidate) its HostUpdatePolicy is read, and adopted, too."""
         if not self.enabled:
             return FirmwareState()
-        return firmware_state(self.settings(host), self.components(host))
+        policy = None
+        if host.status.provisioning.state in _SERVICEABLE:
+            policy = self.policy(host)
+        return firmware_state(self.settings(host), self.components(host), policy)
 
     def ensure(self, host: BareMetalHost, provisioner: Provisioner) -> bool:
         """Create what is missing after registration; returns whether anything was created."""

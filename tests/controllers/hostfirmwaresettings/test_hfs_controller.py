@@ -224,3 +224,64 @@ def test_paused_or_unregistered_host_gets_no_settings(
     seed(registry, kube_namespace, "host-1")
     wait_for(lambda: hfs_api.get("host-1"), what="the registered host's settings")
     assert hfs_api.get("host-0") is None
+
+
+IMAGE = {"url": "http://192.0.2.9/image.qcow2", "checksum": "0123456789abcdef"}
+
+
+def test_provisioned_host_is_serviced_under_its_update_policy(
+    running: None,
+    hosts: Hosts,
+    registry: FixtureRegistry,
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+) -> None:
+    """With a HostUpdatePolicy ``firmwareSettings: onReboot`` a provisioned host gets a
+    settings change applied by servicing when it is powered back on; bmo adds the host as an
+    owner of the policy."""
+    hfs_api = Objects(kube_api_client, kube_namespace, "hostfirmwaresettings")
+    policies = Objects(kube_api_client, kube_namespace, "hostupdatepolicies")
+    seed(registry, kube_namespace, "host-0")
+    create_secret(kube_api_client, kube_namespace)
+    host = hosts.create(host_body("host-0", image=IMAGE))
+    hosts.wait_state("host-0", "provisioned")
+    policies.api.create_namespaced_custom_object(
+        "metal3.io",
+        "v1alpha1",
+        kube_namespace,
+        "hostupdatepolicies",
+        {
+            "apiVersion": "metal3.io/v1alpha1",
+            "kind": "HostUpdatePolicy",
+            "metadata": {"name": "host-0"},
+            "spec": {"firmwareSettings": "onReboot"},
+        },
+    )
+    owners = wait_for(
+        lambda: ((policies.get("host-0") or {}).get("metadata") or {}).get("ownerReferences"),
+        what="the policy adopted",
+    )
+    assert [(o["kind"], o["uid"]) for o in owners] == [("BareMetalHost", host["metadata"]["uid"])]
+
+    hosts.patch("host-0", {"spec": {"online": False}})
+    wait_for(lambda: hosts.status("host-0").get("poweredOn") is False, what="powered off")
+    wait_for(lambda: (hfs_api.get("host-0") or {}).get("status", {}).get("settings"), what="HFS")
+    hfs_api.replace_spec("host-0", {"settings": {"ProcTurboMode": "Disabled"}})
+    wait_for(
+        lambda: condition(hfs_api.get("host-0"), "ChangeDetected").get("status") == "True",
+        what="ChangeDetected=True",
+    )
+    hosts.patch("host-0", {"spec": {"online": True}})
+    wait_for(
+        lambda: (
+            registry.host(kube_namespace, "host-0").bios_settings["ProcTurboMode"] == "Disabled"
+        ),
+        what="the setting applied by servicing",
+    )
+    assert registry.host(kube_namespace, "host-0").services >= 1
+    wait_for(lambda: hosts.status("host-0").get("poweredOn") is True, what="powered on")
+    assert hosts.status("host-0")["provisioning"]["state"] == "provisioned"
+    wait_for(
+        lambda: condition(hfs_api.get("host-0"), "ChangeDetected").get("status") == "False",
+        what="ChangeDetected=False once Ironic reports the new value",
+    )
