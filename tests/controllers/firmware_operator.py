@@ -28,7 +28,12 @@ GROUP, VERSION = "metal3.io", "v1alpha1"
 
 @contextmanager
 def firmware_operator(
-    api_client: k8s.ApiClient, namespace: str, factory: ProvisionerFactory
+    api_client: k8s.ApiClient,
+    namespace: str,
+    factory: ProvisionerFactory,
+    *,
+    max_requeue_after: float = FAST_REQUEUE,
+    development_drivers: bool = False,
 ) -> Iterator[Manager]:
     flags = ["--namespace", namespace, "--health-addr", "127.0.0.1:0", "--metrics-addr", "0"]
     flags += ["--webhook-port", "0", "--controller-concurrency", "2", "--provisioner", "fixture"]
@@ -41,14 +46,15 @@ def firmware_operator(
     )
     host_settings = HostReconcilerSettings(
         machine=HostReconcilerSettings.from_settings(settings).machine,
-        max_requeue_after=FAST_REQUEUE,
+        development_drivers=development_drivers,
+        max_requeue_after=max_requeue_after,
     )
     hosts = setup_hosts(manager, settings, provisioner_factory=factory, host_settings=host_settings)
     hfs = setup_settings(
-        manager, settings, provisioner_factory=factory, max_requeue_after=FAST_REQUEUE
+        manager, settings, provisioner_factory=factory, max_requeue_after=max_requeue_after
     )
     hfc = setup_components(
-        manager, settings, provisioner_factory=factory, max_requeue_after=FAST_REQUEUE
+        manager, settings, provisioner_factory=factory, max_requeue_after=max_requeue_after
     )
     stop = threading.Event()
     exit_codes: list[int] = []
