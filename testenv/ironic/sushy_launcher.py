@@ -140,6 +140,37 @@ def patch_fake_driver() -> None:
     FakeDriver.reset_versions = reset_versions
 
 
+def simple_update() -> tuple[str, int, dict[str, str]] | tuple[str, int]:
+    """``UpdateService.SimpleUpdate`` accepting a request without ``Targets``.
+
+    Ironic's redfish firmware interface sends only ``ImageURI`` for a BIOS update (the
+    target is implied), which stock sushy-tools rejects with 400 "Missing ImageURI and/or
+    Targets". Without targets every system's ``BiosVersion`` minor number is bumped, as the
+    stock handler does for each target; the image is never downloaded.
+    """
+    flask = emulator_main.flask  # the emulator's own (bmo's venv has no Flask)
+    body = flask.request.get_json(silent=True) or {}
+    if not body.get("ImageURI"):
+        return flask.render_template("error.json", message="Missing ImageURI."), 400
+    systems = emulator_main.app.systems
+    targets = body.get("Targets") or [f"/redfish/v1/Systems/{u}" for u in systems.systems]
+    for target in targets:
+        if "Manager" in target:
+            continue  # the BMC keeps its version, as with stock sushy-tools
+        identity = str(target).rstrip("/").rsplit("/", 1)[-1]
+        version = systems.get_versions(identity).get("BiosVersion") or DEFAULT_BIOS_VERSION
+        parts = version.split(".")
+        parts[1] = str(int(parts[1]) + 1)
+        systems.set_versions(identity, {"BiosVersion": ".".join(parts)})
+    return "", 204, {"Location": "/redfish/v1/TaskService/Tasks/42"}
+
+
+def patch_update_service() -> None:
+    endpoint = "UpdateService.update_service_simple_update"
+    emulator_main.app.view_functions[endpoint] = simple_update
+
+
 if __name__ == "__main__":
     patch_fake_driver()
+    patch_update_service()
     emulator_main.main()

@@ -25,6 +25,7 @@ from bmo.ironic.client import IronicClient
 from bmo.ironic.config import IronicConfig
 from bmo.ironic.provisioner import IronicProvisioner, IronicProvisionerFactory
 from bmo.provisioner import (
+    FirmwareComponentUpdate,
     FirmwareSettingsResult,
     HostData,
     ManagementAccessData,
@@ -209,3 +210,32 @@ def test_service_of_an_active_node_applies_a_bios_setting(
     host.until("service", lambda prov: prov.service(data, False, False))
     assert host.prov()._get_node().provision_state == "active"
     assert host.prov().get_firmware_settings(include_schema=False).settings["ProcTurboMode"] == want
+
+
+def test_service_firmware_update_bumps_the_bios_version(host: Host, ironic: IronicFixture) -> None:
+    """``firmware.update`` as a service step (out of band). The emulator's SimpleUpdate never
+    downloads the URL; it bumps ``BiosVersion`` (1.0.0 → 1.1.0)."""
+    conn = ironic.connection()
+    node_id = host.data.provisioner_id
+    conn.baremetal.update_node(
+        node_id,
+        deploy_interface="ramdisk",
+        boot_interface="redfish-virtual-media",
+        instance_info={"boot_iso": "http://127.0.0.1/unused.iso"},
+    )
+    conn.baremetal.set_node_provision_state(node_id, "adopt", wait=True, timeout=90)
+    before = {c.component: c for c in host.prov().get_firmware_components()}
+    data = ServicingData(
+        target_firmware_components=(
+            FirmwareComponentUpdate("bios", "http://127.0.0.1:9/bios-1.1.0.bin"),
+        ),
+        has_firmware_components_spec=True,
+        triggered_by_components=True,
+    )
+    result, started = host.prov().service(data, True, False)
+    assert started and result.dirty and not result.error_message
+    host.until("service", lambda prov: prov.service(data, False, False))
+    assert host.prov()._get_node().provision_state == "active"
+    after = {c.component: c for c in host.prov().get_firmware_components()}
+    assert after["bios"].current_version != before["bios"].current_version
+    assert after["bios"].current_version == "1.1.0"
