@@ -16,6 +16,7 @@ client); only creations and owner-reference updates call the API server.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
@@ -223,6 +224,11 @@ class FirmwareObjects:
         self._settings = settings
         self._components = components
         self._policies = policies
+        # Hosts whose node listed no firmware components: ``namespace/name`` -> node id. Not
+        # asked again until the node changes, so a host whose driver has no firmware support
+        # costs no Ironic call per reconcile.
+        self._no_components: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
@@ -270,6 +276,11 @@ class FirmwareObjects:
             log.info("added host as owner of its hostUpdatePolicy", kind=HUP_KIND)
         return policy
 
+    def forget(self, key: str) -> None:
+        """Drop what is remembered about a deleted host."""
+        with self._lock:
+            self._no_components.pop(key, None)
+
     def state(self, host: BareMetalHost) -> FirmwareState:
         """The state machine's firmware input; for a provisioned host (a servicing
         candidate) its HostUpdatePolicy is read, and adopted, too."""
@@ -301,15 +312,22 @@ class FirmwareObjects:
                     "spec": {"settings": {}},
                 },
             )
-        if self._components is not None and self._components.get(_key(host)) is None:
+        key = _key(host)
+        node = host.status.provisioning.id
+        with self._lock:
+            known_empty = self._no_components.get(key) == node
+        if self._components is not None and not known_empty and self._components.get(key) is None:
             try:
                 components = provisioner.get_firmware_components()
             except FirmwareUpdateUnsupported:
                 components = ()
             except ProvisionerError as exc:
                 log.info("could not list firmware components", reason=str(exc))
-                components = ()
-            if components:
+                return created
+            if not components:
+                with self._lock:
+                    self._no_components[key] = node
+            else:
                 created |= self._create(
                     host,
                     HFC_PLURAL,

@@ -219,6 +219,8 @@ class HostReconciler:
             # that churns hosts does not grow series without bound.
             self._written.forget(key)
             metrics.forget_host(namespace, name)
+            if self._firmware is not None:
+                self._firmware.forget(key)
             return Result()
         raw = self._written.freshest(key, cached)
         if PAUSED_ANNOTATION in ((raw.get("metadata") or {}).get("annotations") or {}):
