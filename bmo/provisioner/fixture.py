@@ -419,7 +419,13 @@ class FixtureProvisioner:
     def prepare(
         self, data: PrepareData, unprepared: bool, restart_on_failure: bool
     ) -> tuple[ProvisionResult, bool]:
-        self._record("prepare", unprepared=unprepared, restart_on_failure=restart_on_failure)
+        self._record(
+            "prepare",
+            unprepared=unprepared,
+            restart_on_failure=restart_on_failure,
+            settings=dict(data.target_firmware_settings),
+            updates=data.target_firmware_components,
+        )
         self._require_node()
         state = self._state
         failure = self._sticky("prepare", restart_on_failure)
@@ -624,7 +630,13 @@ class FixtureProvisioner:
     ) -> tuple[ProvisionResult, bool]:
         """Like ``servicing.go Service``: abort when the changes were withdrawn, a sticky
         failure until ``restart_on_failure``, else run the ``service`` operation."""
-        self._record("service", unprepared=unprepared, restart_on_failure=restart_on_failure)
+        self._record(
+            "service",
+            unprepared=unprepared,
+            restart_on_failure=restart_on_failure,
+            settings=dict(data.target_firmware_settings),
+            updates=data.target_firmware_components,
+        )
         self._require_node()
         state = self._state
         if (state.servicing or state.failed("service")) and data.should_abort():
