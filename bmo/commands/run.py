@@ -72,9 +72,11 @@ FIXTURE_POLL_INTERVAL = 1.0
 
 DESCRIPTION = f"""\
 Run the operator's manager: the BareMetalHost controller with its BareMetalHost and
-credentials-Secret informers, leader election (--enable-leader-election), /healthz and
+credentials-Secret informers, the HostFirmwareSettings and HostFirmwareComponents
+controllers, leader election (--enable-leader-election), /healthz and
 /readyz (--health-addr), Prometheus metrics (--metrics-addr, plain HTTP on {DEFAULT_METRICS_ADDR} by
-default), the validating webhook (HTTPS on --webhook-port, 0 disables) and graceful shutdown
+default), the validating webhook (HTTPS on --webhook-port, 0 disables; BareMetalHosts,
+HostFirmwareComponents, and HostFirmwareSettings against their FirmwareSchema) and graceful shutdown
 on SIGTERM.
 
 Provisioners (--provisioner):
