@@ -64,6 +64,9 @@ def service_if_needed(run: HostRun) -> ActionResult | None:
         target_firmware_components=firmware.target_components if components_dirty else (),
         has_firmware_settings_spec=firmware.has_settings_spec,
         has_firmware_components_spec=firmware.has_components_spec,
+        # What may have started servicing: the kinds the policy lets run live. Nothing
+        # survives between passes to say which one did, so a withdrawal aborts once every
+        # live kind's object asks for nothing (``servicing.go shouldAbortServicing``).
         triggered_by_settings=firmware.live_settings,
         triggered_by_components=firmware.live_updates,
     )

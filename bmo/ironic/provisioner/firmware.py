@@ -169,7 +169,9 @@ class FirmwareVerbs(ProvisionerCore):
                 return self._start_servicing(node, data)
             return ProvisionResult(), False
         if state in (State.SERVICING, State.SERVICE_WAIT):
-            if data.should_abort():
+            # Upstream also aborts in ``servicing``, but Ironic accepts ``abort`` only in
+            # ``service wait``/``service hold`` (a 400 otherwise): wait for the step to yield.
+            if state == State.SERVICE_WAIT and data.should_abort():
                 log.info("node %s: changes withdrawn, aborting servicing", node.uuid)
                 return self._abort_servicing(node)
             return self._wait(LONG_DELAY), False

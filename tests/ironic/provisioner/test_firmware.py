@@ -185,15 +185,24 @@ def test_service_in_progress_waits(
     assert result.dirty and result.requeue_after == 10 and not started
 
 
-@pytest.mark.parametrize("state", ["servicing", "service wait"])
-def test_service_in_progress_aborted_when_withdrawn(
-    state: str, client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events
+def test_service_wait_aborted_when_withdrawn(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events
 ) -> None:
-    serve(mock_ironic, provision_state=state)
+    serve(mock_ironic, provision_state="service wait")
     mock_ironic.put(PROVISION, status_code=202)
     result, started = make(client, events).service(WITHDRAWN, False, False)
     assert started and result.dirty
     assert bodies(mock_ironic, "PUT", PROVISION) == [{"target": "abort"}]
+
+
+def test_servicing_withdrawn_waits_for_service_wait(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events
+) -> None:
+    """Ironic refuses ``abort`` while a step runs (``servicing``): wait instead."""
+    serve(mock_ironic, provision_state="servicing")
+    result, started = make(client, events).service(WITHDRAWN, False, False)
+    assert result.dirty and result.requeue_after == 10 and not started
+    assert count(mock_ironic, "PUT", f"/v1/nodes/{UUID}/states/provision") == 0
 
 
 def test_service_failed_records_error_then_restarts(
