@@ -106,6 +106,9 @@ class ControllerSettings:
     concurrency: int = AUTO_CONCURRENCY_MIN
     max_provisioning_retries: int = DEFAULT_MAX_PROVISIONING_RETRIES
     development_drivers: bool = False
+    #: ``-build-preprov-image``: hosts get a PreprovisioningImage each and register with
+    #: the image it builds; the PreprovisioningImage controller runs (upstream ``main.go``).
+    build_preprov_image: bool = False
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="allow development-only BMC drivers such as 'fake' "
         "(default: $BMO_DEVELOPMENT_DRIVERS)",
     )
+    add(
+        "--build-preprov-image",
+        action="store_true",
+        default=None,
+        help="enable integration with the PreprovisioningImage API: one image per host, "
+        "built by the PreprovisioningImage controller from DEPLOY_ISO_URL / "
+        "DEPLOY_KERNEL_URL / DEPLOY_RAMDISK_URL (default: $BMO_BUILD_PREPROV_IMAGE)",
+    )
     add_webhook_arguments(parser)
 
 
@@ -329,10 +340,17 @@ def from_args(
     development_drivers = (
         True if args.development_drivers else _env_bool(environ, "BMO_DEVELOPMENT_DRIVERS")
     )
+    # Upstream has the flag only; the variable is bmo's twin, as for development drivers.
+    build_preprov_image = (
+        True
+        if getattr(args, "build_preprov_image", None)
+        else _env_bool(environ, "BMO_BUILD_PREPROV_IMAGE")
+    )
     controller = ControllerSettings(
         concurrency=resolve_concurrency(args.controller_concurrency, environ, cpu_count=cpu_count),
         max_provisioning_retries=retries,
         development_drivers=development_drivers,
+        build_preprov_image=build_preprov_image,
     )
     leader_election = _leader_election(
         args, environ, bool(args.enable_leader_election), namespaces, pod.namespace
@@ -354,7 +372,7 @@ def from_args(
         webhook=webhook,
         provisioner=ProvisionerSettings(
             name=provisioner,
-            ironic=_ironic(environ) if provisioner == "ironic" else None,
+            ironic=_ironic(environ, build_preprov_image) if provisioner == "ironic" else None,
         ),
         logging=LoggingSettings(dev=bool(args.dev), level=log_level),
         pod=pod,
@@ -499,14 +517,14 @@ def _webhook(args: argparse.Namespace, port: int, development_drivers: bool) -> 
         raise SettingsError(str(exc)) from None
 
 
-def _ironic(environ: Mapping[str, str]) -> IronicConfig:
+def _ironic(environ: Mapping[str, str], preprov_image_builder: bool) -> IronicConfig:
     """Ironic's variables, read and checked by ``bmo.ironic.config`` (imported here, late,
     so that only ``--provisioner ironic`` loads openstacksdk)."""
     from bmo.ironic.config import IronicConfig
     from bmo.ironic.errors import IronicConfigError
 
     try:
-        return IronicConfig.from_env(environ)
+        return IronicConfig.from_env(environ, preprov_image_builder=preprov_image_builder)
     except IronicConfigError as exc:
         raise SettingsError(str(exc)) from None
 

@@ -28,9 +28,12 @@ from bmo import settings as settings_mod
 from bmo.api.errors import APIError
 from bmo.api.firmware import FirmwareSchema, SettingSchema
 from bmo.controllers.baremetalhost import setup as baremetalhost
+from bmo.controllers.bmceventsubscription import setup as bmceventsubscription
+from bmo.controllers.dataimage import setup as dataimage
 from bmo.controllers.hostfirmwarecomponents import setup as hostfirmwarecomponents
 from bmo.controllers.hostfirmwaresettings import setup as hostfirmwaresettings
 from bmo.controllers.hostfirmwaresettings.setup import FIRMWARESCHEMAS
+from bmo.controllers.preprovisioningimage import setup as preprovisioningimage
 from bmo.provisioner import ProvisionerFactory
 from bmo.provisioner.fixture import Delay, FixtureProvisionerFactory, FixtureRegistry
 from bmo.runtime.logconfig import configure_logging
@@ -57,6 +60,9 @@ CONTROLLERS: Final[tuple[ControllerSetup, ...]] = (
     baremetalhost.setup,
     hostfirmwaresettings.setup,
     hostfirmwarecomponents.setup,
+    preprovisioningimage.setup,
+    dataimage.setup,
+    bmceventsubscription.setup,
 )
 """Every controller the manager runs; adding one is its package plus an entry here."""
 
@@ -201,7 +207,10 @@ def build_provisioner_factory(settings: Settings) -> ProvisionerFactory:
     from bmo.ironic.provisioner import IronicProvisionerFactory
 
     return IronicProvisionerFactory(
-        IronicClient(config), config, allow_development=settings.controller.development_drivers
+        IronicClient(config),
+        config,
+        allow_development=settings.controller.development_drivers,
+        preprov_image_builder=settings.controller.build_preprov_image,
     )
 
 

@@ -1,13 +1,18 @@
-"""The validating admission webhook for BareMetalHosts and the firmware kinds.
+"""The validating admission webhooks for BareMetalHosts, DataImages, BMCEventSubscriptions
+and the firmware kinds.
 
-Mirrors ``internal/webhooks/metal3.io/v1alpha1/baremetalhost_webhook.go`` (``ValidateCreate``,
-``ValidateUpdate``, ``ValidateDelete``) and ``hostfirmwarecomponents_webhook.go``; a
-HostFirmwareSettings path checks ``spec.settings`` against the host's FirmwareSchema, looked
-up through a callback the operator injects (:mod:`bmo.webhook.firmware`).
+Mirrors ``internal/webhooks/metal3.io/v1alpha1/baremetalhost_webhook.go``,
+``dataimage_webhook.go``, ``bmceventsubscription_webhook.go`` and
+``hostfirmwarecomponents_webhook.go`` (``ValidateCreate``, ``ValidateUpdate``,
+``ValidateDelete``); a HostFirmwareSettings path checks ``spec.settings`` against the host's
+FirmwareSchema, looked up through a callback the operator injects
+(:mod:`bmo.webhook.firmware`).
 
-An HTTPS server answering ``admission.k8s.io/v1`` AdmissionReviews at
-``/validate-metal3-io-v1alpha1-baremetalhost`` with :mod:`bmo.api.validation`'s rules and
-the Go operator's messages. Wiring into the manager::
+One HTTPS server answering ``admission.k8s.io/v1`` AdmissionReviews at
+``/validate-metal3-io-v1alpha1-baremetalhost``, ``...-dataimage``,
+``...-bmceventsubscription``, ``...-hostfirmwarecomponents`` and ``...-hostfirmwaresettings``
+with the rules of :mod:`bmo.api` and the Go operator's
+messages. Wiring into the manager::
 
     server = WebhookServer(WebhookConfig(port=..., cert_dir=..., allow_development=...))
     server.start()
@@ -28,9 +33,12 @@ from bmo.webhook.admission import (
 from bmo.webhook.certs import CertificateReloader
 from bmo.webhook.config import (
     BAREMETALHOST_PATH,
+    BMCEVENTSUBSCRIPTION_PATH,
+    DATAIMAGE_PATH,
     DEFAULT_CERT_DIR,
     DEFAULT_PORT,
     TLS_VERSIONS,
+    WEBHOOK_PATHS,
     WebhookConfig,
     add_arguments,
     from_args,
@@ -54,11 +62,14 @@ from bmo.webhook.server import WebhookServer
 
 __all__ = [
     "BAREMETALHOST_PATH",
+    "BMCEVENTSUBSCRIPTION_PATH",
+    "DATAIMAGE_PATH",
     "DEFAULT_CERT_DIR",
     "DEFAULT_PORT",
     "HOSTFIRMWARECOMPONENTS_PATH",
     "HOSTFIRMWARESETTINGS_PATH",
     "TLS_VERSIONS",
+    "WEBHOOK_PATHS",
     "AdmissionRequest",
     "CertificateError",
     "CertificateReloader",

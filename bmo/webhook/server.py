@@ -35,7 +35,7 @@ from bmo.webhook.admission import (
     review_response,
 )
 from bmo.webhook.certs import CertificateReloader
-from bmo.webhook.config import BAREMETALHOST_PATH, WebhookConfig
+from bmo.webhook.config import BAREMETALHOST_PATH, WEBHOOK_PATHS, WebhookConfig
 from bmo.webhook.errors import MalformedReviewError, ServerStartError
 from bmo.webhook.firmware import (
     HOSTFIRMWARECOMPONENTS_PATH,
@@ -57,7 +57,7 @@ JSON_CONTENT_TYPE = "application/json"
 
 
 class WebhookServer:
-    """Serves ``/validate-metal3-io-v1alpha1-baremetalhost`` over HTTPS.
+    """Serves the BareMetalHost, DataImage and BMCEventSubscription webhooks over HTTPS.
 
     ``start()`` binds and returns; ``stop()`` closes the listener and every open
     connection and joins their threads. ``ready()`` is the ``/readyz`` check.
@@ -82,12 +82,15 @@ class WebhookServer:
         """Path → decision, one per validated kind (controller-runtime registers one path
         per webhook on the same server)."""
         allow_development = self.config.allow_development
-        return {
-            BAREMETALHOST_PATH: lambda r: decide(r, allow_development=allow_development),
-            HOSTFIRMWARECOMPONENTS_PATH: decide_components,
-            # Read at request time: ``bmo run`` sets the lookup once its cache exists.
-            HOSTFIRMWARESETTINGS_PATH: lambda r: decide_settings(r, self.schema_lookup),
-        }
+
+        def by_kind(kind: str) -> Decider:
+            return lambda r: decide(r, allow_development=allow_development, kind=kind)
+
+        routes = {path: by_kind(kind) for path, kind in WEBHOOK_PATHS.items()}
+        routes[HOSTFIRMWARECOMPONENTS_PATH] = decide_components
+        # Read at request time: ``bmo run`` sets the lookup once its cache exists.
+        routes[HOSTFIRMWARESETTINGS_PATH] = lambda r: decide_settings(r, self.schema_lookup)
+        return routes
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -117,7 +120,7 @@ class WebhookServer:
             "webhook server listening",
             host=self.host,
             port=self.port,
-            path=BAREMETALHOST_PATH,
+            paths=list(self._routes()),
             cert_dir=self.config.cert_dir,
         )
 
@@ -280,7 +283,7 @@ def _make_handler(routes: dict[str, Decider]) -> type[BaseHTTPRequestHandler]:
                 self._drain_or_close()
                 self._text(
                     404,
-                    f"no webhook at {path}; BareMetalHosts are validated at {BAREMETALHOST_PATH}",
+                    f"no webhook at {path}; the webhooks are at {', '.join(routes)}",
                 )
                 return
             content_type = self.headers.get("Content-Type", "")

@@ -16,10 +16,10 @@ from bmo.api.validation import validate_create
 from bmo.ironic.config import IronicConfig
 from bmo.settings import load as load_settings
 from bmo.webhook import (
-    BAREMETALHOST_PATH,
     DEFAULT_CERT_DIR,
     HOSTFIRMWARECOMPONENTS_PATH,
     HOSTFIRMWARESETTINGS_PATH,
+    WEBHOOK_PATHS,
     add_arguments,
     from_args,
 )
@@ -175,38 +175,40 @@ def test_image_is_overridable_by_name(tmp_path: Path) -> None:
 # --- webhook wiring ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("name", "resource", "path"),
-    [
-        ("baremetalhost.metal3.io", "baremetalhosts", BAREMETALHOST_PATH),
-        (
-            "hostfirmwarecomponents.metal3.io",
-            "hostfirmwarecomponents",
-            HOSTFIRMWARECOMPONENTS_PATH,
-        ),
-        ("hostfirmwaresettings.metal3.io", "hostfirmwaresettings", HOSTFIRMWARESETTINGS_PATH),
-    ],
-)
 def test_webhook_configuration_matches_the_server(
-    default: list[dict[str, Any]], manager: dict[str, Any], name: str, resource: str, path: str
+    default: list[dict[str, Any]], manager: dict[str, Any]
 ) -> None:
     vwc = find(default, "ValidatingWebhookConfiguration")
-    assert [h["name"] for h in vwc["webhooks"]] == [
-        "baremetalhost.metal3.io",
-        "hostfirmwarecomponents.metal3.io",
-        "hostfirmwaresettings.metal3.io",
+    hooks = vwc["webhooks"]
+    # One entry per path the server answers, named and scoped as upstream's.
+    expected = [
+        (path, f"{kind.lower()}.metal3.io", f"{kind.lower()}s")
+        for path, kind in WEBHOOK_PATHS.items()
+    ] + [
+        (
+            HOSTFIRMWARECOMPONENTS_PATH,
+            "hostfirmwarecomponents.metal3.io",
+            "hostfirmwarecomponents",
+        ),
+        (HOSTFIRMWARESETTINGS_PATH, "hostfirmwaresettings.metal3.io", "hostfirmwaresettings"),
     ]
-    [hook] = [h for h in vwc["webhooks"] if h["name"] == name]
-    assert hook["failurePolicy"] == "Fail"
-    assert hook["sideEffects"] == "None"
-    assert hook["admissionReviewVersions"] == ["v1"]
-    [rule] = hook["rules"]
-    assert rule["apiGroups"] == ["metal3.io"]
-    assert rule["apiVersions"] == ["v1alpha1"]
-    assert sorted(rule["operations"]) == ["CREATE", "UPDATE"]
-    assert rule["resources"] == [resource]
-    service_ref = hook["clientConfig"]["service"]
-    assert service_ref["path"] == path
+    assert [hook["clientConfig"]["service"]["path"] for hook in hooks] == [
+        p for p, _, _ in expected
+    ]
+    for hook, (_, name, resource) in zip(hooks, expected, strict=True):
+        assert hook["name"] == name
+        assert hook["failurePolicy"] == "Fail"
+        assert hook["sideEffects"] == "None"
+        assert hook["admissionReviewVersions"] == ["v1"]
+        [rule] = hook["rules"]
+        assert rule["apiGroups"] == ["metal3.io"]
+        assert rule["apiVersions"] == ["v1alpha1"]
+        assert sorted(rule["operations"]) == ["CREATE", "UPDATE"]
+        assert rule["resources"] == [resource]
+        assert hook["clientConfig"]["service"] == hooks[0]["clientConfig"]["service"] | {
+            "path": hook["clientConfig"]["service"]["path"]
+        }
+    service_ref = hooks[0]["clientConfig"]["service"]
     service = find(default, "Service", service_ref["name"])
     assert service["metadata"]["namespace"] == service_ref["namespace"] == NAMESPACE
     [port] = service["spec"]["ports"]

@@ -16,6 +16,9 @@ What the controller watches, and why:
   host): read from caches on every pass into the state machine's firmware input. A change
   (the firmware controllers flagging ``ChangeDetected``) wakes the host at once instead of at
   its next power poll.
+* **PreprovisioningImages**, with ``-build-preprov-image`` only (``Owns`` in upstream's
+  ``SetupWithManager(mgr, preprovImgEnable, ...)``): any change wakes the owning host, so a
+  host waiting for its image is not left polling.
 
 :func:`setup` is the package's one entry point for ``bmo run``; every controller package
 offers one with the same signature.
@@ -36,11 +39,13 @@ from bmo.api.constants import (
     SECRET_ENVIRONMENT_LABEL,
     SECRET_ENVIRONMENT_VALUE,
 )
+from bmo.api.dataimage import DATA_IMAGE_KIND, DATA_IMAGE_PLURAL
 from bmo.api.firmware import HFC_KIND, HFC_PLURAL, HFS_KIND, HFS_PLURAL
 from bmo.api.hostupdatepolicy import HUP_KIND, HUP_PLURAL
 from bmo.controllers.baremetalhost import metrics
 from bmo.controllers.baremetalhost.events import EventRecorder
 from bmo.controllers.baremetalhost.firmware import FirmwareObjects
+from bmo.controllers.baremetalhost.preprovimage import PREPROVISIONING_IMAGES
 from bmo.controllers.baremetalhost.reconciler import (
     HostEventSink,
     HostReconciler,
@@ -65,6 +70,7 @@ from bmo.settings import Settings
 __all__ = [
     "BAREMETALHOSTS",
     "CONTROLLER_NAME",
+    "DATAIMAGES",
     "HARDWAREDATA",
     "HOSTFIRMWARECOMPONENTS",
     "HOSTFIRMWARESETTINGS",
@@ -85,6 +91,7 @@ HARDWAREDATA: Final = Resource(API_GROUP, API_VERSION, HARDWARE_DATA_PLURAL, HAR
 HOSTFIRMWARESETTINGS: Final = Resource(API_GROUP, API_VERSION, HFS_PLURAL, HFS_KIND)
 HOSTFIRMWARECOMPONENTS: Final = Resource(API_GROUP, API_VERSION, HFC_PLURAL, HFC_KIND)
 HOSTUPDATEPOLICIES: Final = Resource(API_GROUP, API_VERSION, HUP_PLURAL, HUP_KIND)
+DATAIMAGES: Final = Resource(API_GROUP, API_VERSION, DATA_IMAGE_PLURAL, DATA_IMAGE_KIND)
 SECRET_LABEL_SELECTOR: Final = f"{SECRET_ENVIRONMENT_LABEL}={SECRET_ENVIRONMENT_VALUE}"
 OWNER_HOST_INDEX: Final = "owner-host"
 
@@ -161,6 +168,15 @@ def setup(
     )
     for informer in firmware:
         informer.add_handler(same_name_handler(queue))
+    # A DataImage attached or ejected (its status written) wakes its same-named host, whose
+    # power-on waits for it (upstream reads the DataImage in manageHostPower).
+    data_images = manager.informer(DATAIMAGES)
+    data_images.add_handler(EnqueueHandler(queue))
+    preprov_images: Informer | None = None
+    if settings.controller.build_preprov_image:
+        # ``Owns(&PreprovisioningImage{})``: a built (or failed) image wakes its host.
+        preprov_images = manager.informer(PREPROVISIONING_IMAGES)
+        preprov_images.add_handler(EnqueueHandler(queue, mapper=owner_host_keys))
     reconciler = HostReconciler(
         manager.api_client,
         hosts,
@@ -174,6 +190,8 @@ def setup(
         else EventRecorder(manager.api_client, reporting_instance=settings.pod.name),
         hardware_store=hardware,
         firmware=FirmwareObjects(manager.api_client, *firmware),
+        preprov_image_store=preprov_images,
+        data_image_store=data_images,
     )
     controller = manager.add_controller(
         Controller(CONTROLLER_NAME, reconciler, queue, settings.controller.concurrency)
