@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from kubernetes import client as k8s
 
 from bmo.api.constants import API_GROUP, API_VERSION, BMH_KIND, BMH_PLURAL
+from bmo.api.firmware import HFC_PLURAL, HFS_PLURAL
+from bmo.api.hostupdatepolicy import HUP_PLURAL
 from bmo.commands.run import build_api_client
 from bmo.explain import (
     ExplainError,
@@ -56,7 +58,8 @@ Explain why a BareMetalHost is where it is: its state, operational status and er
 bmo will retry next and why (backoff after errorCount failures, fixed delays, or "on the
 next event"), the Ironic node's provision state, last_error, power state, maintenance and
 fault, the host's recent Events, the finalizers holding a deletion, the paused/detached
-annotations in effect, and a one-line diagnosis.
+annotations in effect, pending firmware changes (HostFirmwareSettings, HostFirmwareComponents)
+and servicing, and a one-line diagnosis.
 
 Ironic is found from the environment like `bmo run`: IRONIC_ENDPOINT, METAL3_AUTH_ROOT_DIR
 (basic-auth files ironic/username and ironic/password), IRONIC_CACERT_FILE, IRONIC_INSECURE.
@@ -176,8 +179,21 @@ def _explain(
     credentials_name = str(((host.get("spec") or {}).get("bmc") or {}).get("credentialsName") or "")
     presence = secret_presence(api_client, namespace, credentials_name)
     lookup = lookup_node(host, environ) if args.ironic else IronicLookup.skipped()
+    firmware = {
+        plural: read_optional(api_client, namespace, plural, name, notes)
+        for plural in (HFS_PLURAL, HFC_PLURAL, HUP_PLURAL)
+    }
     try:
-        explanation = explain(host, lookup, events, now or datetime.now(UTC), credentials=presence)
+        explanation = explain(
+            host,
+            lookup,
+            events,
+            now or datetime.now(UTC),
+            credentials=presence,
+            firmware_settings=firmware[HFS_PLURAL],
+            firmware_components=firmware[HFC_PLURAL],
+            update_policy=firmware[HUP_PLURAL],
+        )
     except ExplainError as exc:
         print(f"bmo explain: {namespace}/{name}: {exc}", file=err)
         return EXIT_USAGE
@@ -208,6 +224,27 @@ def read_host(api_client: k8s.ApiClient, namespace: str, name: str) -> dict[str,
         )
     host: dict[str, Any] = json.loads(resp.data)
     return host
+
+
+def read_optional(
+    api_client: k8s.ApiClient, namespace: str, plural: str, name: str, notes: list[str]
+) -> dict[str, Any] | None:
+    """The host's same-named firmware object (HostFirmwareSettings, ...), ``None`` when it
+    has none; a failure to read it becomes a note."""
+    api = k8s.CustomObjectsApi(api_client)
+    try:
+        with kube_errors():
+            resp: Any = api.get_namespaced_custom_object(
+                API_GROUP, API_VERSION, namespace, plural, name, _preload_content=False
+            )
+        found: dict[str, Any] = json.loads(resp.data)
+    except NotFound:
+        return None
+    except (KubeError, ValueError) as exc:
+        detail = _detail(exc) if isinstance(exc, KubeError) else str(exc)
+        notes.append(f"{plural} could not be read: {detail}")
+        return None
+    return found
 
 
 def list_events(

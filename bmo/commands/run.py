@@ -25,9 +25,14 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from bmo import settings as settings_mod
+from bmo.api.errors import APIError
+from bmo.api.firmware import FirmwareSchema, SettingSchema
 from bmo.controllers.baremetalhost import setup as baremetalhost
 from bmo.controllers.bmceventsubscription import setup as bmceventsubscription
 from bmo.controllers.dataimage import setup as dataimage
+from bmo.controllers.hostfirmwarecomponents import setup as hostfirmwarecomponents
+from bmo.controllers.hostfirmwaresettings import setup as hostfirmwaresettings
+from bmo.controllers.hostfirmwaresettings.setup import FIRMWARESCHEMAS
 from bmo.controllers.preprovisioningimage import setup as preprovisioningimage
 from bmo.provisioner import ProvisionerFactory
 from bmo.provisioner.fixture import Delay, FixtureProvisionerFactory, FixtureRegistry
@@ -35,7 +40,7 @@ from bmo.runtime.logconfig import configure_logging
 from bmo.runtime.manager import Manager, RateLimitedApiClient
 from bmo.runtime.settings import DEFAULT_METRICS_ADDR
 from bmo.settings import Settings, SettingsError
-from bmo.webhook import WebhookError, WebhookServer
+from bmo.webhook import SchemaLookup, WebhookError, WebhookServer
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +58,8 @@ class ControllerSetup(Protocol):
 
 CONTROLLERS: Final[tuple[ControllerSetup, ...]] = (
     baremetalhost.setup,
+    hostfirmwaresettings.setup,
+    hostfirmwarecomponents.setup,
     preprovisioningimage.setup,
     dataimage.setup,
     bmceventsubscription.setup,
@@ -73,9 +80,11 @@ INSTANT = {op: Delay(0) for op in FIXTURE_DELAYS}
 
 DESCRIPTION = f"""\
 Run the operator's manager: the BareMetalHost controller with its BareMetalHost and
-credentials-Secret informers, leader election (--enable-leader-election), /healthz and
+credentials-Secret informers, the HostFirmwareSettings and HostFirmwareComponents
+controllers, leader election (--enable-leader-election), /healthz and
 /readyz (--health-addr), Prometheus metrics (--metrics-addr, plain HTTP on {DEFAULT_METRICS_ADDR} by
-default), the validating webhook (HTTPS on --webhook-port, 0 disables) and graceful shutdown
+default), the validating webhook (HTTPS on --webhook-port, 0 disables; BareMetalHosts,
+HostFirmwareComponents, and HostFirmwareSettings against their FirmwareSchema) and graceful shutdown
 on SIGTERM.
 
 Provisioners (--provisioner):
@@ -120,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
         log.error("cannot configure the operator", error=str(exc))
         return EXIT_USAGE
     manager = build_manager(settings, api_client, provisioner_factory=factory)
+    if webhook is not None:
+        webhook.schema_lookup = firmware_schema_lookup(manager)
     stop = threading.Event()
     install_signal_handlers(stop)
     log.info(
@@ -156,6 +167,23 @@ def build_manager(
     for setup in controllers:
         setup(manager, settings, provisioner_factory=provisioner_factory)
     return manager
+
+
+def firmware_schema_lookup(manager: Manager) -> SchemaLookup:
+    """FirmwareSchemas for the webhook's HostFirmwareSettings check, read from the cache the
+    HostFirmwareSettings controller keeps (no API call per admission request)."""
+    schemas = manager.informer(FIRMWARESCHEMAS)
+
+    def lookup(namespace: str, name: str) -> Mapping[str, SettingSchema] | None:
+        raw = schemas.get(f"{namespace}/{name}")
+        if raw is None:
+            return None
+        try:
+            return FirmwareSchema.from_dict(raw).spec.schema
+        except (APIError, ValueError):
+            return None
+
+    return lookup
 
 
 def build_webhook(settings: Settings) -> WebhookServer | None:

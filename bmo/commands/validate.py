@@ -7,7 +7,8 @@ kind, reporting every problem as ``FILE: KIND NAMESPACE/NAME: FIELD: MESSAGE``:
 * BareMetalHost: ``baremetalhost_validation.go validateHost``;
 * DataImage: ``dataimage_validation.go validateDataImage``;
 * BMCEventSubscription: ``bmceventsubscription_validation.go validateSubscription``;
-* HostFirmwareComponents: ``hostfirmwarecomponents_validation.go`` (update URLs);
+* HostFirmwareComponents: ``hostfirmwarecomponents_validation.go`` (update URLs) and the
+  controller's component names (``InvalidComponent``);
 * HostFirmwareSettings: ``hostfirmwaresettings_validation.go`` - the settings against the
   FirmwareSchema in the same input that ``status.schema`` names or, without one, the only
   FirmwareSchema of its namespace there (the webhook reads it from the cluster; offline
@@ -44,7 +45,11 @@ from bmo.api.firmware import (
     HostFirmwareComponents,
     HostFirmwareSettings,
 )
-from bmo.api.firmware_rules import firmware_update_url_errors, validate_settings
+from bmo.api.firmware_rules import (
+    component_name_error,
+    firmware_update_url_errors,
+    validate_settings,
+)
 from bmo.api.host import BareMetalHost
 from bmo.api.hostupdatepolicy import HUP_KIND
 from bmo.api.manifests import ManifestError, load_documents
@@ -161,10 +166,16 @@ def _components_rules(doc: _Document, context: _Context) -> list[ValidationProbl
     components = _decode(HostFirmwareComponents.from_dict, doc.body)
     if components is None:
         return []
-    return [
+    problems = [
         ValidationProblem("spec.updates", message)
         for message in firmware_update_url_errors(components.spec.updates)
     ]
+    # The controller's check too (``ValidateHostFirmwareComponents``, ``Valid=False`` with
+    # reason ``InvalidComponent``): offline, the manifest is all there is to look at.
+    error = component_name_error(components.spec.updates)
+    if error is not None:
+        problems.append(ValidationProblem("spec.updates", error))
+    return problems
 
 
 def _settings_rules(doc: _Document, context: _Context) -> list[ValidationProblem]:

@@ -35,6 +35,7 @@ from bmo.api.constants import (
 )
 from bmo.api.errors import DecodeError
 from bmo.api.host import BareMetalHost
+from bmo.explain.firmware import firmware_notes
 from bmo.explain.model import (
     MAX_EVENTS,
     AnnotationNote,
@@ -509,9 +510,14 @@ def explain(
     *,
     credentials: SecretPresence = SecretPresence.UNKNOWN,
     max_events: int = MAX_EVENTS,
+    firmware_settings: Mapping[str, Any] | None = None,
+    firmware_components: Mapping[str, Any] | None = None,
+    update_policy: Mapping[str, Any] | None = None,
 ) -> Explanation:
     """Why ``host`` (a BareMetalHost as read from the API) is where it is, at ``now``.
 
+    ``firmware_settings``/``firmware_components``/``update_policy`` are the host's
+    same-named firmware objects, when it has them: pending changes become notes.
     Raises :class:`HostDecodeError` if the object does not decode as a BareMetalHost.
     """
     try:
@@ -522,7 +528,11 @@ def explain(
         now = now.replace(tzinfo=UTC)
     ironic = _scrubbed(ironic)
     found = _diagnose(bmh, ironic, credentials, now)
-    notes = [*found.notes, *_side_notes(bmh, ironic, found.diagnosis)]
+    notes = [
+        *found.notes,
+        *_side_notes(bmh, ironic, found.diagnosis),
+        *firmware_notes(bmh, firmware_settings, firmware_components, update_policy),
+    ]
     summaries = sorted(
         (summarize_event(event) for event in events),
         key=lambda e: e.last_seen or datetime.min.replace(tzinfo=UTC),

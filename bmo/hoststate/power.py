@@ -6,7 +6,8 @@ The desired power state is ``spec.online``, except that a counted reboot annotat
 the host off: the base ``reboot.metal3.io`` is one-shot (removed once the host is off, so it
 powers back on), suffixed ``reboot.metal3.io/<key>`` ones keep it off until their owners
 remove them. Any annotation asking for ``hard`` wins; a soft power-off that failed is
-retried hard. In ``available`` only annotations with ``"force": true`` count.
+retried hard. In ``available`` only annotations with ``"force": true`` count. Servicing
+(:mod:`bmo.hoststate.servicing`) runs here, before a provisioned host is powered back on.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from bmo.api.constants import (
 from bmo.hoststate.actions import STEADY_STATE_POWER_DELAY, ActionResult, Metrics
 from bmo.hoststate.dataimage import DATA_IMAGE_WAIT
 from bmo.hoststate.run import HostRun
+from bmo.hoststate.servicing import service_if_needed, servicing_allowed
 from bmo.provisioner import ProvisionerError, ProvisionResult
 
 __all__ = [
@@ -108,6 +110,12 @@ def manage_host_power(run: HostRun) -> ActionResult:
     # The one-shot reboot has happened once the host is off: drop it so the host comes back.
     if not host.status.powered_on and clear_reboot_annotation(run):
         return ActionResult.cont()
+
+    # A provisioned host about to come back on gets its pending firmware changes first.
+    if servicing_allowed(run):
+        serviced = service_if_needed(run)
+        if serviced is not None:
+            return serviced
 
     reboot, mode = reboot_requested(run, expect_force=not provisioned)
     if reboot:

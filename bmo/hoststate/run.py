@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from bmo.api.constants import ErrorType, OperationalStatus, ProvisioningState
+from bmo.api.firmware import IntOrString
 from bmo.api.hardware import HardwareDetails
 from bmo.api.host import BareMetalHost, OperationHistory, OperationMetric
 from bmo.hoststate.actions import (
@@ -56,6 +57,10 @@ def _empty() -> Mapping[str, str]:
     return MappingProxyType({})
 
 
+def _empty_targets() -> Mapping[str, IntOrString]:
+    return MappingProxyType({})
+
+
 def controller_architecture() -> str:
     """This machine's CPU architecture spelled as ``uname -p`` would (Go's fallback)."""
     machine = platform.machine().lower()
@@ -84,18 +89,29 @@ class StateMachineSettings:
 
 @dataclass(frozen=True)
 class FirmwareState:
-    """What the HostFirmwareSettings/HostFirmwareComponents objects ask for.
+    """What the HostFirmwareSettings/HostFirmwareComponents/HostUpdatePolicy objects ask for.
 
     ``ready`` is false while either object's conditions describe an older generation (the
-    machine then waits 60 s in ``preparing``). The defaults mean "nothing to change".
+    machine then waits 60 s in ``preparing``). ``settings_changed``/``components_changed``
+    are upstream's ``getHostFirmwareSettings``/``getHostFirmwareComponents`` "dirty" results
+    (the ``ChangeDetected`` condition); ``target_settings`` is the HFS ``spec.settings``
+    (int-or-string), ``actual_settings`` its ``status.settings``, ``target_components`` the
+    pending updates only. ``live_settings``/``live_updates`` are the HostUpdatePolicy's
+    ``onReboot`` choices; ``has_settings_spec``/``has_components_spec`` say whether the
+    objects still ask for anything (servicing is aborted once they do not). The defaults
+    mean "nothing to change".
     """
 
     ready: bool = True
     settings_changed: bool = False
     components_changed: bool = False
-    target_settings: Mapping[str, str] = field(default_factory=_empty)
+    target_settings: Mapping[str, IntOrString] = field(default_factory=_empty_targets)
     actual_settings: Mapping[str, str] = field(default_factory=_empty)
     target_components: tuple[FirmwareComponentUpdate, ...] = ()
+    live_settings: bool = False
+    live_updates: bool = False
+    has_settings_spec: bool = False
+    has_components_spec: bool = False
 
 
 @dataclass(frozen=True)

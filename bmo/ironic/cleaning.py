@@ -5,16 +5,17 @@ Mirrors upstream ``pkg/provisioner/ironic/ironic.go`` ``buildManualCleaningSteps
 
 Ironic applies RAID through ``target_raid_config`` plus ``raid.*`` clean steps, BIOS settings
 through ``bios.apply_configuration`` and firmware through ``firmware.update``; the order here
-is the Go operator's. What is simplified relative to it: BIOS values arrive as strings
-(``PrepareData`` carries ``Mapping[str, str]``) and are sent as strings, and the vendor
-names of the deprecated ``spec.firmware`` settings are not translated (validation rejects
-that field anyway).
+is the Go operator's, and the firmware steps are :func:`bmo.api.firmware_steps.
+manual_cleaning_steps` (an integer BIOS value stays a JSON integer). What is simplified
+relative to it: the vendor names of the deprecated ``spec.firmware`` settings are not
+translated (``BuildBIOSSettings``; validation rejects that field anyway).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from bmo.api import firmware_steps
 from bmo.api.bmc import AccessDetails
 from bmo.api.host import HardwareRAIDVolume, RAIDConfig, SoftwareRAIDVolume
 from bmo.ironic.errors import CleaningError
@@ -115,18 +116,11 @@ def target_raid_config(data: PrepareData) -> dict[str, Any] | None:
 
 
 def manual_clean_steps(access: AccessDetails, data: PrepareData) -> list[dict[str, Any]]:
-    """RAID steps, then BIOS settings that differ, then firmware updates."""
-    steps = _raid_steps(access, data)
-    changed = [
-        {"name": name, "value": value}
-        for name, value in sorted(data.target_firmware_settings.items())
-        if data.actual_firmware_settings.get(name) != value
-    ]
-    if changed:
-        steps.append(_step("bios", "apply_configuration", {"settings": changed}))
-    if data.target_firmware_components:
-        updates = [
-            {"component": u.component, "url": u.url} for u in data.target_firmware_components
-        ]
-        steps.append(_step("firmware", "update", {"settings": updates}))
-    return steps
+    """RAID steps, then BIOS settings that differ, then the pending firmware updates
+    (``ironic.go buildManualCleaningSteps``)."""
+    return firmware_steps.manual_cleaning_steps(
+        _raid_steps(access, data),
+        actual_settings=data.actual_firmware_settings,
+        target_settings=data.target_firmware_settings,
+        updates=data.target_firmware_components,
+    )

@@ -560,6 +560,26 @@ class IronicClient:
         body = self._json(response, operation)
         return dict(body) if isinstance(body, dict) else None
 
+    def list_bios_settings(self, uuid: str, detail: bool) -> list[dict[str, Any]]:
+        """``GET /v1/nodes/{id}/bios[?detail=True]``: one dict per setting (``name``,
+        ``value`` and, with ``detail``, the registry fields; Ironic ≥ 1.74)."""
+        operation = f"get BIOS settings of node {uuid}"
+        path = _node_path(uuid, "bios")
+        params = {"detail": "True"} if detail else None
+        response = self._call(operation, lambda: self._raw("GET", path, operation, params=params))
+        body = self._json(response, operation)
+        items = body.get("bios") if isinstance(body, dict) else None
+        return [dict(item) for item in items or () if isinstance(item, dict)]
+
+    def list_firmware_components(self, uuid: str) -> list[dict[str, Any]]:
+        """``GET /v1/nodes/{id}/firmware`` (Ironic ≥ 1.86): one dict per component."""
+        operation = f"get firmware components of node {uuid}"
+        path = _node_path(uuid, "firmware")
+        response = self._call(operation, lambda: self._raw("GET", path, operation))
+        body = self._json(response, operation)
+        items = body.get("firmware") if isinstance(body, dict) else None
+        return [dict(item) for item in items or () if isinstance(item, dict)]
+
     # -- virtual media and vendor passthru ----------------------------------------------
     # ``ironic.go GetDataImageStatus``/``AttachDataImage``/``DetachDataImage`` and
     # ``AddBMCEventSubscriptionForNode``/``RemoveBMCEventSubscriptionForNode``, on

@@ -51,6 +51,7 @@ class Target:
     DELETED: Final = "deleted"
     ADOPT: Final = "adopt"
     ABORT: Final = "abort"
+    SERVICE: Final = "service"
 
 
 class Power:

@@ -51,6 +51,7 @@ class NodeView:
     deploy_interface: str | None = None
     inspect_interface: str | None = None
     raid_interface: str | None = None
+    firmware_interface: str | None = None
     disable_power_off: bool | None = None
     health: str | None = None
     reservation: str | None = None
@@ -88,6 +89,7 @@ class NodeView:
             deploy_interface=text("deploy_interface"),
             inspect_interface=text("inspect_interface"),
             raid_interface=text("raid_interface"),
+            firmware_interface=text("firmware_interface"),
             disable_power_off=None if dpo is None else bool(dpo),
             health=text("health"),
             reservation=text("reservation"),

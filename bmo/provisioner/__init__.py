@@ -7,6 +7,7 @@ in-memory one for tests and benchmarks. This package knows the API types and not
 from __future__ import annotations
 
 from bmo.provisioner.errors import (
+    FirmwareUpdateUnsupported,
     HostLocked,
     NeedsPreprovisioningImage,
     NeedsRegistration,
@@ -18,7 +19,9 @@ from bmo.provisioner.interface import HostWatcher, Provisioner, ProvisionerFacto
 from bmo.provisioner.types import (
     AdoptData,
     EventPublisher,
+    FirmwareComponentStatus,
     FirmwareComponentUpdate,
+    FirmwareSettingsResult,
     HardwareState,
     Health,
     HostConfigData,
@@ -29,13 +32,17 @@ from bmo.provisioner.types import (
     PreprovisioningImage,
     ProvisionData,
     ProvisionResult,
+    ServicingData,
     build_host_data,
 )
 
 __all__ = [
     "AdoptData",
     "EventPublisher",
+    "FirmwareComponentStatus",
     "FirmwareComponentUpdate",
+    "FirmwareSettingsResult",
+    "FirmwareUpdateUnsupported",
     "HardwareState",
     "Health",
     "HostConfigData",
@@ -55,5 +62,6 @@ __all__ = [
     "ProvisionerError",
     "ProvisionerFactory",
     "ProvisionerNotReady",
+    "ServicingData",
     "build_host_data",
 ]

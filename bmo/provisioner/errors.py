@@ -10,6 +10,7 @@ to whatever library the implementation sits on.
 from __future__ import annotations
 
 __all__ = [
+    "FirmwareUpdateUnsupported",
     "HostLocked",
     "NeedsPreprovisioningImage",
     "NeedsRegistration",
@@ -59,3 +60,11 @@ class ProvisionerNotReady(ProvisionerError):
 
 class NeedsPreprovisioningImage(ProvisionerError):
     """Registration needs a preprovisioning image the host does not have (yet)."""
+
+
+class FirmwareUpdateUnsupported(ProvisionerError):
+    """The backend cannot list or update firmware components for this host (an Ironic node
+    with the ``no-firmware`` interface): ``provisioner.go ErrFirmwareUpdateUnsupported``.
+
+    Callers treat it as "no HostFirmwareComponents for this host", not as a failure.
+    """

@@ -1,3 +1,4 @@
+# Over 600 lines: one backend simulating every verb, kept whole so its shared state stays together.
 """An in-memory provisioner: hosts walk the same states as with Ironic, with no Ironic.
 
 Like upstream ``pkg/provisioner/fixture/fixture.go``, the state that Ironic would keep (is the
@@ -13,20 +14,30 @@ per-call work is a few dict look-ups so benchmarks can drive thousands of hosts.
 Failures are *sticky* where Ironic's are: once an inspection (say) has failed, every later
 call reports the same error until one is made with ``restart_on_failure``/``force``, which
 restarts the operation. That is what the state machine's fail-once-then-retry relies on.
+
+Firmware: each host has a BIOS settings store (:attr:`FixtureHost.bios_settings`, with an
+optional registry in :attr:`FixtureHost.bios_schema`) and firmware components; ``prepare``
+and ``service`` apply the BIOS settings and bump the component versions once they finish,
+as Ironic's ``bios.apply_configuration`` and ``firmware.update`` steps would.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
 
+from bmo.api import firmware_steps
 from bmo.api.constants import ProvisioningState, RebootMode
+from bmo.api.firmware import FirmwareComponentStatus, IntOrString, SettingSchema
 from bmo.api.hardware import HardwareDetails
 from bmo.provisioner.errors import (
+    FirmwareUpdateUnsupported,
     NeedsPreprovisioningImage,
     NeedsRegistration,
     ProvisionerError,
@@ -37,6 +48,8 @@ from bmo.provisioner.fixture_hardware import default_hardware_details
 from bmo.provisioner.types import (
     AdoptData,
     EventPublisher,
+    FirmwareComponentUpdate,
+    FirmwareSettingsResult,
     HardwareState,
     HostData,
     InspectData,
@@ -45,6 +58,7 @@ from bmo.provisioner.types import (
     PreprovisioningImage,
     ProvisionData,
     ProvisionResult,
+    ServicingData,
 )
 
 __all__ = [
@@ -70,6 +84,7 @@ OPERATIONS: Final = (
     "detach",
     "power_on",
     "power_off",
+    "service",
 )
 
 #: Operations that occupy one of the backend's (de)provisioning slots while running.
@@ -106,6 +121,7 @@ _DEFAULT_DELAYS: Final[Mapping[str, Delay]] = MappingProxyType(
         "detach": Delay(0),
         "power_on": Delay(0),
         "power_off": Delay(0),
+        "service": Delay(1),
     }
 )
 
@@ -143,6 +159,16 @@ class FixtureHost:
     power_failure: bool = False
     registrations: int = 0
     reboots: int = 0
+    #: BIOS settings as the backend reports them, and their registry (empty: none).
+    bios_settings: dict[str, str] = field(default_factory=dict)
+    bios_schema: dict[str, SettingSchema] = field(default_factory=dict)
+    #: Firmware components; ``firmware_supported=False`` acts like a ``no-firmware`` node.
+    firmware_components: list[FirmwareComponentStatus] = field(default_factory=list)
+    firmware_supported: bool = True
+    #: ``active`` while deployed, ``servicing`` while a service operation runs.
+    servicing: bool = False
+    services: int = 0
+    aborted_services: int = 0
     #: What ``preprovisioning_image_formats`` answers; ``None``: no image is built. With
     #: formats set, registration in ``inspecting``/``preparing`` waits for an image.
     preprov_image_formats: tuple[str, ...] | None = None
@@ -157,6 +183,8 @@ class FixtureHost:
     _failed: dict[str, str] = field(default_factory=dict)
     _fail_next: dict[str, str] = field(default_factory=dict)
     _raise_next: dict[str, ProvisionerError] = field(default_factory=dict)
+    _pending_settings: dict[str, IntOrString] = field(default_factory=dict)
+    _pending_updates: tuple[FirmwareComponentUpdate, ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -417,7 +445,13 @@ class FixtureProvisioner(FixtureBMCVerbs):
     def prepare(
         self, data: PrepareData, unprepared: bool, restart_on_failure: bool
     ) -> tuple[ProvisionResult, bool]:
-        self._record("prepare", unprepared=unprepared, restart_on_failure=restart_on_failure)
+        self._record(
+            "prepare",
+            unprepared=unprepared,
+            restart_on_failure=restart_on_failure,
+            settings=dict(data.target_firmware_settings),
+            updates=data.target_firmware_components,
+        )
         self._require_node()
         state = self._state
         failure = self._sticky("prepare", restart_on_failure)
@@ -428,7 +462,15 @@ class FixtureProvisioner(FixtureBMCVerbs):
             return self._registry._fail(state, "prepare", message), False
         if not unprepared and not state.running("prepare"):
             return ProvisionResult(), False
+        if not state.running("prepare"):
+            self._stage_firmware(
+                data.actual_firmware_settings,
+                data.target_firmware_settings,
+                data.target_firmware_components,
+            )
         started, done = self._registry._advance(state, "prepare")
+        if done:
+            self._apply_firmware()
         return (ProvisionResult() if done else self._dirty()), started
 
     def provision(self, data: ProvisionData, force_reboot: bool) -> ProvisionResult:
@@ -563,6 +605,99 @@ class FixtureProvisioner(FixtureBMCVerbs):
         soft = reboot_mode == RebootMode.SOFT
         self._publish("PowerOff", "Host soft powered off" if soft else "Host powered off")
         return self._dirty()
+
+    # -- firmware (``fixture.go GetFirmwareSettings``/``GetFirmwareComponents``/``Service``)
+
+    def _stage_firmware(
+        self,
+        actual: Mapping[str, str],
+        target: Mapping[str, IntOrString],
+        updates: tuple[FirmwareComponentUpdate, ...],
+    ) -> None:
+        """Remember what the operation being started will apply, as Ironic's steps would."""
+        state = self._state
+        settings = firmware_steps.bios_settings_to_apply(actual, target)
+        state._pending_settings = {str(s["name"]): s["value"] for s in settings}
+        state._pending_updates = tuple(updates)
+
+    def _apply_firmware(self) -> None:
+        state = self._state
+        for name, value in state._pending_settings.items():
+            state.bios_settings[name] = str(value)
+        now = datetime.now(UTC)
+        for update in state._pending_updates:
+            for i, component in enumerate(state.firmware_components):
+                if component.component == update.component:
+                    flashed = f"{component.current_version}+1"
+                    state.firmware_components[i] = dataclasses.replace(
+                        component,
+                        current_version=flashed,
+                        last_version_flashed=flashed,
+                        updated_at=now,
+                    )
+        state._pending_settings = {}
+        state._pending_updates = ()
+
+    def get_firmware_settings(self, include_schema: bool) -> FirmwareSettingsResult:
+        self._record("get_firmware_settings", include_schema=include_schema)
+        self._require_node()
+        state = self._state
+        schema = dict(state.bios_schema) if include_schema else None
+        return FirmwareSettingsResult(settings=dict(state.bios_settings), schema=schema)
+
+    def get_firmware_components(self) -> tuple[FirmwareComponentStatus, ...]:
+        self._record("get_firmware_components")
+        self._require_node()
+        if not self._state.firmware_supported:
+            raise FirmwareUpdateUnsupported("host has no firmware interface")
+        return tuple(self._state.firmware_components)
+
+    def service(
+        self, data: ServicingData, unprepared: bool, restart_on_failure: bool
+    ) -> tuple[ProvisionResult, bool]:
+        """Like ``servicing.go Service``: abort when the changes were withdrawn, a sticky
+        failure until ``restart_on_failure``, else run the ``service`` operation."""
+        self._record(
+            "service",
+            unprepared=unprepared,
+            restart_on_failure=restart_on_failure,
+            settings=dict(data.target_firmware_settings),
+            updates=data.target_firmware_components,
+        )
+        self._require_node()
+        state = self._state
+        if (state.servicing or state.failed("service")) and data.should_abort():
+            self._registry._finish(state, "service")
+            state._failed.pop("service", None)
+            state.servicing = False
+            state.aborted_services += 1
+            state._pending_settings, state._pending_updates = {}, ()
+            return self._dirty(), True
+        failure = self._sticky("service", restart_on_failure)
+        if failure is not None:
+            return failure, False
+        message = self._injected("service")
+        if message:
+            state.servicing = False
+            return self._registry._fail(state, "service", message), False
+        if not state.running("service"):
+            if not unprepared and not restart_on_failure:
+                return ProvisionResult(), False
+            self._stage_firmware(
+                data.actual_firmware_settings,
+                data.target_firmware_settings,
+                data.target_firmware_components,
+            )
+            if not state._pending_settings and not state._pending_updates:
+                return ProvisionResult(), True
+            state.services += 1
+            state.servicing = True
+        started, done = self._registry._advance(state, "service")
+        if done:
+            self._apply_firmware()
+            state.servicing = False
+            return ProvisionResult(), started
+        return self._dirty(), started
 
     def has_capacity(self) -> bool:
         self._record("has_capacity")

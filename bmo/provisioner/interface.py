@@ -24,6 +24,8 @@ from bmo.api.hardware import HardwareDetails
 from bmo.provisioner.types import (
     AdoptData,
     EventPublisher,
+    FirmwareComponentStatus,
+    FirmwareSettingsResult,
     HardwareState,
     HostData,
     InspectData,
@@ -31,6 +33,7 @@ from bmo.provisioner.types import (
     PrepareData,
     ProvisionData,
     ProvisionResult,
+    ServicingData,
 )
 
 __all__ = ["HostWatcher", "Provisioner", "ProvisionerFactory"]
@@ -106,6 +109,29 @@ class Provisioner(Protocol):
         ...
 
     def has_power_failure(self) -> bool: ...
+
+    def get_firmware_settings(self, include_schema: bool) -> FirmwareSettingsResult:
+        """The host's BIOS settings (and registry with ``include_schema``), as the backend
+        reports them (``ironic.go GetFirmwareSettings``)."""
+        ...
+
+    def get_firmware_components(self) -> tuple[FirmwareComponentStatus, ...]:
+        """The ``bios``/``bmc``/``nic:*`` components with their versions
+        (``ironic.go GetFirmwareComponents``).
+
+        Raises :class:`bmo.provisioner.errors.FirmwareUpdateUnsupported` when the host's
+        driver cannot report or update firmware.
+        """
+        ...
+
+    def service(
+        self, data: ServicingData, unprepared: bool, restart_on_failure: bool
+    ) -> tuple[ProvisionResult, bool]:
+        """Apply BIOS settings/firmware updates to a provisioned host: ``(result, started)``.
+
+        ``unprepared`` says there are changes to apply; ``started`` is true on the call
+        that started (or aborted) servicing (``servicing.go Service``).
+        """
 
     def get_data_image_status(self) -> bool:
         """Whether an image is inserted in the host's virtual CD (``GetDataImageStatus``).

@@ -15,6 +15,12 @@ from types import MappingProxyType
 from typing import Final, Protocol
 
 from bmo.api.bmc import Credentials
+from bmo.api.firmware import (
+    FirmwareComponentStatus,
+    FirmwareUpdate,
+    IntOrString,
+    SettingSchema,
+)
 from bmo.api.hardware import HardwareDetails
 from bmo.api.host import (
     BareMetalHost,
@@ -29,7 +35,9 @@ from bmo.api.profiles import HardwareProfile
 __all__ = [
     "AdoptData",
     "EventPublisher",
+    "FirmwareComponentStatus",
     "FirmwareComponentUpdate",
+    "FirmwareSettingsResult",
     "HardwareState",
     "Health",
     "HostConfigData",
@@ -40,6 +48,7 @@ __all__ = [
     "PreprovisioningImage",
     "ProvisionData",
     "ProvisionResult",
+    "ServicingData",
     "build_host_data",
 ]
 
@@ -48,6 +57,10 @@ EventPublisher = Callable[[str, str], None]
 
 
 def _empty() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+def _empty_targets() -> Mapping[str, IntOrString]:
     return MappingProxyType({})
 
 
@@ -149,25 +162,69 @@ class InspectData:
     inspection_mode: str = ""
 
 
-@dataclass(frozen=True)
-class FirmwareComponentUpdate:
-    """One ``HostFirmwareComponents`` update: a component (``bios``, ``bmc``, ``nic:*``)."""
+#: One ``HostFirmwareComponents`` update (component ``bios``, ``bmc``, ``nic:*`` and a URL):
+#: the API type itself, so the step builders in :mod:`bmo.api.firmware_steps` take it as is.
+FirmwareComponentUpdate = FirmwareUpdate
 
-    component: str
-    url: str
+
+@dataclass(frozen=True)
+class FirmwareSettingsResult:
+    """``GetFirmwareSettings``: Ironic's BIOS settings and, when asked for, their registry.
+
+    ``settings`` are the values as Ironic reports them (strings, Password settings left
+    out by the caller); ``schema`` is ``None`` unless ``include_schema`` was requested.
+    """
+
+    settings: Mapping[str, str] = field(default_factory=_empty)
+    schema: Mapping[str, SettingSchema] | None = None
 
 
 @dataclass(frozen=True)
 class PrepareData:
-    """Manual-cleaning targets; ``actual_raid_config`` ``None`` means "unknown, redo"."""
+    """Manual-cleaning targets; ``actual_raid_config`` ``None`` means "unknown, redo".
+
+    ``target_firmware_settings`` are HostFirmwareSettings ``spec.settings`` (int-or-string:
+    an int reaches Ironic as a JSON integer); ``target_firmware_components`` only the
+    pending updates (``provisioner.go PrepareData``).
+    """
 
     target_raid_config: RAIDConfig | None = None
     actual_raid_config: RAIDConfig | None = None
     root_device_hints: RootDeviceHints | None = None
     firmware_config: FirmwareConfig | None = None
-    target_firmware_settings: Mapping[str, str] = field(default_factory=_empty)
+    target_firmware_settings: Mapping[str, IntOrString] = field(default_factory=_empty_targets)
     actual_firmware_settings: Mapping[str, str] = field(default_factory=_empty)
     target_firmware_components: tuple[FirmwareComponentUpdate, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServicingData:
+    """What ``service`` applies to a provisioned host (``provisioner.go ServicingData``).
+
+    The ``has_*_spec`` and ``triggered_by_*`` flags decide an abort: servicing started for
+    settings is withdrawn once the HostFirmwareSettings has no ``spec.settings`` left, for
+    components once the HostFirmwareComponents has no ``spec.updates`` (both when both
+    started it) — ``servicing.go shouldAbortServicing``.
+    """
+
+    firmware_config: FirmwareConfig | None = None
+    target_firmware_settings: Mapping[str, IntOrString] = field(default_factory=_empty_targets)
+    actual_firmware_settings: Mapping[str, str] = field(default_factory=_empty)
+    target_firmware_components: tuple[FirmwareComponentUpdate, ...] = ()
+    has_firmware_settings_spec: bool = False
+    has_firmware_components_spec: bool = False
+    triggered_by_settings: bool = False
+    triggered_by_components: bool = False
+
+    def should_abort(self) -> bool:
+        """``servicing.go shouldAbortServicing``: the changes that started it were withdrawn."""
+        if self.triggered_by_settings and self.triggered_by_components:
+            return not self.has_firmware_settings_spec and not self.has_firmware_components_spec
+        if self.triggered_by_settings:
+            return not self.has_firmware_settings_spec
+        if self.triggered_by_components:
+            return not self.has_firmware_components_spec
+        return False
 
 
 class HostConfigData(Protocol):

@@ -1,12 +1,17 @@
-"""The validating admission webhooks for BareMetalHosts, DataImages and BMCEventSubscriptions.
+"""The validating admission webhooks for BareMetalHosts, DataImages, BMCEventSubscriptions
+and the firmware kinds.
 
 Mirrors ``internal/webhooks/metal3.io/v1alpha1/baremetalhost_webhook.go``,
-``dataimage_webhook.go`` and ``bmceventsubscription_webhook.go`` (``ValidateCreate``,
-``ValidateUpdate``, ``ValidateDelete``).
+``dataimage_webhook.go``, ``bmceventsubscription_webhook.go`` and
+``hostfirmwarecomponents_webhook.go`` (``ValidateCreate``, ``ValidateUpdate``,
+``ValidateDelete``); a HostFirmwareSettings path checks ``spec.settings`` against the host's
+FirmwareSchema, looked up through a callback the operator injects
+(:mod:`bmo.webhook.firmware`).
 
 One HTTPS server answering ``admission.k8s.io/v1`` AdmissionReviews at
-``/validate-metal3-io-v1alpha1-baremetalhost``, ``...-dataimage`` and
-``...-bmceventsubscription`` with the rules of :mod:`bmo.api` and the Go operator's
+``/validate-metal3-io-v1alpha1-baremetalhost``, ``...-dataimage``,
+``...-bmceventsubscription``, ``...-hostfirmwarecomponents`` and ``...-hostfirmwaresettings``
+with the rules of :mod:`bmo.api` and the Go operator's
 messages. Wiring into the manager::
 
     server = WebhookServer(WebhookConfig(port=..., cert_dir=..., allow_development=...))
@@ -46,6 +51,13 @@ from bmo.webhook.errors import (
     WebhookConfigError,
     WebhookError,
 )
+from bmo.webhook.firmware import (
+    HOSTFIRMWARECOMPONENTS_PATH,
+    HOSTFIRMWARESETTINGS_PATH,
+    SchemaLookup,
+    decide_components,
+    decide_settings,
+)
 from bmo.webhook.server import WebhookServer
 
 __all__ = [
@@ -54,6 +66,8 @@ __all__ = [
     "DATAIMAGE_PATH",
     "DEFAULT_CERT_DIR",
     "DEFAULT_PORT",
+    "HOSTFIRMWARECOMPONENTS_PATH",
+    "HOSTFIRMWARESETTINGS_PATH",
     "TLS_VERSIONS",
     "WEBHOOK_PATHS",
     "AdmissionRequest",
@@ -62,6 +76,7 @@ __all__ = [
     "Decision",
     "GroupVersionKind",
     "MalformedReviewError",
+    "SchemaLookup",
     "ServerStartError",
     "WebhookConfig",
     "WebhookConfigError",
@@ -70,6 +85,8 @@ __all__ = [
     "add_arguments",
     "aggregate",
     "decide",
+    "decide_components",
+    "decide_settings",
     "from_args",
     "parse_review",
     "parse_tls_version",

@@ -19,6 +19,7 @@ import socket
 import socketserver
 import ssl
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import structlog
 
 from bmo.webhook.admission import (
     ADMISSION_API_VERSIONS,
+    AdmissionRequest,
     Decision,
     decide,
     parse_review,
@@ -35,8 +37,17 @@ from bmo.webhook.admission import (
 from bmo.webhook.certs import CertificateReloader
 from bmo.webhook.config import BAREMETALHOST_PATH, WEBHOOK_PATHS, WebhookConfig
 from bmo.webhook.errors import MalformedReviewError, ServerStartError
+from bmo.webhook.firmware import (
+    HOSTFIRMWARECOMPONENTS_PATH,
+    HOSTFIRMWARESETTINGS_PATH,
+    SchemaLookup,
+    decide_components,
+    decide_settings,
+)
 
 log = structlog.get_logger(__name__)
+
+Decider = Callable[[AdmissionRequest], Decision]
 
 MAX_REQUEST_BYTES = 7 * 1024 * 1024
 """controller-runtime's limit; a BareMetalHost is a few KiB."""
@@ -52,8 +63,10 @@ class WebhookServer:
     connection and joins their threads. ``ready()`` is the ``/readyz`` check.
     """
 
-    def __init__(self, config: WebhookConfig) -> None:
+    def __init__(self, config: WebhookConfig, *, schema_lookup: SchemaLookup | None = None) -> None:
         self.config = config
+        #: FirmwareSchemas by ``(namespace, name)``, for HostFirmwareSettings admission.
+        self.schema_lookup = schema_lookup
         cert_dir = Path(config.cert_dir)
         self.certificates = CertificateReloader(
             cert_dir / config.cert_name,
@@ -65,6 +78,20 @@ class WebhookServer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
+    def _routes(self) -> dict[str, Decider]:
+        """Path → decision, one per validated kind (controller-runtime registers one path
+        per webhook on the same server)."""
+        allow_development = self.config.allow_development
+
+        def by_kind(kind: str) -> Decider:
+            return lambda r: decide(r, allow_development=allow_development, kind=kind)
+
+        routes = {path: by_kind(kind) for path, kind in WEBHOOK_PATHS.items()}
+        routes[HOSTFIRMWARECOMPONENTS_PATH] = decide_components
+        # Read at request time: ``bmo run`` sets the lookup once its cache exists.
+        routes[HOSTFIRMWARESETTINGS_PATH] = lambda r: decide_settings(r, self.schema_lookup)
+        return routes
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -74,7 +101,7 @@ class WebhookServer:
                 raise ServerStartError("webhook server already started")
             self.certificates.context()  # load now when present, so ready() is true at once
             try:
-                server = _TLSServer(self.config, self.certificates)
+                server = _TLSServer(self.config, self.certificates, self._routes())
             except OSError as exc:
                 where = f"{self.config.host or '*'}:{self.config.port}"
                 raise ServerStartError(
@@ -93,7 +120,7 @@ class WebhookServer:
             "webhook server listening",
             host=self.host,
             port=self.port,
-            paths=list(WEBHOOK_PATHS),
+            paths=list(self._routes()),
             cert_dir=self.config.cert_dir,
         )
 
@@ -156,7 +183,12 @@ class _TLSServer(socketserver.TCPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, config: WebhookConfig, certificates: CertificateReloader) -> None:
+    def __init__(
+        self,
+        config: WebhookConfig,
+        certificates: CertificateReloader,
+        routes: dict[str, Decider],
+    ) -> None:
         self.config = config
         self.certificates = certificates
         self._dual_stack = not config.host and socket.has_dualstack_ipv6()
@@ -165,7 +197,7 @@ class _TLSServer(socketserver.TCPServer):
         self._connections: dict[socket.socket, threading.Thread] = {}
         self._connections_lock = threading.Lock()
         self._closing = False
-        super().__init__((host, config.port), _make_handler(config))
+        super().__init__((host, config.port), _make_handler(routes))
 
     def server_bind(self) -> None:
         if self._dual_stack:
@@ -238,9 +270,7 @@ def _address_family(host: str, dual_stack: bool) -> socket.AddressFamily:
     return socket.AF_INET
 
 
-def _make_handler(config: WebhookConfig) -> type[BaseHTTPRequestHandler]:
-    allow_development = config.allow_development
-
+def _make_handler(routes: dict[str, Decider]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "bmo-webhook"
@@ -248,12 +278,12 @@ def _make_handler(config: WebhookConfig) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             path = self.path.partition("?")[0]
-            kind = WEBHOOK_PATHS.get(path)
-            if kind is None:
+            decider = routes.get(path)
+            if decider is None:
                 self._drain_or_close()
                 self._text(
                     404,
-                    f"no webhook at {path}; the webhooks are at {', '.join(WEBHOOK_PATHS)}",
+                    f"no webhook at {path}; the webhooks are at {', '.join(routes)}",
                 )
                 return
             content_type = self.headers.get("Content-Type", "")
@@ -288,7 +318,7 @@ def _make_handler(config: WebhookConfig) -> type[BaseHTTPRequestHandler]:
                 log.warning("webhook request rejected: malformed", error=exc.message)
                 self._malformed(exc.message, uid=exc.uid)
                 return
-            decision = decide(request, allow_development=allow_development, kind=kind)
+            decision = decider(request)
             log.info(
                 "webhook decision",
                 uid=request.uid,

@@ -1,4 +1,5 @@
-"""One sandbox session: start the services, apply the hosts, walk them through, stop it all.
+"""One sandbox session: start the services, apply the hosts, walk them through (to available,
+a BIOS setting on the Redfish host, then provisioned), stop it all.
 
 Started, all on 127.0.0.1: the Kubernetes API emulator (``python -m testenv.kubeapi``, CRDs
 from ``config/crd/bases``), a real Ironic (HTTP basic auth, an empty database every run),
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from hack.sandbox.errors import ChildDiedError, PhaseTimeoutError, SandboxError
+from hack.sandbox.firmware import apply_bios_setting
 from hack.sandbox.hosts import NAMESPACE, HostSpec, render_manifests, sample_hosts, write_demo_image
 from hack.sandbox.processes import (
     DEFAULT_STATE_DIR,
@@ -352,6 +354,9 @@ class Sandbox:
             items = json.loads(response.read()).get("items", [])
         return {item["metadata"]["name"]: item.get("status") or {} for item in items}
 
+    def check_children(self) -> None:
+        self._check_children()
+
     def _check_children(self) -> None:
         for child in self.children:
             if not child.alive():
@@ -365,11 +370,16 @@ class Sandbox:
             )
 
     def watch_until(
-        self, what: str, names: Sequence[str], done: Callable[[str], bool], timeout: float
+        self,
+        what: str,
+        names: Sequence[str],
+        done: Callable[[str], bool],
+        timeout: float,
+        also: Callable[[], bool] | None = None,
     ) -> None:
         """Show ``kubectl get bmh -o wide`` whenever a host's state, status or power changes
-        (not just its AGE) until every host in ``names`` satisfies ``done(state)``; fail with
-        the hosts' errors and the log files otherwise."""
+        (not just its AGE) until every host in ``names`` satisfies ``done(state)`` (and
+        ``also()``, when given); fail with the hosts' errors and the log files otherwise."""
         end = time.monotonic() + timeout
         while True:
             self._check_children()
@@ -393,7 +403,7 @@ class Sandbox:
             states = {
                 n: statuses.get(n, {}).get("provisioning", {}).get("state", "") for n in names
             }
-            if all(done(state) for state in states.values()):
+            if all(done(state) for state in states.values()) and (also is None or also()):
                 return
             if time.monotonic() > end:
                 raise PhaseTimeoutError(self._timeout_message(what, timeout, states, statuses))
@@ -481,6 +491,10 @@ class Sandbox:
             )
         self.say(f"{self.stamp()} every host is available (or externally provisioned)")
         self.show_hardware()
+        redfish = [h.name for h in self.hosts if h.redfish]
+        if redfish:
+            with self.timings.phase("a BIOS setting applied (Redfish host)"):
+                apply_bios_setting(self, redfish[0], self.deadline(300.0, 0.0))
         with self.timings.phase("image set to provisioned"):
             self.provision()
         self.say(f"{self.stamp()} the fake:// hosts with an image are provisioned")

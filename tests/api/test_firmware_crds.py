@@ -96,11 +96,14 @@ def test_rbac_grants_what_the_firmware_controllers_need() -> None:
         if GROUP in rule["apiGroups"]:
             for resource in rule["resources"]:
                 granted.setdefault(resource, set()).update(rule["verbs"])
-    crud = {"create", "delete", "get", "list", "patch", "update", "watch"}
-    for resource in ("firmwareschemas", "hostfirmwaresettings", "hostfirmwarecomponents"):
-        assert crud <= granted[resource], resource
+    # Exactly the verbs the controllers use: HFS/HFC created (never updated or deleted: owner
+    # references collect them), their status PUT; FirmwareSchemas created and updated (owner
+    # references appended).
+    for resource in ("hostfirmwaresettings", "hostfirmwarecomponents"):
+        assert granted[resource] == {"create", "get", "list", "watch"}, resource
+    assert granted["firmwareschemas"] == {"create", "get", "list", "update", "watch"}
     for resource in ("hostfirmwaresettings/status", "hostfirmwarecomponents/status"):
-        assert {"get", "patch", "update"} <= granted[resource], resource
+        assert granted[resource] == {"update"}, resource
     # bmo reads policies and adds itself as owner; it never creates or deletes them.
     assert granted["hostupdatepolicies"] == {"get", "list", "update", "watch"}
 

@@ -8,6 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from bmo.api.firmware import FirmwareUpdate, SettingSchema
+from bmo.api.firmware_rules import (
+    component_name_error,
+    firmware_update_url_errors,
+    validate_setting,
+)
 from bmo.cli import main
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
@@ -129,3 +135,111 @@ def test_unreadable_and_bad_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[s
     scalar.write_text("just a string\n")
     assert main(["validate", str(scalar)]) == 2
     assert "must be a mapping" in capsys.readouterr().err
+
+
+# --- firmware kinds ------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "config" / "samples"
+
+
+def test_firmware_samples_are_valid_together(capsys: pytest.CaptureFixture[str]) -> None:
+    files = [
+        SAMPLES / name
+        for name in (
+            "firmwareschema.yaml",
+            "hostfirmwaresettings.yaml",
+            "hostfirmwarecomponents.yaml",
+            "hostupdatepolicy.yaml",
+        )
+    ]
+    assert main(["validate", *map(str, files)]) == 0
+    assert capsys.readouterr().out == (
+        "1 HostFirmwareSettings(s), 1 FirmwareSchema(s), 1 HostFirmwareComponents(s), "
+        "1 HostUpdatePolicy(s) valid\n"
+    )
+
+
+FIRMWARE_BAD = """\
+apiVersion: metal3.io/v1alpha1
+kind: FirmwareSchema
+metadata:
+  name: schema-0000abcd
+  namespace: lab
+spec:
+  schema:
+    ProcTurboMode:
+      attribute_type: Enumeration
+      allowable_values: [Enabled, Disabled]
+    NumCores:
+      attribute_type: Integer
+      lower_bound: 1
+      upper_bound: 64
+---
+apiVersion: metal3.io/v1alpha1
+kind: HostFirmwareSettings
+metadata:
+  name: node-1
+  namespace: lab
+spec:
+  settings:
+    ProcTurboMode: Turbo
+    NumCores: 99
+    BootPassword: x
+---
+apiVersion: metal3.io/v1alpha1
+kind: HostFirmwareComponents
+metadata:
+  name: node-1
+  namespace: lab
+spec:
+  updates:
+    - component: raid
+      url: ftp://192.0.2.5/raid.bin
+---
+apiVersion: metal3.io/v1alpha1
+kind: HostUpdatePolicy
+metadata:
+  name: node-1
+  namespace: lab
+spec:
+  firmwareSettings: always
+"""
+
+
+def test_firmware_problems_are_located(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "fw.yaml"
+    path.write_text(FIRMWARE_BAD)
+    assert main(["validate", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    schema = {
+        "ProcTurboMode": SettingSchema(
+            attribute_type="Enumeration", allowable_values=("Enabled", "Disabled")
+        ),
+        "NumCores": SettingSchema(attribute_type="Integer", lower_bound=1, upper_bound=64),
+    }
+    hfs = f"{path}: HostFirmwareSettings lab/node-1: "
+    hfc = f"{path}: HostFirmwareComponents lab/node-1: "
+    update = FirmwareUpdate("raid", "ftp://192.0.2.5/raid.bin")
+    (url_error,) = firmware_update_url_errors([update])
+    assert [line for line in lines if not line.startswith(f"{path}: HostUpdatePolicy")] == [
+        f"{hfs}spec.settings[BootPassword]: cannot set Password field",
+        f"{hfs}spec.settings[NumCores]: {validate_setting('NumCores', 99, schema)}",
+        f"{hfs}spec.settings[ProcTurboMode]: {validate_setting('ProcTurboMode', 'Turbo', schema)}",
+        f"{hfc}spec.updates: {url_error}",
+        f"{hfc}spec.updates: {component_name_error([update])}",
+    ]
+    (policy,) = [line for line in lines if line.startswith(f"{path}: HostUpdatePolicy")]
+    assert "spec.firmwareSettings" in policy and "always" in policy
+
+
+def test_settings_without_a_schema_only_get_the_name_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "hfs.yaml"
+    path.write_text(FIRMWARE_BAD.split("---\n")[1])
+    assert main(["validate", str(path)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{path}: HostFirmwareSettings lab/node-1: spec.settings[BootPassword]: "
+        "cannot set Password field"
+    ]

@@ -15,7 +15,14 @@ from bmo.api.schema import validate_manifest
 from bmo.api.validation import validate_create
 from bmo.ironic.config import IronicConfig
 from bmo.settings import load as load_settings
-from bmo.webhook import DEFAULT_CERT_DIR, WEBHOOK_PATHS, add_arguments, from_args
+from bmo.webhook import (
+    DEFAULT_CERT_DIR,
+    HOSTFIRMWARECOMPONENTS_PATH,
+    HOSTFIRMWARESETTINGS_PATH,
+    WEBHOOK_PATHS,
+    add_arguments,
+    from_args,
+)
 from tests.config import openapi
 from tests.config.render import CERT_MANAGER_GROUP, KUSTOMIZATIONS, find, render
 
@@ -174,9 +181,22 @@ def test_webhook_configuration_matches_the_server(
     vwc = find(default, "ValidatingWebhookConfiguration")
     hooks = vwc["webhooks"]
     # One entry per path the server answers, named and scoped as upstream's.
-    assert [hook["clientConfig"]["service"]["path"] for hook in hooks] == list(WEBHOOK_PATHS)
-    for hook, kind in zip(hooks, WEBHOOK_PATHS.values(), strict=True):
-        assert hook["name"] == f"{kind.lower()}.metal3.io"
+    expected = [
+        (path, f"{kind.lower()}.metal3.io", f"{kind.lower()}s")
+        for path, kind in WEBHOOK_PATHS.items()
+    ] + [
+        (
+            HOSTFIRMWARECOMPONENTS_PATH,
+            "hostfirmwarecomponents.metal3.io",
+            "hostfirmwarecomponents",
+        ),
+        (HOSTFIRMWARESETTINGS_PATH, "hostfirmwaresettings.metal3.io", "hostfirmwaresettings"),
+    ]
+    assert [hook["clientConfig"]["service"]["path"] for hook in hooks] == [
+        p for p, _, _ in expected
+    ]
+    for hook, (_, name, resource) in zip(hooks, expected, strict=True):
+        assert hook["name"] == name
         assert hook["failurePolicy"] == "Fail"
         assert hook["sideEffects"] == "None"
         assert hook["admissionReviewVersions"] == ["v1"]
@@ -184,7 +204,7 @@ def test_webhook_configuration_matches_the_server(
         assert rule["apiGroups"] == ["metal3.io"]
         assert rule["apiVersions"] == ["v1alpha1"]
         assert sorted(rule["operations"]) == ["CREATE", "UPDATE"]
-        assert rule["resources"] == [f"{kind.lower()}s"]
+        assert rule["resources"] == [resource]
         assert hook["clientConfig"]["service"] == hooks[0]["clientConfig"]["service"] | {
             "path": hook["clientConfig"]["service"]["path"]
         }

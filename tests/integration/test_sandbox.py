@@ -108,6 +108,12 @@ def test_demo_reaches_provisioned_and_stops_everything(tmp_path: Path) -> None:
     assert re.search(r"^\s+host-1\s+OK\s+externally provisioned\b", proc.stdout, re.MULTILINE)
     assert re.search(r"^\s+redfish-0\s+OK\s+available\b", proc.stdout, re.MULTILINE)
     assert "fake agent: inventory for default~host-0" in proc.stdout
+    # The Redfish host's BIOS setting, changed through its HostFirmwareSettings.
+    assert re.search(
+        r"redfish-0: status\.settings\.ProcTurboMode=(Enabled|Disabled), applied by manual "
+        r"cleaning on the Redfish BMC",
+        proc.stdout,
+    ), output[-4000:]
     assert "Summary (wall time per phase)" in proc.stdout
     kube_url = re.search(r"Kubernetes API emulator at (http://\S+)", proc.stdout)
     assert kube_url is not None

@@ -128,3 +128,18 @@ def test_busy_node_names() -> None:
         NodeView(uuid="5", name="a~5", provision_state="inspect wait", boot_interface=None),
     ]
     assert busy_node_names(nodes) == {"a~1", "2", "a~5"}
+
+
+def test_integer_bios_values_stay_integers() -> None:
+    """``ironic.go buildFirmwareSettings``: an int-or-string Int goes out as a JSON integer,
+    compared with Ironic's string by its decimal text."""
+    data = PrepareData(
+        target_firmware_settings={"NumCores": 12, "Same": 4, "Mode": "Enabled"},
+        actual_firmware_settings={"NumCores": "10", "Same": "4", "Mode": "Disabled"},
+    )
+    (step,) = manual_clean_steps(REDFISH, data)
+    assert step["args"]["settings"] == [
+        {"name": "Mode", "value": "Enabled"},
+        {"name": "NumCores", "value": 12},
+    ]
+    assert isinstance(step["args"]["settings"][1]["value"], int)

@@ -178,8 +178,14 @@ class EventRecorder:
         window: float = DEFAULT_WINDOW,
         cache_size: int = DEFAULT_CACHE_SIZE,
         request_timeout: float = 10.0,
+        source_component: str = SOURCE_COMPONENT,
+        reporting_controller: str = REPORTING_CONTROLLER,
     ) -> None:
         self._core = k8s.CoreV1Api(api_client)
+        # The firmware controllers publish under their own names (upstream
+        # ``hostfirmwaresettings_controller.go publishEvent``).
+        self._source_component = source_component
+        self._reporting_controller = reporting_controller
         self._reporting_instance = reporting_instance
         self._clock = clock
         self._window = window
@@ -276,11 +282,11 @@ class EventRecorder:
             "reason": reason,
             "message": message,
             "type": event_type,
-            "source": {"component": SOURCE_COMPONENT},
+            "source": {"component": self._source_component},
             "firstTimestamp": stamp,
             "lastTimestamp": stamp,
             "count": 1,
-            "reportingComponent": REPORTING_CONTROLLER,
+            "reportingComponent": self._reporting_controller,
             "reportingInstance": self._reporting_instance,
         }
         related = target.related_object()

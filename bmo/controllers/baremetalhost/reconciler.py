@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 
 import structlog
 from kubernetes import client as k8s
@@ -40,6 +40,7 @@ from bmo.api.errors import APIError
 from bmo.api.hardware import HardwareDetails
 from bmo.api.host import BareMetalHost, BareMetalHostStatus
 from bmo.controllers.baremetalhost import metrics
+from bmo.controllers.baremetalhost.firmware import FirmwareObjects, FirmwareStepWatch
 from bmo.controllers.baremetalhost.hardwaredata import (
     HardwareDataClient,
     HardwareDataObject,
@@ -79,6 +80,7 @@ from bmo.hoststate.conditions import compute_conditions
 from bmo.hoststate.dataimage import data_image_pending
 from bmo.hoststate.preprovimage import PreprovImageBuildError, wanted_formats
 from bmo.hoststate.run import (
+    FirmwareState,
     HostContext,
     SecretVersion,
     StateMachineSettings,
@@ -258,6 +260,7 @@ class HostReconciler:
         events: HostEventSink | None = None,
         rand: Callable[[], float] = random.random,
         hardware_store: HardwareDataStore | None = None,
+        firmware: FirmwareObjects | None = None,
         preprov_image_store: PreprovImageStore | None = None,
         data_image_store: HardwareDataStore | None = None,
     ) -> None:
@@ -274,6 +277,7 @@ class HostReconciler:
         self._events = events
         self._rand = rand
         self._written = WrittenHosts()
+        self._firmware = firmware
 
     # -- the Reconciler protocol ---------------------------------------------------------
 
@@ -296,6 +300,8 @@ class HostReconciler:
             # that churns hosts does not grow series without bound.
             self._written.forget(key)
             metrics.forget_host(namespace, name)
+            if self._firmware is not None:
+                self._firmware.forget(key)
             return Result()
         raw = self._written.freshest(key, cached)
         if PAUSED_ANNOTATION in ((raw.get("metadata") or {}).get("annotations") or {}):
@@ -451,9 +457,17 @@ class HostReconciler:
             pull = resolve_pull_secret(self._secrets, host)
             for event in pull.events:
                 recorder.record(event)
+        firmware = FirmwareState()
+        watch: FirmwareStepWatch | None = None
+        if self._firmware is not None:
+            self._firmware.ensure(host, provisioner)
+            firmware = self._firmware.state(host)
+            watch = FirmwareStepWatch(provisioner)
+            provisioner = cast(Provisioner, watch)
 
         ctx = HostContext(
             provisioner=provisioner,
+            firmware=firmware,
             now=now,
             have_credentials=credentials is not None,
             credentials_secret=secret,
@@ -475,6 +489,8 @@ class HostReconciler:
             if not first:
                 return None
             raise outcome.error
+        if self._firmware is not None and watch is not None:
+            self._firmware.after_step(host, firmware, watch)
         return outcome, provisioner
 
     def _preprovisioning_image(

@@ -14,6 +14,10 @@ What the controller watches, and why:
   wakes every host that owns the Secret. Indexed by owner host.
 * **HardwareData**: read from the cache on every pass instead of a GET each; no handler,
   since upstream does not watch it either.
+* **HostFirmwareSettings, HostFirmwareComponents, HostUpdatePolicy** (same name as the
+  host): read from caches on every pass into the state machine's firmware input. A change
+  (the firmware controllers flagging ``ChangeDetected``) wakes the host at once instead of at
+  its next power poll.
 * **PreprovisioningImages**, with ``-build-preprov-image`` only (``Owns`` in upstream's
   ``SetupWithManager(mgr, preprovImgEnable, ...)``): any change wakes the owning host, so a
   host waiting for its image is not left polling.
@@ -38,9 +42,12 @@ from bmo.api.constants import (
     SECRET_ENVIRONMENT_VALUE,
 )
 from bmo.api.dataimage import DATA_IMAGE_KIND, DATA_IMAGE_PLURAL
+from bmo.api.firmware import HFC_KIND, HFC_PLURAL, HFS_KIND, HFS_PLURAL
+from bmo.api.hostupdatepolicy import HUP_KIND, HUP_PLURAL
 from bmo.controllers.baremetalhost import metrics
 from bmo.controllers.baremetalhost.eventqueue import BackgroundEvents
 from bmo.controllers.baremetalhost.events import EventRecorder
+from bmo.controllers.baremetalhost.firmware import FirmwareObjects
 from bmo.controllers.baremetalhost.preprovimage import PREPROVISIONING_IMAGES
 from bmo.controllers.baremetalhost.reconciler import (
     HostEventSink,
@@ -50,7 +57,13 @@ from bmo.controllers.baremetalhost.reconciler import (
 from bmo.provisioner import HostWatcher, ProvisionerFactory
 from bmo.runtime.cache import KubeObject
 from bmo.runtime.controller import Controller
-from bmo.runtime.eventhandlers import EnqueueHandler, KeyQueue, ignore_status_only, owner_keys
+from bmo.runtime.eventhandlers import (
+    EnqueueHandler,
+    KeyQueue,
+    ignore_status_only,
+    is_resync,
+    owner_keys,
+)
 from bmo.runtime.informer import SECRETS, Informer, Resource
 from bmo.runtime.manager import Manager, RateLimitedApiClient
 from bmo.runtime.queue import RateLimitingQueue
@@ -60,7 +73,11 @@ from bmo.settings import Settings
 __all__ = [
     "BAREMETALHOSTS",
     "CONTROLLER_NAME",
+    "DATAIMAGES",
     "HARDWAREDATA",
+    "HOSTFIRMWARECOMPONENTS",
+    "HOSTFIRMWARESETTINGS",
+    "HOSTUPDATEPOLICIES",
     "OWNER_HOST_INDEX",
     "SECRET_LABEL_SELECTOR",
     "HostController",
@@ -74,6 +91,9 @@ __all__ = [
 CONTROLLER_NAME: Final = "baremetalhost"
 BAREMETALHOSTS: Final = Resource(API_GROUP, API_VERSION, BMH_PLURAL, BMH_KIND)
 HARDWAREDATA: Final = Resource(API_GROUP, API_VERSION, HARDWARE_DATA_PLURAL, HARDWARE_DATA_KIND)
+HOSTFIRMWARESETTINGS: Final = Resource(API_GROUP, API_VERSION, HFS_PLURAL, HFS_KIND)
+HOSTFIRMWARECOMPONENTS: Final = Resource(API_GROUP, API_VERSION, HFC_PLURAL, HFC_KIND)
+HOSTUPDATEPOLICIES: Final = Resource(API_GROUP, API_VERSION, HUP_PLURAL, HUP_KIND)
 DATAIMAGES: Final = Resource(API_GROUP, API_VERSION, DATA_IMAGE_PLURAL, DATA_IMAGE_KIND)
 SECRET_LABEL_SELECTOR: Final = f"{SECRET_ENVIRONMENT_LABEL}={SECRET_ENVIRONMENT_VALUE}"
 OWNER_HOST_INDEX: Final = "owner-host"
@@ -95,6 +115,12 @@ def host_handler(queue: KeyQueue) -> EnqueueHandler:
     """BareMetalHost events → the host's key, ignoring status-only updates (upstream
     ``baremetalhost_controller.go`` ``updateEventHandler``)."""
     return EnqueueHandler(queue, update_predicate=ignore_status_only)
+
+
+def same_name_handler(queue: KeyQueue) -> EnqueueHandler:
+    """HostFirmwareSettings/Components/UpdatePolicy events → the same-named host's key
+    (a resync, which changes nothing, is ignored)."""
+    return EnqueueHandler(queue, update_predicate=lambda old, new: not is_resync(old, new))
 
 
 def secret_owner_handler(queue: KeyQueue) -> EnqueueHandler:
@@ -122,6 +148,7 @@ class HostController:
     hosts: Informer
     secrets: Informer
     hardware: Informer
+    firmware: tuple[Informer, Informer, Informer]
     reconciler: HostReconciler
     controller: Controller
 
@@ -156,6 +183,13 @@ def setup(
     )
     secrets.add_handler(secret_owner_handler(queue))
     hardware = manager.informer(HARDWAREDATA)
+    firmware = (
+        manager.informer(HOSTFIRMWARESETTINGS),
+        manager.informer(HOSTFIRMWARECOMPONENTS),
+        manager.informer(HOSTUPDATEPOLICIES),
+    )
+    for informer in firmware:
+        informer.add_handler(same_name_handler(queue))
     # A DataImage attached or ejected (its status written) wakes its same-named host, whose
     # power-on waits for it (upstream reads the DataImage in manageHostPower).
     data_images = manager.informer(DATAIMAGES)
@@ -175,6 +209,7 @@ def setup(
         else HostReconcilerSettings.from_settings(settings),
         events=events if events is not None else _background_events(manager, settings),
         hardware_store=hardware,
+        firmware=FirmwareObjects(manager.api_client, *firmware),
         preprov_image_store=preprov_images,
         data_image_store=data_images,
     )
@@ -188,4 +223,4 @@ def setup(
     # A stopped manager's cache no longer follows the cluster: report no hosts rather than
     # the last ones seen.
     manager.add_stop_hook(metrics.uninstall_host_collector)
-    return HostController(hosts, secrets, hardware, reconciler, controller)
+    return HostController(hosts, secrets, hardware, firmware, reconciler, controller)

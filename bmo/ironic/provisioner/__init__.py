@@ -4,8 +4,9 @@ Mirrors upstream ``pkg/provisioner/ironic/``, split by verb the same way: :mod:`
 shared half of ``ironic.go`` and ``result.go``), :mod:`.register` (``register.go``),
 :mod:`.inspection` (``inspecthardware.go``), :mod:`.prepare`, :mod:`.provision` (provision,
 adopt, deprovision), :mod:`.power`, :mod:`.delete` (delete, detach), :mod:`.capacity`
-(capacity, health, power failure), :mod:`.vmedia` (DataImage virtual media) and
-:mod:`.events` (BMC event subscriptions). :class:`IronicProvisioner` composes them;
+(capacity, health, power failure), :mod:`.firmware` (BIOS settings, firmware components,
+``servicing.go``), :mod:`.vmedia` (DataImage virtual media) and :mod:`.events` (BMC event
+subscriptions). :class:`IronicProvisioner` composes them;
 :class:`IronicProvisionerFactory` (``factory.go``) checks Ironic is ready first
 (``dependencies.go TryInit``).
 
@@ -47,6 +48,7 @@ from bmo.ironic.provisioner.core import (
 )
 from bmo.ironic.provisioner.delete import DeleteVerbs
 from bmo.ironic.provisioner.events import EventSubscriptionVerbs
+from bmo.ironic.provisioner.firmware import FirmwareVerbs
 from bmo.ironic.provisioner.inspection import InspectionVerbs
 from bmo.ironic.provisioner.power import PowerVerbs
 from bmo.ironic.provisioner.prepare import PrepareVerbs
@@ -74,6 +76,7 @@ class IronicProvisioner(
     PowerVerbs,
     DeleteVerbs,
     CapacityVerbs,
+    FirmwareVerbs,
     VirtualMediaVerbs,
     EventSubscriptionVerbs,
 ):

@@ -181,6 +181,7 @@ class ProvisionerCore:
         config_drive: Mapping[str, Any] | None = None,
         clean_steps: list[dict[str, Any]] | None = None,
         steps: list[dict[str, Any]] | None = None,
+        service_steps: list[dict[str, Any]] | None = None,
     ) -> ProvisionResult | None:
         """Request ``target``; ``None`` when Ironic accepted it, else the result to return.
 
@@ -203,6 +204,7 @@ class ProvisionerCore:
                 config_drive=config_drive,
                 clean_steps=clean_steps,
                 deploy_steps=steps,
+                service_steps=service_steps,
             )
         except (NodeLocked, Conflict):
             log.info("node %s busy; retrying %s later", node.uuid, target)

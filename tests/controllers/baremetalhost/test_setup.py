@@ -14,6 +14,9 @@ from bmo.controllers.baremetalhost.setup import (
     CONTROLLER_NAME,
     DATAIMAGES,
     HARDWAREDATA,
+    HOSTFIRMWARECOMPONENTS,
+    HOSTFIRMWARESETTINGS,
+    HOSTUPDATEPOLICIES,
     OWNER_HOST_INDEX,
     SECRET_LABEL_SELECTOR,
     baremetal_secret_owner_keys,
@@ -44,11 +47,20 @@ def test_setup_registers_the_watches_and_one_controller(manager: Manager) -> Non
         manager, settings, provisioner_factory=FixtureProvisionerFactory(FixtureRegistry())
     )
     data_images = manager.informer(DATAIMAGES)  # shared: the one setup registered
-    assert manager.informers == [wired.hosts, wired.secrets, wired.hardware, data_images]
+    assert manager.informers == [
+        wired.hosts,
+        wired.secrets,
+        wired.hardware,
+        *wired.firmware,
+        data_images,
+    ]
     assert [i.resource for i in manager.informers] == [
         BAREMETALHOSTS,
         SECRETS,
         HARDWAREDATA,
+        HOSTFIRMWARESETTINGS,
+        HOSTFIRMWARECOMPONENTS,
+        HOSTUPDATEPOLICIES,
         DATAIMAGES,
     ]
     assert wired.secrets.label_selector == SECRET_LABEL_SELECTOR

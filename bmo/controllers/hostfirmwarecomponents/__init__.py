@@ -1,0 +1,2 @@
+"""The HostFirmwareComponents controller: Ironic's firmware components into
+HostFirmwareComponents status, and ``spec.updates`` checked."""

@@ -1,0 +1,2 @@
+"""The HostFirmwareSettings controller: Ironic's BIOS settings and registry into
+HostFirmwareSettings status and the shared FirmwareSchema objects."""

@@ -1,0 +1,313 @@
+"""The HostFirmwareSettings reconciler: upstream
+``internal/controller/metal3.io/hostfirmwaresettings_controller.go`` ``Reconcile``.
+
+One pass: find the same-named BareMetalHost and HostFirmwareSettings in the caches, ask the
+provisioner for Ironic's BIOS settings and registry, make sure the shared FirmwareSchema
+exists and lists this HostFirmwareSettings among its owners (``getOrCreateFirmwareSchema``),
+then compute the new status (``updateStatus``): settings without Password ones, the schema
+reference, ``ChangeDetected`` (a desired value differs from Ironic's) and ``Valid`` (the
+desired values pass the schema, with upstream's messages). The status is written only when
+it changed, and the ``ValidationFailed`` events are published only after that write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+
+import structlog
+from kubernetes import client as k8s
+
+from bmo.api.constants import API_GROUP, API_VERSION, GROUP_VERSION
+from bmo.api.errors import APIError
+from bmo.api.firmware import (
+    FIRMWARE_SCHEMA_PLURAL,
+    HFS_KIND,
+    HFS_PLURAL,
+    FirmwareSchema,
+    HostFirmwareSettings,
+    HostFirmwareSettingsStatus,
+    SchemaReference,
+    SettingSchema,
+)
+from bmo.api.firmware_rules import (
+    CONDITION_CHANGE_DETECTED,
+    VALIDATION_FAILED_EVENT,
+    invalid_setting_event,
+    merge_conditions,
+    schema_name,
+    settings_change_detected,
+    settings_conditions,
+    storable_schema,
+    storable_settings,
+    validate_settings,
+)
+from bmo.api.host import BareMetalHost
+from bmo.api.meta import Condition
+from bmo.controllers.hostfirmwaresettings.subresource import (
+    PROVISIONER_RETRY_DELAY,
+    REQUEUE_DELAY,
+    REQUEUE_DELAY_CHANGE_DETECTED,
+    RESOURCE_NOT_AVAILABLE_RETRY_DELAY,
+    UNMANAGED_RETRY_DELAY,
+    ObjectStore,
+    replace_status,
+    skip_reason,
+)
+from bmo.provisioner import ProvisionerError, ProvisionerFactory, ProvisionerNotReady
+from bmo.provisioner.types import build_host_data
+from bmo.runtime.cache import KubeObject, thaw
+from bmo.runtime.controller import Result, TerminalError
+from bmo.runtime.errors import AlreadyExists, kube_errors
+
+__all__ = [
+    "HostFirmwareSettingsReconciler",
+    "SettingsEventSink",
+    "owner_reference",
+    "with_owner",
+]
+
+log = structlog.get_logger(__name__)
+
+_TRUE: Final = "True"
+_TIMEOUT: Final = 30.0
+
+
+class SettingsEventSink(Protocol):
+    """Where ``ValidationFailed`` events go (an ``EventRecorder`` wrapped by setup)."""
+
+    def publish(self, hfs: HostFirmwareSettings, reason: str, message: str) -> None: ...
+
+
+def _ignore_event(_reason: str, _message: str) -> None:
+    """The provisioner's events while reading settings: upstream's ``info.publishEvent``
+    collects them on the HostFirmwareSettings, but reading BIOS settings publishes none."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def owner_reference(kind: str, name: str, uid: str, *, controller: bool = False) -> dict[str, Any]:
+    """``controllerutil.SetOwnerReference`` (or, ``controller``, ``SetControllerReference``
+    with its ``blockOwnerDeletion``) for a metal3.io owner."""
+    ref: dict[str, Any] = {"apiVersion": GROUP_VERSION, "kind": kind, "name": name, "uid": uid}
+    if controller:
+        ref["controller"] = True
+        ref["blockOwnerDeletion"] = True
+    return ref
+
+
+def with_owner(meta: Mapping[str, Any], ref: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The ownerReferences with ``ref`` added, or ``None`` when already there.
+
+    ``SetOwnerReference`` replaces an entry for the same owner (group, kind, name) and
+    appends otherwise: other owners are kept.
+    """
+    refs = [dict(r) for r in meta.get("ownerReferences") or ()]
+    group = str(ref["apiVersion"]).partition("/")[0]
+    for i, have in enumerate(refs):
+        same = (
+            str(have.get("apiVersion", "")).partition("/")[0] == group
+            and have.get("kind") == ref["kind"]
+            and have.get("name") == ref["name"]
+        )
+        if same:
+            if have.get("uid") == ref["uid"] and have.get("apiVersion") == ref["apiVersion"]:
+                return None
+            refs[i] = {**have, **ref}
+            return refs
+    refs.append(dict(ref))
+    return refs
+
+
+def _condition_moved(old: tuple[Condition, ...], new: Condition) -> bool:
+    """``setCondition``'s dirtiness: the type is new or its status flipped (a changed
+    reason, message or generation alone does not make upstream write)."""
+    have = next((c for c in old if c.type == new.type), None)
+    return have is None or have.status != new.status
+
+
+class HostFirmwareSettingsReconciler:
+    """Reconciles one HostFirmwareSettings per call (key = the host's ``namespace/name``)."""
+
+    def __init__(
+        self,
+        api_client: k8s.ApiClient,
+        hosts: ObjectStore,
+        settings_store: ObjectStore,
+        schemas: ObjectStore,
+        factory: ProvisionerFactory,
+        *,
+        events: SettingsEventSink | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        max_requeue_after: float | None = None,
+    ) -> None:
+        self._api = k8s.CustomObjectsApi(api_client)
+        self._hosts = hosts
+        self._hfs = settings_store
+        self._schemas = schemas
+        self._factory = factory
+        self._events = events
+        self._clock = clock
+        self._cap = max_requeue_after
+
+    def reconcile(self, namespace: str, name: str) -> Result:
+        key = f"{namespace}/{name}"
+        raw_host = self._hosts.get(key)
+        if raw_host is None:
+            return Result()
+        try:
+            host = BareMetalHost.from_dict(raw_host)
+        except (APIError, ValueError) as exc:
+            raise TerminalError(f"BareMetalHost {key} cannot be decoded: {exc}") from None
+        why = skip_reason(host)
+        if why is not None:
+            log.debug("not reconciling firmware settings", reason=why)
+            return self._after(UNMANAGED_RETRY_DELAY)
+        raw = self._hfs.get(key)
+        if raw is None:
+            log.info("hostFirmwareSettings not found")
+            return self._after(RESOURCE_NOT_AVAILABLE_RETRY_DELAY)
+        try:
+            hfs = HostFirmwareSettings.from_dict(raw)
+        except (APIError, ValueError) as exc:
+            raise TerminalError(f"HostFirmwareSettings {key} cannot be decoded: {exc}") from None
+        try:
+            provisioner = self._factory.new(build_host_data(host), _ignore_event)
+            current = provisioner.get_firmware_settings(True)
+        except (ProvisionerNotReady, ProvisionerError) as exc:
+            log.info("provisioner is not ready", reason=str(exc))
+            return self._after(PROVISIONER_RETRY_DELAY)
+        schema = self._get_or_create_schema(hfs, host, current.schema or {})
+        hfs = self._update_status(raw, hfs, current.settings, schema)
+        changed = any(
+            c.type == CONDITION_CHANGE_DETECTED and c.status == _TRUE for c in hfs.status.conditions
+        )
+        return self._after(REQUEUE_DELAY_CHANGE_DETECTED if changed else REQUEUE_DELAY)
+
+    # -- FirmwareSchema ----------------------------------------------------------------
+
+    def _get_or_create_schema(
+        self,
+        hfs: HostFirmwareSettings,
+        host: BareMetalHost,
+        schema: Mapping[str, SettingSchema],
+    ) -> FirmwareSchema:
+        """``getOrCreateFirmwareSchema``: the shared schema of this registry, with ``hfs``
+        among its owners (appended, never replacing another host's)."""
+        namespace = hfs.metadata.namespace
+        name = schema_name(schema)
+        owner = owner_reference(HFS_KIND, hfs.metadata.name, hfs.metadata.uid)
+        existing = self._schemas.get(f"{namespace}/{name}")
+        if existing is None:
+            body = self._new_schema(namespace, name, host, schema, owner)
+            try:
+                with kube_errors():
+                    created: KubeObject = self._api.create_namespaced_custom_object(  # type: ignore[assignment]
+                        API_GROUP,
+                        API_VERSION,
+                        namespace,
+                        FIRMWARE_SCHEMA_PLURAL,
+                        body,
+                        _request_timeout=_TIMEOUT,
+                    )
+                log.info("created new firmwareSchema resource", schema=name)
+                return FirmwareSchema.from_dict(created)
+            except AlreadyExists:
+                # Another host of the same model created it since the cache was filled.
+                with kube_errors():
+                    existing = self._api.get_namespaced_custom_object(  # type: ignore[assignment]
+                        API_GROUP,
+                        API_VERSION,
+                        namespace,
+                        FIRMWARE_SCHEMA_PLURAL,
+                        name,
+                        _request_timeout=_TIMEOUT,
+                    )
+        assert existing is not None
+        refs = with_owner(existing.get("metadata") or {}, owner)
+        if refs is None:
+            return FirmwareSchema.from_dict(existing)
+        body = thaw(existing)
+        body["metadata"]["ownerReferences"] = refs
+        with kube_errors():
+            updated: KubeObject = self._api.replace_namespaced_custom_object(  # type: ignore[assignment]
+                API_GROUP,
+                API_VERSION,
+                namespace,
+                FIRMWARE_SCHEMA_PLURAL,
+                name,
+                body,
+                _request_timeout=_TIMEOUT,
+            )
+        return FirmwareSchema.from_dict(updated)
+
+    @staticmethod
+    def _new_schema(
+        namespace: str,
+        name: str,
+        host: BareMetalHost,
+        schema: Mapping[str, SettingSchema],
+        owner: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        details = host.status.hardware
+        spec: dict[str, Any] = {
+            "schema": {k: v.to_dict() for k, v in sorted(storable_schema(schema).items())}
+        }
+        if details is not None:
+            # Upstream stores the vendor and model when hardware details are known.
+            spec["hardwareVendor"] = details.system_vendor.manufacturer
+            spec["hardwareModel"] = details.system_vendor.product_name
+        return {
+            "apiVersion": GROUP_VERSION,
+            "kind": "FirmwareSchema",
+            "metadata": {"name": name, "namespace": namespace, "ownerReferences": [owner]},
+            "spec": spec,
+        }
+
+    # -- status ------------------------------------------------------------------------
+
+    def _update_status(
+        self,
+        raw: KubeObject,
+        hfs: HostFirmwareSettings,
+        reported: Mapping[str, str],
+        schema: FirmwareSchema,
+    ) -> HostFirmwareSettings:
+        """``updateStatus``: write only when the settings, the schema reference or a
+        condition's status changed; events after the write."""
+        now = self._clock()
+        settings = storable_settings(reported)
+        reference = SchemaReference(namespace=schema.metadata.namespace, name=schema.metadata.name)
+        old = hfs.status
+        dirty = old.schema != reference or dict(old.settings) != settings
+        mismatch = settings_change_detected(hfs.spec.settings, settings)
+        problems = (
+            validate_settings(hfs.spec.settings, schema.spec.schema, settings) if mismatch else []
+        )
+        wanted = settings_conditions(hfs.metadata.generation, mismatch, problems)
+        dirty = dirty or any(_condition_moved(old.conditions, c) for c in wanted)
+        if not dirty:
+            return hfs
+        # Upstream builds the new status from scratch: both conditions carry ``now``.
+        status = HostFirmwareSettingsStatus(
+            schema=reference,
+            settings=settings,
+            last_updated=now,
+            conditions=merge_conditions((), wanted, now),
+        )
+        updated = HostFirmwareSettings(metadata=hfs.metadata, spec=hfs.spec, status=status)
+        replace_status(self._api, HFS_PLURAL, raw, updated.to_dict()["status"])
+        log.info("Status has changed", change_detected=mismatch, problems=len(problems))
+        # "If the status settings are empty, don't raise events."
+        if problems and settings and self._events is not None:
+            for problem in problems:
+                self._events.publish(
+                    updated, VALIDATION_FAILED_EVENT, invalid_setting_event(problem)
+                )
+        return updated
+
+    def _after(self, seconds: float) -> Result:
+        return Result(requeue_after=seconds if self._cap is None else min(seconds, self._cap))
