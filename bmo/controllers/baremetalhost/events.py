@@ -37,6 +37,7 @@ from bmo.api.constants import BMH_KIND, GROUP_VERSION
 from bmo.api.host import BareMetalHost
 from bmo.api.meta import ObjectReference
 from bmo.redaction import scrub_userinfo
+from bmo.runtime.errors import is_not_found, translate
 
 __all__ = [
     "EVENT_TYPE_NORMAL",
@@ -64,8 +65,6 @@ DEFAULT_WINDOW: Final = 600.0
 
 DEFAULT_CACHE_SIZE: Final = 4096
 """client-go's ``maxLruCacheEntries``."""
-
-HTTP_NOT_FOUND: Final = 404
 
 
 def scrub_message(message: str) -> str:
@@ -225,7 +224,7 @@ class EventRecorder:
             with self._lock:
                 self._emit_locked(key, target, reason, message, event_type)
         except Exception as exc:
-            status = exc.status if isinstance(exc, ApiException) else None
+            status = translate(exc).status
             log.warning(
                 "failed to publish event",
                 namespace=target.namespace,
@@ -263,7 +262,7 @@ class EventRecorder:
                 _request_timeout=self._timeout,
             )
         except ApiException as exc:
-            if exc.status == HTTP_NOT_FOUND:
+            if is_not_found(exc):
                 return False
             raise
         seen.count += 1

@@ -10,6 +10,10 @@ retries the whole pass from fresh state: nothing half-applied is ever published.
 
 How a host is written (full ``PUT`` with the read ``resourceVersion``) and how the lagging
 cache is bridged live in :mod:`bmo.controllers.baremetalhost.writer`.
+
+Over 600 lines because one pass gathers every input of ``Reconcile`` (credentials,
+HardwareData, preprovisioning image, pull secret, firmware, data image) beside the write
+path; moving the input loaders to their own module is the next split.
 """
 
 from __future__ import annotations
