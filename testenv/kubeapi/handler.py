@@ -149,6 +149,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             delay = self.api.faults.delay()
             if delay:
                 time.sleep(delay)
+            self.api.faults.hold(method, path, self.headers.get("User-Agent", ""))
             self._route(method, path, query, raw)
         except ApiError as e:
             self._send_json(e.code, e.status())
