@@ -545,3 +545,45 @@ def test_bmo_run_serves_probes_logs_keys_and_exits_0_on_sigterm(
     assert proc.proc.wait(30) == 0
     assert lease_holder(kube_api_client, ns) == ""
     assert any(event(line).get("event") == "manager stopped" for line in proc.drain())
+
+
+def test_a_stalled_lease_stops_the_manager_at_the_renew_deadline(
+    widget_crd: None,
+    kube_server: Any,
+    kube_faults: Any,
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+    start_manager: Callable[[Manager], Running],
+) -> None:
+    """The API server hangs on the leader's Lease calls while a reconcile is in flight:
+    the manager stops leading by its renew deadline, takes no new work and returns 1 at
+    once (controller-runtime exits on ``OnStoppedLeading``) without waiting for the stuck
+    reconcile, and the other replica leads only after that."""
+    ns = kube_namespace
+    widgets = Widgets(kube_api_client, ns)
+    widgets.create("busy")
+    cfg = k8s.Configuration(host=kube_server.url)
+    api_a = k8s.ApiClient(cfg)
+    api_a.user_agent = "replica-a"
+    rec_a, rec_b = Recording(block=True), Recording()
+    a = make_manager(api_a, ns, rec_a, leader=True)
+    b = make_manager(kube_api_client, ns, rec_b, leader=True)
+    run_a = start_manager(a)
+    assert rec_a.entered.wait(15)
+    start_manager(b)
+    wait_until(lambda: b.elector is not None and b.elector.observed_holder() == a.identity)
+    try:
+        stalled_at = time.monotonic()
+        kube_faults.stall(path_contains="/leases", user_agent="replica-a", seconds=60)
+        assert run_a.wait_exit(timeout=10) == 1
+        took = time.monotonic() - stalled_at
+        assert took < FAST_LEASE["renew_deadline"] + 2.0, took
+        assert not a.is_leader()
+        widgets.create("after")
+        wait_until(b.is_leader, timeout=10, what="b to take over")
+        wait_until(lambda: f"{ns}/after" in rec_b.finished, what="b reconciles new work")
+        assert f"{ns}/after" not in rec_a.keys(), "a reconciled after losing the lease"
+    finally:
+        kube_faults.release_stalls()
+        rec_a.release.set()
+        api_a.close()  # type: ignore[no-untyped-call]
