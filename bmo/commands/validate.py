@@ -3,7 +3,9 @@
 Runs what a cluster would: the CRD schema (types, enums, patterns, required and unknown
 fields) and then the validating webhook's create rules, reporting every problem as
 ``FILE: BareMetalHost NAMESPACE/NAME: FIELD: MESSAGE``. Other kinds are skipped. Exit
-status: 0 all valid, 1 problems found, 2 a file could not be read or parsed.
+status: 0 all valid, 1 problems found, 2 a file could not be read or parsed (missing,
+not UTF-8, not YAML, or beyond the decoder's limits on nesting and number size). It never
+ends in a traceback: input bmo cannot check is reported as unreadable, naming the file.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from bmo.api.constants import BMH_KIND, GROUP_VERSION
-from bmo.api.errors import DecodeError
+from bmo.api.errors import APIError, DecodeError
 from bmo.api.host import BareMetalHost
 from bmo.api.manifests import ManifestError, load_documents
 from bmo.api.schema import validate_manifest
@@ -26,6 +28,13 @@ EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_UNREADABLE = 2
 
+EXIT_CODES_HELP = """exit status:
+  0  every BareMetalHost is valid
+  1  at least one BareMetalHost is invalid (each problem printed as
+     FILE: BareMetalHost NAMESPACE/NAME: FIELD: MESSAGE)
+  2  a file could not be read or parsed (missing, not UTF-8, not YAML, nested
+     too deeply, numbers with thousands of digits)"""
+
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser(
@@ -33,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="check BareMetalHost manifests offline",
         description="Check BareMetalHost manifests against the CRD schema and the webhook "
         "rules. FILE may be '-' for standard input; files may hold several documents.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("files", nargs="+", metavar="FILE")
     parser.add_argument(
@@ -108,7 +119,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             return EXIT_UNREADABLE
         for document in documents:
             kind = document.get("kind")
-            metadata = document.get("metadata") or {}
+            raw_metadata = document.get("metadata")
+            metadata = raw_metadata if isinstance(raw_metadata, dict) else {}
             namespace = str(metadata.get("namespace") or args.namespace)
             if kind == "Secret" and document.get("apiVersion") == "v1":
                 secrets.add((namespace, str(metadata.get("name", ""))))
@@ -116,7 +128,17 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             if kind != BMH_KIND:
                 continue
             hosts += 1
-            found, host = _check_host(path, document, args.namespace, args.development_drivers)
+            try:
+                found, host = _check_host(path, document, args.namespace, args.development_drivers)
+            except (RecursionError, ValueError, TypeError, APIError) as exc:
+                # A shape no check foresaw: say where, never a traceback (or a value).
+                name = metadata.get("name", "") if isinstance(metadata, dict) else ""
+                print(
+                    f"bmo validate: {path}: cannot check {BMH_KIND} {namespace}/{name}: "
+                    f"{type(exc).__name__}",
+                    file=err,
+                )
+                return EXIT_UNREADABLE
             problems.extend(found)
             if host is not None and host.spec.bmc.credentials_name:
                 wanted.append((path, namespace, host.spec.bmc.credentials_name))

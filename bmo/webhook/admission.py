@@ -25,6 +25,7 @@ import structlog
 
 from bmo.api.errors import APIError
 from bmo.api.host import BareMetalHost
+from bmo.api.safejson import JSONLimitError, loads
 from bmo.api.validation import ValidationProblem, validate_create, validate_update
 from bmo.webhook.errors import MalformedReviewError
 
@@ -127,7 +128,9 @@ def parse_review(body: bytes) -> AdmissionRequest:
     if not body:
         raise MalformedReviewError("request body is empty: expected an AdmissionReview")
     try:
-        document = json.loads(body)
+        document = loads(body, what="request body")
+    except JSONLimitError as exc:
+        raise MalformedReviewError(f"{exc}: expected an AdmissionReview") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedReviewError(
             f"request body is not valid JSON ({_json_error_position(exc)}): "
@@ -226,6 +229,8 @@ def decide(request: AdmissionRequest, *, allow_development: bool = False) -> Dec
         return Decision.allow()
     if request.operation not in (CREATE, UPDATE):
         return Decision.errored(400, f'unknown operation "{request.operation}"')
+    if request.operation == UPDATE and _metadata_only_update_while_deleting(request):
+        return Decision.allow()
     try:
         new = _decode_host(request, request.object, "object")
         if request.operation == CREATE:
@@ -246,6 +251,28 @@ def decide(request: AdmissionRequest, *, allow_development: bool = False) -> Dec
             500, "internal error while validating the BareMetalHost; see the operator's log"
         )
     return Decision.deny(problems) if problems else Decision.allow()
+
+
+_NOT_CONTENT = frozenset({"metadata", "status"})
+
+
+def _metadata_only_update_while_deleting(request: AdmissionRequest) -> bool:
+    """An UPDATE that only touches the metadata of an object already being deleted.
+
+    Removing finalizers is how a deletion completes; refusing it because the object (or a
+    newer rule) fails validation would keep the object forever. Go's webhook has no such
+    case because its rules happen to pass on such objects; bmo makes the guarantee explicit.
+    """
+    new, old = request.object, request.old_object
+    if new is None or old is None:
+        return False
+    old_meta, new_meta = old.get("metadata"), new.get("metadata")
+    if not isinstance(old_meta, dict) or not isinstance(new_meta, dict):
+        return False
+    if not old_meta.get("deletionTimestamp") or not new_meta.get("deletionTimestamp"):
+        return False
+    content = {key: value for key, value in new.items() if key not in _NOT_CONTENT}
+    return content == {key: value for key, value in old.items() if key not in _NOT_CONTENT}
 
 
 class _UndecodableError(Exception):
