@@ -37,6 +37,7 @@ from bmo.runtime.settings import (
     DEFAULT_HEALTH_ADDR,
     DEFAULT_KUBE_BURST,
     DEFAULT_KUBE_QPS,
+    DEFAULT_KUBE_REQUEST_TIMEOUT,
     DEFAULT_LEASE_DURATION,
     DEFAULT_METRICS_ADDR,
     DEFAULT_RENEW_DEADLINE,
@@ -195,6 +196,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_int_flag("--kube-api-burst"),
         help=f"Kubernetes API request burst (default: {DEFAULT_KUBE_BURST})",
     )
+    add(
+        "--kube-api-timeout",
+        type=_float_flag("--kube-api-timeout"),
+        help="seconds one Kubernetes API call (not a watch) may take before it fails "
+        f"(default: {DEFAULT_KUBE_REQUEST_TIMEOUT:g}, the API server's own limit)",
+    )
     add("--kubeconfig", help="kubeconfig file (default: in-cluster config, then $KUBECONFIG)")
     add(
         "--kube-url",
@@ -315,6 +322,11 @@ def from_args(
     burst = DEFAULT_KUBE_BURST if args.kube_api_burst is None else args.kube_api_burst
     if burst < 1:
         raise SettingsError(f"--kube-api-burst must be at least 1, got {burst}")
+    request_timeout = (
+        DEFAULT_KUBE_REQUEST_TIMEOUT if args.kube_api_timeout is None else args.kube_api_timeout
+    )
+    if not request_timeout > 0:
+        raise SettingsError(f"--kube-api-timeout must be positive, got {request_timeout:g}")
 
     retries = (
         DEFAULT_MAX_PROVISIONING_RETRIES
@@ -345,6 +357,7 @@ def from_args(
             url=args.kube_url or None,
             qps=qps,
             burst=burst,
+            request_timeout=request_timeout,
         ),
         manager=ManagerSettings(
             namespaces=namespaces, health_addr=health_addr, metrics_addr=metrics_addr

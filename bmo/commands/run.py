@@ -196,7 +196,9 @@ def build_api_client(settings: Settings, environ: Mapping[str, str]) -> RateLimi
                     "--kube-url URL (e.g. the local emulator)"
                 ) from None
             _load_kubeconfig(path.split(os.pathsep)[0], configuration)
-    return RateLimitedApiClient(configuration, qps=kube.qps, burst=kube.burst)
+    return RateLimitedApiClient(
+        configuration, qps=kube.qps, burst=kube.burst, request_timeout=kube.request_timeout
+    )
 
 
 def _load_kubeconfig(path: str, configuration: k8s.Configuration) -> None:

@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_HEALTH_ADDR",
     "DEFAULT_KUBE_BURST",
     "DEFAULT_KUBE_QPS",
+    "DEFAULT_KUBE_REQUEST_TIMEOUT",
     "DEFAULT_LEASE_DURATION",
     "DEFAULT_METRICS_ADDR",
     "DEFAULT_RENEW_DEADLINE",
@@ -46,6 +47,13 @@ DEFAULT_KUBE_QPS: Final = 20.0
 """Sustained Kubernetes API requests per second (the Go operator's ``main.go`` default)."""
 DEFAULT_KUBE_BURST: Final = 30
 """Kubernetes API request burst (the Go operator's ``main.go`` default)."""
+
+DEFAULT_KUBE_REQUEST_TIMEOUT: Final = 60.0
+"""Seconds any one non-watch Kubernetes API call may take before the client gives up: the
+API server's own ``--request-timeout`` default (1 min), past which it answers 504 anyway.
+Without it a hung connection pins a worker, or freezes a cache mid-relist, forever."""
+DEFAULT_KUBE_CONNECT_TIMEOUT: Final = 10.0
+"""Seconds to establish the connection (TCP and TLS) before a call fails."""
 
 DEFAULT_LEASE_DURATION: Final = 15.0
 """controller-runtime ``pkg/manager/internal.go`` ``defaultLeaseDuration``."""
@@ -77,6 +85,7 @@ class KubeSettings:
     url: str | None = None
     qps: float = DEFAULT_KUBE_QPS
     burst: int = DEFAULT_KUBE_BURST
+    request_timeout: float = DEFAULT_KUBE_REQUEST_TIMEOUT
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+from urllib3.exceptions import HTTPError as TransportError
 
 from bmo.runtime.controller import Controller, Result
 from bmo.runtime.errors import is_not_found
@@ -582,8 +583,49 @@ def test_a_stalled_lease_stops_the_manager_at_the_renew_deadline(
         widgets.create("after")
         wait_until(b.is_leader, timeout=10, what="b to take over")
         wait_until(lambda: f"{ns}/after" in rec_b.finished, what="b reconciles new work")
-        assert f"{ns}/after" not in rec_a.keys(), "a reconciled after losing the lease"
+        called_a = [key for _, key in rec_a.calls]
+        assert f"{ns}/after" not in called_a, "a reconciled after losing the lease"
     finally:
         kube_faults.release_stalls()
         rec_a.release.set()
         api_a.close()  # type: ignore[no-untyped-call]
+
+
+def test_a_stalled_write_frees_the_worker_within_the_client_timeout(
+    kube_server: Any, kube_faults: Any, kube_namespace: str
+) -> None:
+    """One hung API call must not pin a worker: the client sets a request timeout on every
+    call (the API server itself gives up on a non-watch request after 60 s), here shortened
+    so a stalled write fails fast and the worker goes back to the queue."""
+    api = RateLimitedApiClient(k8s.Configuration(host=kube_server.url), request_timeout=1.0)
+    core = k8s.CoreV1Api(api)
+
+    call_ended: list[float] = []
+
+    class Writer:
+        def reconcile(self, namespace: str, name: str) -> Result:
+            body = k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=name))
+            try:
+                core.create_namespaced_config_map(namespace, body)
+            finally:
+                call_ended.append(time.monotonic())
+            return Result()
+
+    queue: RateLimitingQueue[str] = RateLimitingQueue(name=f"test-{uuid.uuid4().hex[:6]}")
+    controller = Controller("writer", Writer(), queue, 1)
+    kube_faults.stall(path_contains="/configmaps", method="POST", seconds=30)
+    try:
+        started = time.monotonic()
+        outcome = controller.process(f"{kube_namespace}/stuck")
+        assert outcome == "error"
+        took = call_ended[0] - started
+        assert took < 3.0, f"the worker was pinned for {took:.1f} s"
+        # Reads and relists carry the default too (a stalled list fails, not hangs).
+        kube_faults.stall(path_contains="/configmaps", method="GET", seconds=30)
+        started = time.monotonic()
+        with pytest.raises(TransportError):
+            core.list_namespaced_config_map(kube_namespace)
+        assert time.monotonic() - started < 3.0
+    finally:
+        kube_faults.release_stalls()
+        api.close()

@@ -22,6 +22,7 @@ def test_defaults_follow_the_go_operator() -> None:
     assert s.provisioner.ironic.provisioning_limit == 20
     assert s.controller.max_provisioning_retries == 5
     assert (s.kube.qps, s.kube.burst) == (20.0, 30)
+    assert s.kube.request_timeout == 60.0
     le = s.leader_election
     assert (le.enabled, le.lease_name) == (False, "baremetal-operator")
     assert (le.lease_duration, le.renew_deadline, le.retry_period) == (15.0, 10.0, 2.0)
@@ -150,6 +151,7 @@ def test_addresses_and_disabling_metrics() -> None:
         (["--enable-leader-election", "--namespace", "a,b"], {}, "POD_NAMESPACE"),
         (["--kube-api-qps", "0"], {}, "--kube-api-qps"),
         (["--kube-api-burst", "0"], {}, "--kube-api-burst"),
+        (["--kube-api-timeout", "0"], {}, "--kube-api-timeout"),
         (["--max-provisioning-retries", "-2"], {}, "--max-provisioning-retries"),
         ([], {"BMO_DEVELOPMENT_DRIVERS": "maybe"}, "BMO_DEVELOPMENT_DRIVERS"),
         (["--controller-concurrency", "two"], {}, "--controller-concurrency"),
