@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, NoReturn
 
+from bmo.api.secretpolicy import CREDENTIALS_LABEL_ENV, CredentialsSecretPolicy, PolicyError
 from bmo.runtime.settings import (
     DEFAULT_HEALTH_ADDR,
     DEFAULT_KUBE_BURST,
@@ -107,6 +108,8 @@ class ControllerSettings:
     concurrency: int = AUTO_CONCURRENCY_MIN
     max_provisioning_retries: int = DEFAULT_MAX_PROVISIONING_RETRIES
     development_drivers: bool = False
+    #: Which Secrets may be BMC credentials (``BMO_BMC_CREDENTIALS_LABEL``; off by default).
+    credentials_policy: CredentialsSecretPolicy = field(default_factory=CredentialsSecretPolicy)
 
 
 @dataclass(frozen=True)
@@ -341,10 +344,15 @@ def from_args(
     development_drivers = (
         True if args.development_drivers else _env_bool(environ, "BMO_DEVELOPMENT_DRIVERS")
     )
+    try:
+        credentials_policy = CredentialsSecretPolicy.parse(environ.get(CREDENTIALS_LABEL_ENV, ""))
+    except PolicyError as exc:
+        raise SettingsError(str(exc)) from None
     controller = ControllerSettings(
         concurrency=resolve_concurrency(args.controller_concurrency, environ, cpu_count=cpu_count),
         max_provisioning_retries=retries,
         development_drivers=development_drivers,
+        credentials_policy=credentials_policy,
     )
     leader_election = _leader_election(
         args, environ, bool(args.enable_leader_election), namespaces, pod.namespace

@@ -37,6 +37,7 @@ from bmo.api.constants import (
 )
 from bmo.api.errors import APIError
 from bmo.api.host import BareMetalHost, BareMetalHostStatus
+from bmo.api.secretpolicy import CredentialsSecretPolicy
 from bmo.controllers.baremetalhost import metrics
 from bmo.controllers.baremetalhost.hardwaredata import (
     HardwareDataClient,
@@ -86,6 +87,7 @@ from bmo.provisioner import (
     ProvisionerNotReady,
     build_host_data,
 )
+from bmo.redaction import SecretScrubber
 from bmo.runtime.cache import KubeObject, resource_version
 from bmo.runtime.controller import ReconcileError, Result, TerminalError
 from bmo.runtime.errors import Conflict, KubeError, Unreachable, is_not_found
@@ -149,6 +151,8 @@ class HostReconcilerSettings:
     #: fraction of a second so hosts walk their lifecycle without waiting minutes.
     max_requeue_after: float | None = None
     controller_architecture: str = field(default_factory=controller_architecture)
+    #: Which Secrets may be BMC credentials (bmo's opt-in ``BMO_BMC_CREDENTIALS_LABEL``).
+    credentials_policy: CredentialsSecretPolicy = field(default_factory=CredentialsSecretPolicy)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HostReconcilerSettings:
@@ -157,6 +161,7 @@ class HostReconcilerSettings:
                 max_provisioning_retries=settings.controller.max_provisioning_retries
             ),
             development_drivers=settings.controller.development_drivers,
+            credentials_policy=settings.controller.credentials_policy,
         )
 
 
@@ -256,6 +261,7 @@ class HostReconciler:
                     host,
                     allow_development=self._settings.development_drivers,
                     add_finalizer=state != S.DELETING,
+                    policy=self._settings.credentials_policy,
                 )
             except BMCCredentialsError as exc:
                 if not deleting:
@@ -307,12 +313,17 @@ class HostReconciler:
         outcome = reconcile_host(host, ctx)
         if outcome.error is not None:
             raise outcome.error
-        power_failure, health = self._observe(provisioner, outcome.host)
-        conditions = compute_conditions(
-            outcome.host, power_failure=power_failure, health=health, now=now
-        )
-        status = dataclasses.replace(outcome.host.status, conditions=conditions)
-        progressed = self._apply(host, outcome, status, writer, now)
+        # The status/event boundary: a backend's message may quote the password it was
+        # sent, raw, JSON-escaped or URL-encoded; none of those spellings leaves this pass
+        # (the Ready condition repeats the error message, so scrub before computing it).
+        scrub = SecretScrubber([credentials.password] if credentials is not None else [])
+        after = outcome.host
+        if scrub:
+            after = after.with_status(error_message=scrub(after.status.error_message))
+        power_failure, health = self._observe(provisioner, after)
+        conditions = compute_conditions(after, power_failure=power_failure, health=health, now=now)
+        status = dataclasses.replace(after.status, conditions=conditions)
+        progressed = self._apply(host, outcome, status, writer, now, scrub=scrub)
         return self._result(outcome, progressed)
 
     def _preprovisioning_network_data(self, host: BareMetalHost, state: str) -> str:
@@ -442,6 +453,8 @@ class HostReconciler:
         status: BareMetalHostStatus,
         writer: HostWriter,
         now: datetime,
+        *,
+        scrub: SecretScrubber,
     ) -> bool:
         """Persist ``outcome`` in ``HostOutcome``'s order; publish only after every write.
         Returns whether anything was written."""
@@ -480,7 +493,12 @@ class HostReconciler:
             requeue_after=outcome.requeue_after,
             events=outcome.event_reasons(),
         )
-        self._publish(host, outcome.events)
+        self._publish(
+            host,
+            [dataclasses.replace(event, message=scrub(event.message)) for event in outcome.events]
+            if scrub
+            else outcome.events,
+        )
         metrics.apply_all(outcome.metrics)
         if outcome.delete_complete:
             metrics.forget_host(host.namespace, host.name)
