@@ -12,6 +12,7 @@ metrics - and the validating webhook until SIGTERM/SIGINT (exit 0) or until lead
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -26,6 +27,7 @@ from kubernetes import config as k8s_config
 
 from bmo import settings as settings_mod
 from bmo.controllers.baremetalhost import setup as baremetalhost
+from bmo.controllers.baremetalhost.credentials_lookup import credentials_lookup
 from bmo.provisioner import ProvisionerFactory
 from bmo.provisioner.fixture import Delay, FixtureProvisionerFactory, FixtureRegistry
 from bmo.runtime.logconfig import configure_logging
@@ -33,6 +35,7 @@ from bmo.runtime.manager import Manager, RateLimitedApiClient
 from bmo.runtime.settings import DEFAULT_METRICS_ADDR
 from bmo.settings import Settings, SettingsError
 from bmo.webhook import WebhookError, WebhookServer
+from bmo.webhook.config import CredentialsCheck, SecretLabels
 
 log = structlog.get_logger(__name__)
 
@@ -105,11 +108,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         api_client = build_api_client(settings, os.environ)
         factory = build_provisioner_factory(settings)
-        webhook = build_webhook(settings)
+        manager = build_manager(settings, api_client, provisioner_factory=factory)
+        webhook = build_webhook(settings, secret_labels=credentials_lookup(manager, settings))
     except (SettingsError, WebhookError) as exc:
         log.error("cannot configure the operator", error=str(exc))
         return EXIT_USAGE
-    manager = build_manager(settings, api_client, provisioner_factory=factory)
     stop = threading.Event()
     install_signal_handlers(stop)
     log.info(
@@ -148,10 +151,21 @@ def build_manager(
     return manager
 
 
-def build_webhook(settings: Settings) -> WebhookServer | None:
+def build_webhook(
+    settings: Settings, *, secret_labels: SecretLabels | None = None
+) -> WebhookServer | None:
     """The webhook server unless ``--webhook-port 0`` turned it off (on every replica: the
-    API server may call any of them, leader or not)."""
-    return None if settings.webhook is None else WebhookServer(settings.webhook)
+    API server may call any of them, leader or not). ``secret_labels`` feeds the opt-in
+    credentials policy (``BMO_BMC_CREDENTIALS_LABEL``)."""
+    if settings.webhook is None:
+        return None
+    config = settings.webhook
+    if secret_labels is not None:
+        config = dataclasses.replace(
+            config,
+            credentials=CredentialsCheck(settings.controller.credentials_policy, secret_labels),
+        )
+    return WebhookServer(config)
 
 
 def build_provisioner_factory(settings: Settings) -> ProvisionerFactory:

@@ -27,6 +27,7 @@ from bmo.api.errors import APIError
 from bmo.api.host import BareMetalHost
 from bmo.api.safejson import JSONLimitError, loads
 from bmo.api.validation import ValidationProblem, validate_create, validate_update
+from bmo.webhook.config import CredentialsCheck
 from bmo.webhook.errors import MalformedReviewError
 
 log = structlog.get_logger(__name__)
@@ -216,11 +217,17 @@ def is_baremetalhost(kind: GroupVersionKind) -> bool:
     return (kind.group, kind.version, kind.kind) == (BMH_GROUP, BMH_VERSION, BMH_KIND)
 
 
-def decide(request: AdmissionRequest, *, allow_development: bool = False) -> Decision:
+def decide(
+    request: AdmissionRequest,
+    *,
+    allow_development: bool = False,
+    credentials: CredentialsCheck | None = None,
+) -> Decision:
     """Validate a BareMetalHost CREATE or UPDATE with the upstream rules.
 
     Mirrors ``internal/webhooks/metal3.io/v1alpha1/baremetalhost_webhook.go`` ``ValidateCreate``
-    and ``ValidateUpdate``.
+    and ``ValidateUpdate``; with ``credentials`` also bmo's opt-in credentials policy, on
+    create and whenever ``spec.bmc.credentialsName`` changes.
 
     Everything else is allowed: DELETE and CONNECT (the Go webhook's ValidateDelete
     accepts everything), and other kinds (this path only validates BareMetalHosts).
@@ -233,11 +240,14 @@ def decide(request: AdmissionRequest, *, allow_development: bool = False) -> Dec
         return Decision.allow()
     try:
         new = _decode_host(request, request.object, "object")
+        old: BareMetalHost | None = None
         if request.operation == CREATE:
             problems = validate_create(new, allow_development=allow_development)
         else:
             old = _decode_host(request, request.old_object, "oldObject")
             problems = validate_update(old, new, allow_development=allow_development)
+        if credentials is not None:
+            problems = [*problems, *_credentials_problems(credentials, old, new)]
     except _UndecodableError as exc:
         return Decision.errored(400, str(exc))
     except Exception as exc:  # a bug in a rule must not take the server down
@@ -251,6 +261,21 @@ def decide(request: AdmissionRequest, *, allow_development: bool = False) -> Dec
             500, "internal error while validating the BareMetalHost; see the operator's log"
         )
     return Decision.deny(problems) if problems else Decision.allow()
+
+
+def _credentials_problems(
+    check: CredentialsCheck, old: BareMetalHost | None, new: BareMetalHost
+) -> list[ValidationProblem]:
+    name = new.spec.bmc.credentials_name
+    if not check.policy.enabled or not name:
+        return []
+    if old is not None and old.spec.bmc.credentials_name == name:
+        return []  # checked when it was set; a later label change must not freeze the host
+    labels = check.labels(new.namespace, name)
+    if labels is None:
+        return []  # no such Secret (yet): the controller checks it before using it
+    problem = check.policy.problem(new.namespace, name, labels)
+    return [] if problem is None else [ValidationProblem("spec.bmc.credentialsName", problem)]
 
 
 _NOT_CONTENT = frozenset({"metadata", "status"})

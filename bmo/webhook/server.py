@@ -263,7 +263,9 @@ def _make_handler(config: WebhookConfig) -> type[BaseHTTPRequestHandler]:
                 log.warning("webhook request rejected: malformed", error=exc.message)
                 self._malformed(exc.message, uid=exc.uid)
                 return
-            decision = decide(request, allow_development=allow_development)
+            decision = decide(
+                request, allow_development=allow_development, credentials=config.credentials
+            )
             log.info(
                 "webhook decision",
                 uid=request.uid,
