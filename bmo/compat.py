@@ -19,9 +19,7 @@ from bmo.cli import main as bmo_main
 BOOLEAN_FLAGS: Final = frozenset({"enable-leader-election", "dev", "development-drivers"})
 
 #: Go flags (upstream ``main.go``) of features bmo does not implement: accepted and ignored.
-IGNORED_FLAGS: Final = frozenset(
-    {"build-preprov-image", "hostclaims", "tls-cipher-suites", "tls-curve-preferences"}
-)
+IGNORED_FLAGS: Final = frozenset({"build-preprov-image", "hostclaims"})
 IGNORED_BOOLEANS: Final = frozenset({"build-preprov-image", "hostclaims"})
 
 

@@ -48,8 +48,9 @@ from bmo.runtime.settings import (
     LeaderElectionSettings,
     ManagerSettings,
 )
+from bmo.tlspolicy import TLSPolicy, TLSPolicyError, parse_list
 from bmo.webhook.config import DEFAULT_PORT as DEFAULT_WEBHOOK_PORT
-from bmo.webhook.config import WebhookConfig
+from bmo.webhook.config import WebhookConfig, parse_tls_version
 from bmo.webhook.config import add_arguments as add_webhook_arguments
 from bmo.webhook.config import from_args as webhook_from_args
 from bmo.webhook.errors import WebhookConfigError
@@ -166,7 +167,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--metrics-addr",
-        help=f"metrics bind address, plain HTTP; '0' disables (default: {DEFAULT_METRICS_ADDR})",
+        help="metrics bind address: HTTPS, each scrape's bearer token checked with a "
+        "TokenReview and a SubjectAccessReview (get /metrics); '0' disables "
+        f"(default: {DEFAULT_METRICS_ADDR})",
+    )
+    add(
+        "--metrics-insecure",
+        action="store_true",
+        default=None,
+        help="development only: serve metrics as plain HTTP without authentication; "
+        "refused unless --metrics-addr is a loopback address",
+    )
+    add(
+        "--tls-cipher-suites",
+        help="comma-separated Go cipher suite names the webhook and metrics servers allow "
+        "for TLS 1.2 (default: OpenSSL's)",
+    )
+    add(
+        "--tls-curve-preferences",
+        help="the Go curve name (CurveP256, CurveP384 or CurveP521) for ECDH key exchange "
+        "(default: OpenSSL's)",
     )
     add("--health-addr", help=f"/healthz and /readyz bind address (default: {DEFAULT_HEALTH_ADDR})")
     add(
@@ -293,6 +313,7 @@ def from_args(
         metrics_addr = None
     else:
         metrics_addr = parse_address(args.metrics_addr, "--metrics-addr")
+    tls = _tls_policy(args)
     health_addr = (
         DEFAULT_HEALTH_ADDR
         if args.health_addr is None
@@ -367,9 +388,7 @@ def from_args(
             burst=burst,
             request_timeout=request_timeout,
         ),
-        manager=ManagerSettings(
-            namespaces=namespaces, health_addr=health_addr, metrics_addr=metrics_addr
-        ),
+        manager=_manager(namespaces, health_addr, metrics_addr, bool(args.metrics_insecure), tls),
         leader_election=leader_election,
         controller=controller,
         webhook=webhook,
@@ -510,6 +529,43 @@ def _leader_election(
         renew_deadline=float(renew),
         retry_period=float(retry),
     )
+
+
+def _manager(
+    namespaces: tuple[str, ...],
+    health_addr: Address,
+    metrics_addr: Address | None,
+    insecure: bool,
+    tls: TLSPolicy,
+) -> ManagerSettings:
+    try:
+        return ManagerSettings(
+            namespaces=namespaces,
+            health_addr=health_addr,
+            metrics_addr=metrics_addr,
+            metrics_secure=not insecure,
+            tls=tls,
+        )
+    except ValueError as exc:
+        raise SettingsError(f"--metrics-insecure: {exc}") from None
+
+
+def _tls_policy(args: argparse.Namespace) -> TLSPolicy:
+    """The TLS policy both servers enforce (upstream ``main.go`` ``GetTLSOptionOverrideFuncs``
+    applies one set of overrides to the webhook and the metrics server)."""
+    try:
+        return TLSPolicy(
+            min_version=parse_tls_version(
+                getattr(args, "tls_min_version", None) or "TLS12", "--tls-min-version"
+            ),
+            max_version=parse_tls_version(
+                getattr(args, "tls_max_version", None) or "TLS13", "--tls-max-version"
+            ),
+            cipher_suites=parse_list(args.tls_cipher_suites),
+            curve_preferences=parse_list(args.tls_curve_preferences),
+        )
+    except (TLSPolicyError, WebhookConfigError) as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _webhook(args: argparse.Namespace, port: int, development_drivers: bool) -> WebhookConfig:

@@ -165,7 +165,7 @@ def build_webhook(
             config,
             credentials=CredentialsCheck(settings.controller.credentials_policy, secret_labels),
         )
-    return WebhookServer(config)
+    return WebhookServer(config, tls_policy=settings.manager.tls)
 
 
 def build_provisioner_factory(settings: Settings) -> ProvisionerFactory:

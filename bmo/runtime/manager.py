@@ -20,6 +20,7 @@ knows no kind: it runs whatever was registered (controller-runtime ``pkg/manager
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ import structlog
 from kubernetes import client as k8s
 from urllib3.util.retry import Retry
 
+from bmo.runtime.authfilter import DelegatingAuthorizer
 from bmo.runtime.cache import IndexFunc
 from bmo.runtime.clock import Clock, RealClock
 from bmo.runtime.controller import Controller
@@ -37,6 +39,7 @@ from bmo.runtime.informer import Informer, Resource
 from bmo.runtime.leader import LeaderElector, LeaseConfig, default_identity
 from bmo.runtime.ratelimit import BucketRateLimiter
 from bmo.runtime.registry import REGISTRY
+from bmo.runtime.selfsigned import self_signed_context
 from bmo.runtime.settings import (
     DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT,
     DEFAULT_KUBE_BURST,
@@ -300,8 +303,21 @@ class Manager:
         self.health_endpoint.start()
         if self.settings.metrics_addr is not None:
             maddr = self.settings.metrics_addr
+            tls: Callable[[], ssl.SSLContext] | None = None
+            authorize: DelegatingAuthorizer | None = None
+            if self.settings.metrics_secure:
+                # controller-runtime pkg/metrics/server/server.go Start: SecureServing with
+                # no CertDir serves a self-signed certificate; FilterProvider vets each scrape.
+                context = self_signed_context(policy=self.settings.tls)
+                tls = lambda: context  # noqa: E731 - the same context for every connection
+                authorize = DelegatingAuthorizer(self.api_client, clock=self.clock)
             self.metrics_endpoint = HttpEndpoint(
-                maddr.host, maddr.port, {"/metrics": metrics_route(REGISTRY)}, name="metrics"
+                maddr.host,
+                maddr.port,
+                {"/metrics": metrics_route(REGISTRY)},
+                name="metrics",
+                tls=tls,
+                authorize=authorize,
             )
             self.metrics_endpoint.start()
 

@@ -9,8 +9,11 @@ them and validates them, once, at start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ipaddress
+from dataclasses import dataclass, field
 from typing import Final
+
+from bmo.tlspolicy import TLSPolicy
 
 __all__ = [
     "DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT",
@@ -27,6 +30,7 @@ __all__ = [
     "KubeSettings",
     "LeaderElectionSettings",
     "ManagerSettings",
+    "is_loopback",
 ]
 
 
@@ -64,10 +68,11 @@ DEFAULT_RETRY_PERIOD: Final = 2.0
 
 DEFAULT_HEALTH_ADDR: Final = Address("", 9440)
 """Where ``/healthz`` and ``/readyz`` listen (the Go operator's ``main.go`` ``-health-addr``)."""
-DEFAULT_METRICS_ADDR: Final = Address("127.0.0.1", 8080)
-"""Plain HTTP on loopback. Upstream serves HTTPS with authn on ``:8443``; bmo does not
-implement that filter, so it binds loopback by default and a deployment exposes metrics
-deliberately (``--metrics-addr :8080``) behind its own network policy."""
+DEFAULT_METRICS_ADDR: Final = Address("", 8443)
+"""HTTPS with TokenReview + SubjectAccessReview, as upstream ``main.go`` serves metrics
+(``metricsserver.Options{SecureServing: true, FilterProvider:
+filters.WithAuthenticationAndAuthorization}`` on ``:8443``). Plain HTTP is for development
+and only on a loopback address (``ManagerSettings.metrics_secure`` false)."""
 
 DEFAULT_SYNC_PERIOD: Final = 10 * 60 * 60.0
 """controller-runtime ``pkg/cache/cache.go`` ``defaultSyncPeriod`` (10 h): how often an
@@ -109,9 +114,32 @@ class ManagerSettings:
     """What the manager serves and watches: controller-runtime's ``manager.Options``.
 
     ``namespaces`` empty means cluster-wide (the cache's ``DefaultNamespaces``);
-    ``metrics_addr`` ``None`` disables the metrics endpoint.
+    ``metrics_addr`` ``None`` disables the metrics endpoint; ``metrics_secure`` false serves
+    it as plain HTTP without authentication, which is refused unless it binds loopback.
+    ``tls`` is the TLS policy of the metrics server.
     """
 
     namespaces: tuple[str, ...] = ()
     health_addr: Address = DEFAULT_HEALTH_ADDR
     metrics_addr: Address | None = DEFAULT_METRICS_ADDR
+    metrics_secure: bool = True
+    tls: TLSPolicy = field(default_factory=TLSPolicy)
+
+    def __post_init__(self) -> None:
+        addr = self.metrics_addr
+        if addr is not None and not self.metrics_secure and not is_loopback(addr.host):
+            raise ValueError(
+                f"metrics on {addr} as plain HTTP would serve them unauthenticated to the "
+                "network: bind a loopback address (e.g. 127.0.0.1:8080) for development, or "
+                "serve HTTPS with TokenReview/SubjectAccessReview (the default, :8443)"
+            )
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ::1; an empty host (every interface) is not."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

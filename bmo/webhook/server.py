@@ -27,6 +27,7 @@ from typing import Any
 import structlog
 
 from bmo.httpgate import ConnectionGate, GatedRequestHandler, GateLimits
+from bmo.tlspolicy import TLSPolicy
 from bmo.webhook.admission import (
     ADMISSION_API_VERSIONS,
     Decision,
@@ -54,7 +55,13 @@ class WebhookServer:
     connection and joins their threads. ``ready()`` is the ``/readyz`` check.
     """
 
-    def __init__(self, config: WebhookConfig, *, limits: GateLimits | None = None) -> None:
+    def __init__(
+        self,
+        config: WebhookConfig,
+        *,
+        limits: GateLimits | None = None,
+        tls_policy: TLSPolicy | None = None,
+    ) -> None:
         self.config = config
         self.limits = limits or GateLimits()
         cert_dir = Path(config.cert_dir)
@@ -63,6 +70,7 @@ class WebhookServer:
             cert_dir / config.key_name,
             min_version=config.tls_min_version,
             max_version=config.tls_max_version,
+            policy=tls_policy,
         )
         self._server: _TLSServer | None = None
         self._thread: threading.Thread | None = None

@@ -204,6 +204,9 @@ class RequestHandler(BaseHTTPRequestHandler):
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             self._send_json(200, doc)
             return
+        if self.api.reviews.handles(method, grp, version, rest):
+            self._send_json(201, self.api.reviews.answer(grp, json.loads(raw or b"{}")))
+            return
         self._resource(method, grp, version, rest, q, raw)
 
     def _openapi(self, parts: list[str], types: list[ResourceType]) -> None:

@@ -70,6 +70,7 @@ def make_settings(namespace: str) -> ManagerSettings:
         namespaces=(namespace,),
         health_addr=Address("127.0.0.1", 0),
         metrics_addr=Address("127.0.0.1", 0),
+        metrics_secure=False,  # plain HTTP: allowed on loopback only
     )
 
 
@@ -629,3 +630,56 @@ def test_a_stalled_write_frees_the_worker_within_the_client_timeout(
     finally:
         kube_faults.release_stalls()
         api.close()
+
+
+def https_get(port: int | None, path: str, token: str | None = None) -> tuple[int, str]:
+    import ssl
+
+    assert port is not None
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the self-signed certificate, as the ServiceMonitor
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(f"https://127.0.0.1:{port}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_metrics_are_served_over_https_to_authorized_tokens_only(
+    kube_server: Any, kube_api_client: k8s.ApiClient, start_manager: Callable[[Manager], Running]
+) -> None:
+    """upstream main.go: SecureServing + filters.WithAuthenticationAndAuthorization. A scrape
+    needs a bearer token the API server knows (TokenReview) for a user allowed to get
+    /metrics (SubjectAccessReview); decisions are cached briefly."""
+    reader, stranger = f"reader-{uuid.uuid4().hex}", f"stranger-{uuid.uuid4().hex}"
+    kube_server.reviews.add_token(reader, "system:serviceaccount:monitoring:prometheus")
+    kube_server.reviews.add_token(stranger, "system:serviceaccount:default:nobody")
+    kube_server.reviews.allow("system:serviceaccount:monitoring:prometheus", "get", "/metrics")
+    settings = ManagerSettings(
+        health_addr=Address("127.0.0.1", 0), metrics_addr=Address("127.0.0.1", 0)
+    )
+    manager = Manager(settings, kube_api_client)
+    start_manager(manager)
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        http_get(manager.metrics_port, "/metrics")  # no plain HTTP on the secure port
+    assert https_get(manager.metrics_port, "/metrics")[0] == 401
+    assert https_get(manager.metrics_port, "/metrics", "not-a-token")[0] == 401
+    assert https_get(manager.metrics_port, "/metrics", stranger)[0] == 403
+    before = dict(kube_server.reviews.calls)
+    status, text = https_get(manager.metrics_port, "/metrics", reader)
+    assert status == 200 and "workqueue_adds_total" in text
+    assert https_get(manager.metrics_port, "/metrics", reader)[0] == 200
+    calls = kube_server.reviews.calls
+    assert calls["tokenreviews"] - before["tokenreviews"] == 1, "authentication is cached"
+    assert calls["subjectaccessreviews"] - before["subjectaccessreviews"] == 1
+
+
+def test_plain_http_metrics_are_refused_off_loopback() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        ManagerSettings(metrics_addr=Address("", 8080), metrics_secure=False)
+    with pytest.raises(ValueError, match="loopback"):
+        ManagerSettings(metrics_addr=Address("10.0.0.1", 8080), metrics_secure=False)
+    ManagerSettings(metrics_addr=Address("::1", 8080), metrics_secure=False)

@@ -627,3 +627,31 @@ def test_a_client_vanishing_mid_body_logs_no_traceback(
         assert not [e for e in logs if "exc_info" in e]
     finally:
         server.stop()
+
+
+def test_tls_cipher_suites_are_enforced(cert_dir: Path, test_ca: TestCA) -> None:
+    """-tls-cipher-suites honoured, not ignored: a TLS 1.2 client offering only another
+    suite is refused; one offering the allowed suite gets it."""
+    from bmo.tlspolicy import TLSPolicy
+
+    policy = TLSPolicy(cipher_suites=("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",))
+    server = WebhookServer(
+        WebhookConfig(host="127.0.0.1", port=0, cert_dir=str(cert_dir)), tls_policy=policy
+    )
+    server.start()
+
+    def handshake(cipher: str) -> str | None:
+        context = ssl.create_default_context(cadata=test_ca.pem.decode())
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(cipher)
+        raw = socket.create_connection((server.host, server.port), timeout=5)
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            suite = tls.cipher()
+            return suite[0] if suite else None
+
+    try:
+        with pytest.raises(ssl.SSLError):
+            handshake("ECDHE-ECDSA-AES128-GCM-SHA256")
+        assert handshake("ECDHE-ECDSA-AES256-GCM-SHA384") == "ECDHE-ECDSA-AES256-GCM-SHA384"
+    finally:
+        server.stop()
