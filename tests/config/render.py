@@ -22,6 +22,7 @@ KUSTOMIZATIONS = (
     "samples",
     "default",
     "ironic",
+    "network-policy",
 )
 """Every directory a user may render on its own (``certmanager/ca-injection`` is a
 Component: it renders only inside an overlay, which ``default`` is)."""
