@@ -67,8 +67,10 @@ FIXTURE_POLL_INTERVAL = 1.0
 DESCRIPTION = f"""\
 Run the operator's manager: the BareMetalHost controller with its BareMetalHost and
 credentials-Secret informers, leader election (--enable-leader-election), /healthz and
-/readyz (--health-addr), Prometheus metrics (--metrics-addr, plain HTTP on {DEFAULT_METRICS_ADDR} by
-default), the validating webhook (HTTPS on --webhook-port, 0 disables) and graceful shutdown
+/readyz (--health-addr), Prometheus metrics (--metrics-addr, HTTPS on {DEFAULT_METRICS_ADDR} by
+default, each scrape's bearer token checked with a TokenReview and a SubjectAccessReview;
+--metrics-insecure for plain HTTP on a loopback address), the validating webhook (HTTPS
+on --webhook-port, 0 disables) and graceful shutdown
 on SIGTERM.
 
 Provisioners (--provisioner):
