@@ -23,8 +23,31 @@ class ManifestError(APIError):
     """A manifest stream is not valid YAML, or a document is not a mapping."""
 
 
+class _TooDeep(yaml.YAMLError):
+    pass
+
+
 class KubeYAMLLoader(yaml.SafeLoader):
-    """SafeLoader without YAML 1.1 base-60 integers and floats."""
+    """SafeLoader without YAML 1.1 base-60 integers and floats, refusing to compose nodes
+    nested deeper than :data:`~bmo.api.safejson.MAX_DEPTH` (PyYAML's composer recurses per
+    level: near Python's recursion limit a few kilobytes of ``[`` cost seconds)."""
+
+    _depth = 0
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        # The scanner's simple-key bookkeeping costs O(flow depth) per token: stop early.
+        if self.flow_level >= MAX_DEPTH:
+            raise _TooDeep(f"nested deeper than {MAX_DEPTH} levels")
+        super().fetch_flow_collection_start(TokenClass)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(f"nested deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 KubeYAMLLoader.yaml_implicit_resolvers = {
@@ -93,6 +116,8 @@ def load_documents(stream: str | IO[str]) -> Iterator[dict[str, Any]]:
             if _depth(doc) > MAX_DEPTH:
                 raise ManifestError(too_deep)
             yield doc
+    except _TooDeep:
+        raise ManifestError(too_deep) from None
     except yaml.YAMLError as exc:
         raise ManifestError(f"invalid YAML: {exc}") from None
     except RecursionError:
