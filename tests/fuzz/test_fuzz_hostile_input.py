@@ -54,6 +54,7 @@ FUZZ = settings(
     max_examples=150,
     deadline=2000,
     derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 SLOW_FUZZ = settings(FUZZ, max_examples=60)
