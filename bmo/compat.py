@@ -16,11 +16,13 @@ from typing import Final
 from bmo.cli import main as bmo_main
 
 #: Go boolean flags bmo understands; ``-x=false`` simply leaves them out.
-BOOLEAN_FLAGS: Final = frozenset({"enable-leader-election", "dev", "development-drivers"})
+BOOLEAN_FLAGS: Final = frozenset(
+    {"enable-leader-election", "dev", "development-drivers", "build-preprov-image"}
+)
 
 #: Go flags (upstream ``main.go``) of features bmo does not implement: accepted and ignored.
-IGNORED_FLAGS: Final = frozenset({"build-preprov-image", "hostclaims"})
-IGNORED_BOOLEANS: Final = frozenset({"build-preprov-image", "hostclaims"})
+IGNORED_FLAGS: Final = frozenset({"hostclaims"})
+IGNORED_BOOLEANS: Final = frozenset({"hostclaims"})
 
 
 def translate(argv: Sequence[str]) -> tuple[list[str], list[str]]:

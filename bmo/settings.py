@@ -111,6 +111,9 @@ class ControllerSettings:
     development_drivers: bool = False
     #: Which Secrets may be BMC credentials (``BMO_BMC_CREDENTIALS_LABEL``; off by default).
     credentials_policy: CredentialsSecretPolicy = field(default_factory=CredentialsSecretPolicy)
+    #: ``-build-preprov-image``: hosts get a PreprovisioningImage each and register with
+    #: the image it builds; the PreprovisioningImage controller runs (upstream ``main.go``).
+    build_preprov_image: bool = False
 
 
 @dataclass(frozen=True)
@@ -274,6 +277,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="allow development-only BMC drivers such as 'fake' "
         "(default: $BMO_DEVELOPMENT_DRIVERS)",
     )
+    add(
+        "--build-preprov-image",
+        action="store_true",
+        default=None,
+        help="enable integration with the PreprovisioningImage API: one image per host, "
+        "built by the PreprovisioningImage controller from DEPLOY_ISO_URL / "
+        "DEPLOY_KERNEL_URL / DEPLOY_RAMDISK_URL (default: $BMO_BUILD_PREPROV_IMAGE)",
+    )
     add_webhook_arguments(parser)
 
 
@@ -369,11 +380,18 @@ def from_args(
         credentials_policy = CredentialsSecretPolicy.parse(environ.get(CREDENTIALS_LABEL_ENV, ""))
     except PolicyError as exc:
         raise SettingsError(str(exc)) from None
+    # Upstream has the flag only; the variable is bmo's twin, as for development drivers.
+    build_preprov_image = (
+        True
+        if getattr(args, "build_preprov_image", None)
+        else _env_bool(environ, "BMO_BUILD_PREPROV_IMAGE")
+    )
     controller = ControllerSettings(
         concurrency=resolve_concurrency(args.controller_concurrency, environ, cpu_count=cpu_count),
         max_provisioning_retries=retries,
         development_drivers=development_drivers,
         credentials_policy=credentials_policy,
+        build_preprov_image=build_preprov_image,
     )
     leader_election = _leader_election(
         args, environ, bool(args.enable_leader_election), namespaces, pod.namespace
@@ -394,7 +412,7 @@ def from_args(
         webhook=webhook,
         provisioner=ProvisionerSettings(
             name=provisioner,
-            ironic=_ironic(environ) if provisioner == "ironic" else None,
+            ironic=_ironic(environ, build_preprov_image) if provisioner == "ironic" else None,
         ),
         logging=LoggingSettings(dev=bool(args.dev), level=log_level),
         pod=pod,
@@ -576,14 +594,14 @@ def _webhook(args: argparse.Namespace, port: int, development_drivers: bool) -> 
         raise SettingsError(str(exc)) from None
 
 
-def _ironic(environ: Mapping[str, str]) -> IronicConfig:
+def _ironic(environ: Mapping[str, str], preprov_image_builder: bool) -> IronicConfig:
     """Ironic's variables, read and checked by ``bmo.ironic.config`` (imported here, late,
     so that only ``--provisioner ironic`` loads openstacksdk)."""
     from bmo.ironic.config import IronicConfig
     from bmo.ironic.errors import IronicConfigError
 
     try:
-        return IronicConfig.from_env(environ)
+        return IronicConfig.from_env(environ, preprov_image_builder=preprov_image_builder)
     except IronicConfigError as exc:
         raise SettingsError(str(exc)) from None
 

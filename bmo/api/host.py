@@ -413,10 +413,6 @@ class BareMetalHost:
             return False
         return self.status.hardware is None
 
-    def credentials_key(self) -> tuple[str, str]:
-        """``(namespace, name)`` of the BMC credentials Secret."""
-        return self.namespace, self.spec.bmc.credentials_name
-
     def operation_metric(self, state: str) -> OperationMetric | None:
         attr = OperationHistory.attribute_for_state(state)
         if attr is None:

@@ -52,9 +52,6 @@ class ObjectMeta:
     def from_dict(cls, data: Mapping[str, Any] | None) -> ObjectMeta:
         return from_json(cls, data, "metadata")
 
-    def with_annotation(self, key: str, value: str) -> ObjectMeta:
-        return dataclasses.replace(self, annotations={**self.annotations, key: value})
-
     def without_annotation(self, key: str) -> ObjectMeta:
         return dataclasses.replace(
             self, annotations={k: v for k, v in self.annotations.items() if k != key}

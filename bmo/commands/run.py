@@ -28,6 +28,9 @@ from kubernetes import config as k8s_config
 from bmo import settings as settings_mod
 from bmo.controllers.baremetalhost import setup as baremetalhost
 from bmo.controllers.baremetalhost.credentials_lookup import credentials_lookup
+from bmo.controllers.bmceventsubscription import setup as bmceventsubscription
+from bmo.controllers.dataimage import setup as dataimage
+from bmo.controllers.preprovisioningimage import setup as preprovisioningimage
 from bmo.provisioner import ProvisionerFactory
 from bmo.provisioner.fixture import Delay, FixtureProvisionerFactory, FixtureRegistry
 from bmo.runtime.logconfig import configure_logging
@@ -51,7 +54,12 @@ class ControllerSetup(Protocol):
     ) -> object: ...
 
 
-CONTROLLERS: Final[tuple[ControllerSetup, ...]] = (baremetalhost.setup,)
+CONTROLLERS: Final[tuple[ControllerSetup, ...]] = (
+    baremetalhost.setup,
+    preprovisioningimage.setup,
+    dataimage.setup,
+    bmceventsubscription.setup,
+)
 """Every controller the manager runs; adding one is its package plus an entry here."""
 
 FIXTURE_DELAYS = {
@@ -187,7 +195,10 @@ def build_provisioner_factory(settings: Settings) -> ProvisionerFactory:
     from bmo.ironic.provisioner import IronicProvisionerFactory
 
     return IronicProvisionerFactory(
-        IronicClient(config), config, allow_development=settings.controller.development_drivers
+        IronicClient(config),
+        config,
+        allow_development=settings.controller.development_drivers,
+        preprov_image_builder=settings.controller.build_preprov_image,
     )
 
 

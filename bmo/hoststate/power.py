@@ -27,6 +27,7 @@ from bmo.api.constants import (
     RebootMode,
 )
 from bmo.hoststate.actions import STEADY_STATE_POWER_DELAY, ActionResult, Metrics
+from bmo.hoststate.dataimage import DATA_IMAGE_WAIT
 from bmo.hoststate.run import HostRun
 from bmo.provisioner import ProvisionerError, ProvisionResult
 
@@ -99,6 +100,10 @@ def manage_host_power(run: HostRun) -> ActionResult:
     desired = host.spec.online
     state = host.status.provisioning.state
     provisioned = state in (ProvisioningState.PROVISIONED, ProvisioningState.EXTERNALLY_PROVISIONED)
+
+    # A pending DataImage attach/eject goes first (upstream handleDataImageActions).
+    if provisioned and desired and not host.status.powered_on and run.ctx.data_image_pending:
+        return ActionResult.cont(DATA_IMAGE_WAIT)
 
     # The one-shot reboot has happened once the host is off: drop it so the host comes back.
     if not host.status.powered_on and clear_reboot_annotation(run):

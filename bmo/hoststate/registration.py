@@ -117,6 +117,11 @@ def _register_host(run: HostRun) -> ActionResult | None:
         run.count(Metrics.CREDENTIALS_UPDATED)
         dirty = True
 
+    if ctx.preprovisioning_image_error:
+        # ``baremetalhost_controller.go registerHost``: an image that failed to build (or
+        # no acceptable format) stops registration before the provisioner is asked.
+        return run.record_failure(ErrorType.REGISTRATION, ctx.preprovisioning_image_error)
+
     data = ManagementAccessData(
         boot_mode=host.status.provisioning.boot_mode,
         automated_cleaning_mode=host.spec.automated_cleaning_mode,
@@ -139,6 +144,8 @@ def _register_host(run: HostRun) -> ActionResult | None:
         )
     except NeedsPreprovisioningImage:
         if ctx.preprovisioning_image is None:
+            # Upstream counts waitingForPreprovImage here but never registers that metric,
+            # so nothing is exposed for it.
             return ActionResult.cont(PREPROV_IMAGE_RETRY_DELAY)
         return run.record_failure(
             ErrorType.REGISTRATION, "Preprovisioning Image is not acceptable to provisioner"

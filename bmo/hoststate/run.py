@@ -117,10 +117,15 @@ class HostContext:
     #: Why the OCI pull secret could not be resolved (recorded as a provisioning error).
     image_auth_error: str = ""
     preprovisioning_image: PreprovisioningImage | None = None
+    #: Why the host's PreprovisioningImage cannot be used (``imageBuildError`` upstream):
+    #: recorded as a registration error.
+    preprovisioning_image_error: str = ""
     preprovisioning_network_data: str = field(default="", repr=False)
     hardware_data: HardwareDetails | None = None
     firmware: FirmwareState = field(default_factory=FirmwareState)
     controller_architecture: str = _CONTROLLER_ARCH
+    #: A DataImage change must go in before the host powers on (``hoststate.dataimage``).
+    data_image_pending: bool = False
 
 
 class HostRun:

@@ -516,6 +516,57 @@ class IronicClient:
         body = self._json(response, operation)
         return dict(body) if isinstance(body, dict) else None
 
+    # -- virtual media and vendor passthru ----------------------------------------------
+    # ``ironic.go GetDataImageStatus``/``AttachDataImage``/``DetachDataImage`` and
+    # ``AddBMCEventSubscriptionForNode``/``RemoveBMCEventSubscriptionForNode``, on
+    # gophercloud's ``nodes.GetVirtualMedia``/``AttachVirtualMedia``/``DetachVirtualMedia``
+    # and ``CreateSubscription``/``DeleteSubscription`` requests.
+
+    def get_virtual_media(self, uuid: str) -> list[dict[str, Any]]:
+        """``GET /v1/nodes/{uuid}/vmedia`` (API 1.93): one entry per virtual device."""
+        operation = f"get virtual media of node {uuid}"
+        path = _node_path(uuid, "vmedia")
+        response = self._call(operation, lambda: self._raw("GET", path, operation))
+        body = self._json(response, operation)
+        # Ironic answers {"vmedia": [...]}; a bare list is accepted as gophercloud does.
+        entries = body.get("vmedia") if isinstance(body, dict) else body
+        if not isinstance(entries, list):
+            return []
+        return [dict(entry) for entry in entries if isinstance(entry, dict)]
+
+    def attach_virtual_media(self, uuid: str, image_url: str, device_type: str = "cdrom") -> None:
+        """``POST /v1/nodes/{uuid}/vmedia`` (API 1.89); Ironic inserts it asynchronously."""
+        operation = f"attach virtual media to node {uuid}"
+        path = _node_path(uuid, "vmedia")
+        body = {"device_type": device_type, "image_url": image_url}
+        self._call(operation, lambda: self._raw("POST", path, operation, json=body))
+
+    def detach_virtual_media(self, uuid: str, device_types: Sequence[str] = ("cdrom",)) -> None:
+        """``DELETE /v1/nodes/{uuid}/vmedia?device_types=...`` (API 1.89)."""
+        operation = f"detach virtual media from node {uuid}"
+        path = _node_path(uuid, "vmedia")
+        params = {"device_types": ",".join(device_types)}
+        self._call(operation, lambda: self._raw("DELETE", path, operation, params=params))
+
+    def vendor_passthru(
+        self, uuid: str, method: str, http_method: str, body: Mapping[str, Any]
+    ) -> Any:
+        """``{http_method} /v1/nodes/{uuid}/vendor_passthru?method={method}``; the JSON answer.
+
+        The body is never logged (``_raw`` turns keystoneauth's body logging off): event
+        subscription headers carry credentials.
+        """
+        operation = f"call vendor passthru {method} on node {uuid}"
+        path = _node_path(uuid, "vendor_passthru")
+        params = {"method": method}
+        response = self._call(
+            operation,
+            lambda: self._raw(http_method, path, operation, json=dict(body), params=params),
+        )
+        if not response.content:
+            return None
+        return self._json(response, operation)
+
     # -- ports ---------------------------------------------------------------------------
 
     def find_ports(

@@ -24,9 +24,15 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
-from bmo.api.constants import RebootMode
+from bmo.api.constants import ProvisioningState, RebootMode
 from bmo.api.hardware import HardwareDetails
-from bmo.provisioner.errors import NeedsRegistration, ProvisionerError, ProvisionerNotReady
+from bmo.provisioner.errors import (
+    NeedsPreprovisioningImage,
+    NeedsRegistration,
+    ProvisionerError,
+    ProvisionerNotReady,
+)
+from bmo.provisioner.fixture_bmc import FixtureBMC, FixtureBMCVerbs
 from bmo.provisioner.fixture_hardware import default_hardware_details
 from bmo.provisioner.types import (
     AdoptData,
@@ -36,6 +42,7 @@ from bmo.provisioner.types import (
     InspectData,
     ManagementAccessData,
     PrepareData,
+    PreprovisioningImage,
     ProvisionData,
     ProvisionResult,
 )
@@ -66,6 +73,10 @@ OPERATIONS: Final = (
 )
 
 #: Operations that occupy one of the backend's (de)provisioning slots while running.
+#: States whose next step boots the deploy ramdisk (a subset of ``ironic.go configureNode``).
+_PREPROV_IMAGE_STATES: Final = frozenset(
+    {ProvisioningState.INSPECTING, ProvisioningState.PREPARING}
+)
 _BUSY_OPERATIONS: Final = frozenset({"inspect", "provision", "deprovision"})
 
 _ID_NAMESPACE: Final = uuid.UUID("6f1b3a52-3c1e-4d5e-9a0a-0b4d3e2f6c11")
@@ -132,6 +143,15 @@ class FixtureHost:
     power_failure: bool = False
     registrations: int = 0
     reboots: int = 0
+    #: What ``preprovisioning_image_formats`` answers; ``None``: no image is built. With
+    #: formats set, registration in ``inspecting``/``preparing`` waits for an image.
+    preprov_image_formats: tuple[str, ...] | None = None
+    #: The PreprovisioningImage the last registration was given.
+    preprovisioning_image: PreprovisioningImage | None = None
+    #: The ``image_pull_secret`` the last provisioning was given (a credential: no repr).
+    image_pull_secret: str = field(default="", repr=False)
+    #: Virtual media and BMC event subscriptions (:mod:`bmo.provisioner.fixture_bmc`).
+    bmc: FixtureBMC = field(default_factory=FixtureBMC)
     calls: list[Call] = field(default_factory=list)
     _running: dict[str, _Running] = field(default_factory=dict)
     _failed: dict[str, str] = field(default_factory=dict)
@@ -254,7 +274,7 @@ class FixtureRegistry:
         return ProvisionResult(error_message=message)
 
 
-class FixtureProvisioner:
+class FixtureProvisioner(FixtureBMCVerbs):
     """One host's provisioner for one reconcile; all state is in the registry."""
 
     def __init__(
@@ -312,6 +332,13 @@ class FixtureProvisioner:
         )
         state = self._state
         state.disable_power_off = data.disable_power_off
+        state.preprovisioning_image = data.preprovisioning_image
+        if (
+            state.preprov_image_formats is not None
+            and data.preprovisioning_image is None
+            and data.state in _PREPROV_IMAGE_STATES
+        ):
+            raise NeedsPreprovisioningImage("waiting for a preprovisioning image")
         failure = self._sticky("register", restart_on_failure)
         if failure is not None:
             return failure, state.provisioner_id
@@ -331,6 +358,9 @@ class FixtureProvisioner:
         )
         self._publish("Registered", "Registered new host")
         return ProvisionResult(), state.provisioner_id
+
+    def preprovisioning_image_formats(self) -> tuple[str, ...] | None:
+        return self._state.preprov_image_formats
 
     def inspect_hardware(
         self, data: InspectData, restart_on_failure: bool, refresh: bool, force_reboot: bool
@@ -408,6 +438,7 @@ class FixtureProvisioner:
         )
         self._require_node()
         state = self._state
+        state.image_pull_secret = data.image_pull_secret
         failed = state._failed.get("provision")
         if failed is not None:
             return ProvisionResult(error_message=failed)

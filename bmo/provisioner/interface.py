@@ -17,6 +17,7 @@ anything else escaping a provisioner is a bug and propagates.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from bmo.api.hardware import HardwareDetails
@@ -45,6 +46,12 @@ class Provisioner(Protocol):
         Runs on every reconcile: it re-creates a node the backend lost and pushes changed
         credentials (``credentials_changed``) or BMC addresses.
         """
+        ...
+
+    def preprovisioning_image_formats(self) -> tuple[str, ...] | None:
+        """The formats a PreprovisioningImage for this host may have, most preferred
+        first; ``None`` when no image is to be built (upstream ``Provisioner
+        PreprovisioningImageFormats``). An empty tuple means none would do."""
         ...
 
     def inspect_hardware(
@@ -99,6 +106,33 @@ class Provisioner(Protocol):
         ...
 
     def has_power_failure(self) -> bool: ...
+
+    def get_data_image_status(self) -> bool:
+        """Whether an image is inserted in the host's virtual CD (``GetDataImageStatus``).
+
+        Raises :class:`HostLocked` while the backend is busy with the host (retry, record
+        nothing) and :class:`ProvisionerError` when the state cannot be read.
+        """
+        ...
+
+    def attach_data_image(self, url: str) -> None:
+        """Insert the ISO at ``url`` as a virtual CD; raises ``ProvisionerError``."""
+        ...
+
+    def detach_data_image(self) -> None:
+        """Eject the virtual CD; raises ``ProvisionerError``."""
+        ...
+
+    def add_bmc_event_subscription(
+        self, destination: str, context: str, http_headers: Sequence[Mapping[str, str]]
+    ) -> str:
+        """Subscribe ``destination`` to the BMC's Redfish events; returns the subscription
+        id. ``http_headers`` are credentials more often than not: never log them."""
+        ...
+
+    def remove_bmc_event_subscription(self, subscription_id: str) -> None:
+        """Delete the BMC event subscription ``subscription_id``."""
+        ...
 
 
 @runtime_checkable

@@ -128,11 +128,6 @@ class Store:
         with self._lock:
             return list(self._items.values())
 
-    def items_in(self, keys: Iterable[str]) -> dict[str, KubeObject]:
-        """Snapshot of the given keys that are present."""
-        with self._lock:
-            return {k: self._items[k] for k in keys if k in self._items}
-
     def by_index(self, index: str, value: str) -> list[KubeObject]:
         with self._lock:
             if index not in self._indices:

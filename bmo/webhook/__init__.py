@@ -1,11 +1,13 @@
-"""The validating admission webhook for BareMetalHosts.
+"""The validating admission webhooks for BareMetalHosts, DataImages and BMCEventSubscriptions.
 
-Mirrors ``internal/webhooks/metal3.io/v1alpha1/baremetalhost_webhook.go`` (``ValidateCreate``,
+Mirrors ``internal/webhooks/metal3.io/v1alpha1/baremetalhost_webhook.go``,
+``dataimage_webhook.go`` and ``bmceventsubscription_webhook.go`` (``ValidateCreate``,
 ``ValidateUpdate``, ``ValidateDelete``).
 
-An HTTPS server answering ``admission.k8s.io/v1`` AdmissionReviews at
-``/validate-metal3-io-v1alpha1-baremetalhost`` with :mod:`bmo.api.validation`'s rules and
-the Go operator's messages. Wiring into the manager::
+One HTTPS server answering ``admission.k8s.io/v1`` AdmissionReviews at
+``/validate-metal3-io-v1alpha1-baremetalhost``, ``...-dataimage`` and
+``...-bmceventsubscription`` with the rules of :mod:`bmo.api` and the Go operator's
+messages. Wiring into the manager::
 
     server = WebhookServer(WebhookConfig(port=..., cert_dir=..., allow_development=...))
     server.start()
@@ -26,9 +28,12 @@ from bmo.webhook.admission import (
 from bmo.webhook.certs import CertificateReloader
 from bmo.webhook.config import (
     BAREMETALHOST_PATH,
+    BMCEVENTSUBSCRIPTION_PATH,
+    DATAIMAGE_PATH,
     DEFAULT_CERT_DIR,
     DEFAULT_PORT,
     TLS_VERSIONS,
+    WEBHOOK_PATHS,
     WebhookConfig,
     add_arguments,
     from_args,
@@ -45,9 +50,12 @@ from bmo.webhook.server import WebhookServer
 
 __all__ = [
     "BAREMETALHOST_PATH",
+    "BMCEVENTSUBSCRIPTION_PATH",
+    "DATAIMAGE_PATH",
     "DEFAULT_CERT_DIR",
     "DEFAULT_PORT",
     "TLS_VERSIONS",
+    "WEBHOOK_PATHS",
     "AdmissionRequest",
     "CertificateError",
     "CertificateReloader",

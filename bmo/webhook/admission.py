@@ -17,12 +17,19 @@ server turns that into HTTP 400.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
+from bmo.api.bmceventsubscription import (
+    BMC_EVENT_SUBSCRIPTION_KIND,
+    BMCEventSubscription,
+    validate_subscription_create,
+    validate_subscription_update,
+)
+from bmo.api.dataimage import DATA_IMAGE_KIND, DataImage, validate_data_image
 from bmo.api.errors import APIError
 from bmo.api.host import BareMetalHost
 from bmo.api.safejson import JSONLimitError, loads
@@ -31,6 +38,8 @@ from bmo.webhook.config import CredentialsCheck
 from bmo.webhook.errors import MalformedReviewError
 
 log = structlog.get_logger(__name__)
+
+_T = TypeVar("_T")
 
 ADMISSION_API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 """Both carry the same request/response shape; the answer echoes the one asked in."""
@@ -221,33 +230,36 @@ def decide(
     request: AdmissionRequest,
     *,
     allow_development: bool = False,
+    kind: str = BMH_KIND,
     credentials: CredentialsCheck | None = None,
 ) -> Decision:
-    """Validate a BareMetalHost CREATE or UPDATE with the upstream rules.
+    """Validate a CREATE or UPDATE of ``kind`` with the upstream rules.
 
-    Mirrors ``internal/webhooks/metal3.io/v1alpha1/baremetalhost_webhook.go`` ``ValidateCreate``
-    and ``ValidateUpdate``; with ``credentials`` also bmo's opt-in credentials policy, on
-    create and whenever ``spec.bmc.credentialsName`` changes.
+    One entry per webhook path, as controller-runtime registers one validator per type:
+    ``internal/webhooks/metal3.io/v1alpha1/baremetalhost_webhook.go``,
+    ``dataimage_webhook.go`` (create and update both run ``validateDataImage``) and
+    ``bmceventsubscription_webhook.go`` (create runs ``validateSubscription``; update only
+    refuses a changed spec). For BareMetalHosts, ``credentials`` adds bmo's opt-in
+    credentials policy, on create and whenever ``spec.bmc.credentialsName`` changes.
 
-    Everything else is allowed: DELETE and CONNECT (the Go webhook's ValidateDelete
-    accepts everything), and other kinds (this path only validates BareMetalHosts).
+    Everything else is allowed: DELETE and CONNECT (every ``ValidateDelete`` accepts
+    everything), and other kinds than the one this path validates.
     """
-    if request.operation in (DELETE, CONNECT) or not is_baremetalhost(request.kind):
+    rules = _RULES.get(kind)
+    if rules is None:
+        raise ValueError(f"no webhook rules for kind {kind!r}")
+    if request.operation in (DELETE, CONNECT) or request.kind != GroupVersionKind(
+        BMH_GROUP, BMH_VERSION, kind
+    ):
         return Decision.allow()
     if request.operation not in (CREATE, UPDATE):
         return Decision.errored(400, f'unknown operation "{request.operation}"')
     if request.operation == UPDATE and _metadata_only_update_while_deleting(request):
         return Decision.allow()
     try:
-        new = _decode_host(request, request.object, "object")
-        old: BareMetalHost | None = None
-        if request.operation == CREATE:
-            problems = validate_create(new, allow_development=allow_development)
-        else:
-            old = _decode_host(request, request.old_object, "oldObject")
-            problems = validate_update(old, new, allow_development=allow_development)
-        if credentials is not None:
-            problems = [*problems, *_credentials_problems(credentials, old, new)]
+        problems = rules(request, allow_development)
+        if credentials is not None and kind == BMH_KIND:
+            problems = [*problems, *_credentials_problems(credentials, request)]
     except _UndecodableError as exc:
         return Decision.errored(400, str(exc))
     except Exception as exc:  # a bug in a rule must not take the server down
@@ -258,14 +270,54 @@ def decide(
             error_type=type(exc).__name__,
         )
         return Decision.errored(
-            500, "internal error while validating the BareMetalHost; see the operator's log"
+            500, f"internal error while validating the {kind}; see the operator's log"
         )
     return Decision.deny(problems) if problems else Decision.allow()
 
 
-def _credentials_problems(
-    check: CredentialsCheck, old: BareMetalHost | None, new: BareMetalHost
+def _host_rules(request: AdmissionRequest, allow_development: bool) -> list[ValidationProblem]:
+    new = _decode(request, request.object, "object", BMH_KIND, BareMetalHost.from_dict)
+    if request.operation == CREATE:
+        return validate_create(new, allow_development=allow_development)
+    old = _decode(request, request.old_object, "oldObject", BMH_KIND, BareMetalHost.from_dict)
+    return validate_update(old, new, allow_development=allow_development)
+
+
+def _data_image_rules(
+    request: AdmissionRequest, allow_development: bool
 ) -> list[ValidationProblem]:
+    return validate_data_image(
+        _decode(request, request.object, "object", DATA_IMAGE_KIND, DataImage.from_dict)
+    )
+
+
+def _subscription_rules(
+    request: AdmissionRequest, allow_development: bool
+) -> list[ValidationProblem]:
+    kind, decode = BMC_EVENT_SUBSCRIPTION_KIND, BMCEventSubscription.from_dict
+    new = _decode(request, request.object, "object", kind, decode)
+    if request.operation == CREATE:
+        return validate_subscription_create(new)
+    old = _decode(request, request.old_object, "oldObject", kind, decode)
+    return validate_subscription_update(old, new)
+
+
+_RULES: dict[str, Callable[[AdmissionRequest, bool], list[ValidationProblem]]] = {
+    BMH_KIND: _host_rules,
+    DATA_IMAGE_KIND: _data_image_rules,
+    BMC_EVENT_SUBSCRIPTION_KIND: _subscription_rules,
+}
+
+
+def _credentials_problems(
+    check: CredentialsCheck, request: AdmissionRequest
+) -> list[ValidationProblem]:
+    new = _decode(request, request.object, "object", BMH_KIND, BareMetalHost.from_dict)
+    old = (
+        _decode(request, request.old_object, "oldObject", BMH_KIND, BareMetalHost.from_dict)
+        if request.operation == UPDATE
+        else None
+    )
     name = new.spec.bmc.credentials_name
     if not check.policy.enabled or not name:
         return []
@@ -304,12 +356,16 @@ class _UndecodableError(Exception):
     pass
 
 
-def _decode_host(
-    request: AdmissionRequest, document: Mapping[str, Any] | None, key: str
-) -> BareMetalHost:
+def _decode(
+    request: AdmissionRequest,
+    document: Mapping[str, Any] | None,
+    key: str,
+    kind: str,
+    decode: Callable[[Mapping[str, Any]], _T],
+) -> _T:
     if document is None:
         raise _UndecodableError(
-            f"AdmissionReview request.{key} is missing: a BareMetalHost {request.operation} "
+            f"AdmissionReview request.{key} is missing: a {kind} {request.operation} "
             "review must carry it"
         )
     metadata = document.get("metadata")
@@ -322,12 +378,10 @@ def _decode_host(
         if not filled.get(meta_key):
             filled[meta_key] = value
     try:
-        return BareMetalHost.from_dict({**document, "metadata": filled})
+        return decode({**document, "metadata": filled})
     except (APIError, ValueError, TypeError) as exc:
         message = str(exc) if isinstance(exc, APIError) else type(exc).__name__
-        raise _UndecodableError(
-            f"request.{key} cannot be decoded as a BareMetalHost: {message}"
-        ) from None
+        raise _UndecodableError(f"request.{key} cannot be decoded as a {kind}: {message}") from None
 
 
 # --- answering -----------------------------------------------------------------------------

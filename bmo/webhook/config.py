@@ -22,6 +22,16 @@ DEFAULT_CERT_DIR = "/tmp/k8s-webhook-server/serving-certs"
 CERT_NAME = "tls.crt"
 KEY_NAME = "tls.key"
 BAREMETALHOST_PATH = "/validate-metal3-io-v1alpha1-baremetalhost"
+DATAIMAGE_PATH = "/validate-metal3-io-v1alpha1-dataimage"
+BMCEVENTSUBSCRIPTION_PATH = "/validate-metal3-io-v1alpha1-bmceventsubscription"
+
+WEBHOOK_PATHS: dict[str, str] = {
+    BAREMETALHOST_PATH: "BareMetalHost",
+    DATAIMAGE_PATH: "DataImage",
+    BMCEVENTSUBSCRIPTION_PATH: "BMCEventSubscription",
+}
+"""Each path controller-runtime's ``builder.WebhookManagedBy`` derives (``/validate-`` +
+group with dots as dashes + version + lower-case kind) and the kind validated there."""
 
 TLS_VERSIONS: dict[str, ssl.TLSVersion] = {
     "TLS12": ssl.TLSVersion.TLSv1_2,

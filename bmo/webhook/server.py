@@ -36,7 +36,7 @@ from bmo.webhook.admission import (
     review_response,
 )
 from bmo.webhook.certs import CertificateReloader
-from bmo.webhook.config import BAREMETALHOST_PATH, WebhookConfig
+from bmo.webhook.config import BAREMETALHOST_PATH, WEBHOOK_PATHS, WebhookConfig
 from bmo.webhook.errors import MalformedReviewError, ServerStartError
 
 log = structlog.get_logger(__name__)
@@ -49,7 +49,7 @@ JSON_CONTENT_TYPE = "application/json"
 
 
 class WebhookServer:
-    """Serves ``/validate-metal3-io-v1alpha1-baremetalhost`` over HTTPS.
+    """Serves the BareMetalHost, DataImage and BMCEventSubscription webhooks over HTTPS.
 
     ``start()`` binds and returns; ``stop()`` closes the listener and every open
     connection and joins their threads. ``ready()`` is the ``/readyz`` check.
@@ -104,7 +104,7 @@ class WebhookServer:
             "webhook server listening",
             host=self.host,
             port=self.port,
-            path=BAREMETALHOST_PATH,
+            paths=list(WEBHOOK_PATHS),
             cert_dir=self.config.cert_dir,
         )
 
@@ -232,11 +232,12 @@ def _make_handler(config: WebhookConfig) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             path = self.path.partition("?")[0]
-            if path != BAREMETALHOST_PATH:
+            kind = WEBHOOK_PATHS.get(path)
+            if kind is None:
                 self._drain_or_close()
                 self._text(
                     404,
-                    f"no webhook at {path}; BareMetalHosts are validated at {BAREMETALHOST_PATH}",
+                    f"no webhook at {path}; the webhooks are at {', '.join(WEBHOOK_PATHS)}",
                 )
                 return
             content_type = self.headers.get("Content-Type", "")
@@ -272,7 +273,10 @@ def _make_handler(config: WebhookConfig) -> type[BaseHTTPRequestHandler]:
                 self._malformed(exc.message, uid=exc.uid)
                 return
             decision = decide(
-                request, allow_development=allow_development, credentials=config.credentials
+                request,
+                allow_development=allow_development,
+                kind=kind,
+                credentials=config.credentials,
             )
             log.info(
                 "webhook decision",

@@ -20,6 +20,7 @@ class RequestRecord(NamedTuple):
     path: str
     status: int
     query: str = ""
+    user_agent: str = ""
 
     @property
     def is_watch(self) -> bool:

@@ -160,7 +160,10 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send_json(500, ApiError(500, "InternalError", f"emulator error: {e!r}").status())
         finally:
             if not path.startswith("/_emulator/"):
-                self.api.request_log.add(RequestRecord(method, path, self._status, raw_query))
+                agent = self.headers.get("User-Agent", "") if self.headers else ""
+                self.api.request_log.add(
+                    RequestRecord(method, path, self._status, raw_query, agent)
+                )
 
     # ------------------------------------------------------------ routing
     def _route(self, method: str, path: str, q: dict[str, str], raw: bytes) -> None:

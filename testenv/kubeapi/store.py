@@ -11,7 +11,6 @@ import secrets
 import threading
 import uuid
 from collections import deque
-from collections.abc import Iterable
 from typing import Any
 
 from bmo.api.schema import FieldError, quote
@@ -565,8 +564,3 @@ class Store:
 
     def close(self) -> None:
         self.drop_watches()
-
-    # ------------------------------------------------------------ helpers for tests
-    def all_objects(self) -> Iterable[tuple[ResourceType, Obj]]:
-        with self.lock:
-            return [(self.types[k], o) for k, objs in self.objects.items() for o in objs.values()]

@@ -86,5 +86,5 @@ def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> No
     with pytest.raises(SystemExit):
         main(["validate", "--help"])
     out = capsys.readouterr().out
-    for line in ("0  every BareMetalHost is valid", "1  at least one", "2  a file could not"):
+    for line in ("0  every object is valid", "1  at least one", "2  a file could not"):
         assert line in out

@@ -15,7 +15,7 @@ from bmo.api.schema import validate_manifest
 from bmo.api.validation import validate_create
 from bmo.ironic.config import IronicConfig
 from bmo.settings import load as load_settings
-from bmo.webhook import BAREMETALHOST_PATH, DEFAULT_CERT_DIR, add_arguments, from_args
+from bmo.webhook import DEFAULT_CERT_DIR, WEBHOOK_PATHS, add_arguments, from_args
 from tests.config import openapi
 from tests.config.render import CERT_MANAGER_GROUP, KUSTOMIZATIONS, find, render
 
@@ -178,18 +178,23 @@ def test_webhook_configuration_matches_the_server(
     default: list[dict[str, Any]], manager: dict[str, Any]
 ) -> None:
     vwc = find(default, "ValidatingWebhookConfiguration")
-    [hook] = vwc["webhooks"]
-    assert hook["name"] == "baremetalhost.metal3.io"
-    assert hook["failurePolicy"] == "Fail"
-    assert hook["sideEffects"] == "None"
-    assert hook["admissionReviewVersions"] == ["v1"]
-    [rule] = hook["rules"]
-    assert rule["apiGroups"] == ["metal3.io"]
-    assert rule["apiVersions"] == ["v1alpha1"]
-    assert sorted(rule["operations"]) == ["CREATE", "UPDATE"]
-    assert rule["resources"] == ["baremetalhosts"]
-    service_ref = hook["clientConfig"]["service"]
-    assert service_ref["path"] == BAREMETALHOST_PATH
+    hooks = vwc["webhooks"]
+    # One entry per path the server answers, named and scoped as upstream's.
+    assert [hook["clientConfig"]["service"]["path"] for hook in hooks] == list(WEBHOOK_PATHS)
+    for hook, kind in zip(hooks, WEBHOOK_PATHS.values(), strict=True):
+        assert hook["name"] == f"{kind.lower()}.metal3.io"
+        assert hook["failurePolicy"] == "Fail"
+        assert hook["sideEffects"] == "None"
+        assert hook["admissionReviewVersions"] == ["v1"]
+        [rule] = hook["rules"]
+        assert rule["apiGroups"] == ["metal3.io"]
+        assert rule["apiVersions"] == ["v1alpha1"]
+        assert sorted(rule["operations"]) == ["CREATE", "UPDATE"]
+        assert rule["resources"] == [f"{kind.lower()}s"]
+        assert hook["clientConfig"]["service"] == hooks[0]["clientConfig"]["service"] | {
+            "path": hook["clientConfig"]["service"]["path"]
+        }
+    service_ref = hooks[0]["clientConfig"]["service"]
     service = find(default, "Service", service_ref["name"])
     assert service["metadata"]["namespace"] == service_ref["namespace"] == NAMESPACE
     [port] = service["spec"]["ports"]

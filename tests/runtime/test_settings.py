@@ -203,3 +203,26 @@ def test_tls_cipher_suites_and_curve_are_parsed_into_one_policy() -> None:
     )
     assert s.manager.tls.curve_preferences == ("CurveP384",)
     assert not s.manager.metrics_secure
+
+
+def test_build_preprov_image_flag_its_variable_and_the_go_spelling() -> None:
+    from bmo.compat import translate
+
+    assert load([], IRONIC).controller.build_preprov_image is False
+    on = load(["--build-preprov-image"], IRONIC)
+    assert on.controller.build_preprov_image is True
+    assert load([], {**IRONIC, "BMO_BUILD_PREPROV_IMAGE": "true"}).controller.build_preprov_image
+    # The Go operator's manifests pass -build-preprov-image; it is honoured, not dropped.
+    assert translate(["-build-preprov-image"]) == (["--build-preprov-image"], [])
+    assert translate(["-build-preprov-image=false"]) == ([], [])
+
+
+def test_build_preprov_image_lets_the_kernel_come_without_a_ramdisk() -> None:
+    """With an image builder the ramdisk comes from the built image (upstream
+    ``pkg/provisioner/ironic`` config check), so ``DEPLOY_KERNEL_URL`` alone is fine."""
+    env = {**IRONIC, "DEPLOY_KERNEL_URL": "http://127.0.0.1/ipa.kernel"}
+    with pytest.raises(SettingsError, match="DEPLOY_RAMDISK_URL is not"):
+        load([], env)
+    s = load(["--build-preprov-image"], env)
+    assert s.provisioner.ironic is not None
+    assert s.provisioner.ironic.deploy_kernel_url == "http://127.0.0.1/ipa.kernel"

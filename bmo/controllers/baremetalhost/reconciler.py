@@ -35,6 +35,7 @@ from bmo.api.constants import (
     OperationalStatus,
     ProvisioningState,
 )
+from bmo.api.dataimage import DataImage
 from bmo.api.errors import APIError
 from bmo.api.host import BareMetalHost, BareMetalHostStatus
 from bmo.api.secretpolicy import CredentialsSecretPolicy
@@ -47,6 +48,8 @@ from bmo.controllers.baremetalhost.hardwaredata import (
     hardware_details_change,
     restored_status,
 )
+from bmo.controllers.baremetalhost.imageauth import ImagePullSecret, resolve_pull_secret
+from bmo.controllers.baremetalhost.preprovimage import PreprovImageClient, PreprovImageStore
 from bmo.controllers.baremetalhost.secrets import (
     BMCCredentialsError,
     CredentialsSecretMissing,
@@ -73,6 +76,8 @@ from bmo.hoststate.actions import (
     PassEvents,
 )
 from bmo.hoststate.conditions import compute_conditions
+from bmo.hoststate.dataimage import data_image_pending
+from bmo.hoststate.preprovimage import PreprovImageBuildError, wanted_formats
 from bmo.hoststate.run import (
     HostContext,
     SecretVersion,
@@ -81,6 +86,7 @@ from bmo.hoststate.run import (
 )
 from bmo.hoststate.statemachine import needs_finalizer, reconcile_host
 from bmo.provisioner import (
+    PreprovisioningImage,
     Provisioner,
     ProvisionerError,
     ProvisionerFactory,
@@ -187,12 +193,17 @@ class HostReconciler:
         events: HostEventSink | None = None,
         rand: Callable[[], float] = random.random,
         hardware_store: HardwareDataStore | None = None,
+        preprov_image_store: PreprovImageStore | None = None,
+        data_image_store: HardwareDataStore | None = None,
     ) -> None:
         self._api = k8s.CustomObjectsApi(api_client)
         self._hosts = host_store
         self._secrets = SecretManager(api_client, secret_store)
         self._hardware = HardwareDataClient(api_client, hardware_store)
+        self._preprov_images = PreprovImageClient(api_client, preprov_image_store)
         self._factory = factory
+        # The same-named DataImage, read from its cache: a pending attach holds a power-on.
+        self._data_images = data_image_store
         self._settings = settings if settings is not None else HostReconcilerSettings()
         self._clock = clock
         self._events = events
@@ -237,6 +248,19 @@ class HostReconciler:
         finally:
             if writer.raw is not raw:
                 self._written.remember(key, base_version, writer.raw)
+
+    def _data_image_pending(self, host: BareMetalHost) -> bool:
+        """Whether the host's DataImage must be attached/ejected before it powers on."""
+        if self._data_images is None:
+            return False
+        cached = self._data_images.get(f"{host.namespace}/{host.name}")
+        if cached is None:
+            return False
+        try:
+            image = DataImage.from_dict(cached)
+        except (APIError, ValueError):
+            return False  # the DataImage controller reports an undecodable object
+        return data_image_pending(image, host.spec.bmc.address, self._settings.development_drivers)
 
     def _reconcile_host(self, host: BareMetalHost, writer: HostWriter) -> Result:
         now = self._clock()
@@ -297,6 +321,16 @@ class HostReconciler:
             log.info("provisioner not ready; will retry", reason=str(exc))
             return Result(requeue_after=self._delay(PROVISIONER_NOT_READY_DELAY))
 
+        preprov_image: PreprovisioningImage | None = None
+        preprov_image_error = ""
+        if credentials is not None:
+            preprov_image, preprov_image_error = self._preprovisioning_image(host, provisioner)
+        pull = ImagePullSecret()
+        if state == S.PROVISIONING:
+            pull = resolve_pull_secret(self._secrets, host)
+            for event in pull.events:
+                recorder.record(event)
+
         ctx = HostContext(
             provisioner=provisioner,
             now=now,
@@ -308,7 +342,12 @@ class HostReconciler:
             host_config=HostConfigSecrets(self._secrets, host),
             hardware_data=hardware_data.hardware if hardware_data is not None else None,
             preprovisioning_network_data=preprovisioning_network_data,
+            preprovisioning_image=preprov_image,
+            preprovisioning_image_error=preprov_image_error,
+            image_pull_secret=pull.value,
+            image_auth_error=pull.error,
             controller_architecture=self._settings.controller_architecture,
+            data_image_pending=self._data_image_pending(host),
         )
         outcome = reconcile_host(host, ctx)
         if outcome.error is not None:
@@ -325,6 +364,28 @@ class HostReconciler:
         status = dataclasses.replace(after.status, conditions=conditions)
         progressed = self._apply(host, outcome, status, writer, now, scrub=scrub)
         return self._result(outcome, progressed)
+
+    def _preprovisioning_image(
+        self, host: BareMetalHost, provisioner: Provisioner
+    ) -> tuple[PreprovisioningImage | None, str]:
+        """``(image, error)`` for registration (upstream ``registerHost`` then
+        ``getPreprovImage``): nothing when no image is built or this state needs none; the
+        error is a registration error. Provisioner and API failures raise (retried)."""
+        formats = wanted_formats(host, provisioner.preprovisioning_image_formats())
+        if formats is None:
+            return None, ""
+
+        def network_data_version(name: str) -> str:
+            secret = self._secrets.acquire(host.namespace, name, owner=host, add_finalizer=False)
+            return resource_version(secret)
+
+        try:
+            image = self._preprov_images.image_for(
+                host, formats, self._settings.controller_architecture, network_data_version
+            )
+        except PreprovImageBuildError as exc:
+            return None, str(exc)
+        return image, ""
 
     def _preprovisioning_network_data(self, host: BareMetalHost, state: str) -> str:
         """Claim the preprovisioning network data Secret and read it (upstream

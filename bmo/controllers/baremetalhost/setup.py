@@ -12,6 +12,9 @@ What the controller watches, and why:
   wakes every host that owns the Secret. Indexed by owner host.
 * **HardwareData**: read from the cache on every pass instead of a GET each; no handler,
   since upstream does not watch it either.
+* **PreprovisioningImages**, with ``-build-preprov-image`` only (``Owns`` in upstream's
+  ``SetupWithManager(mgr, preprovImgEnable, ...)``): any change wakes the owning host, so a
+  host waiting for its image is not left polling.
 
 :func:`setup` is the package's one entry point for ``bmo run``; every controller package
 offers one with the same signature.
@@ -32,8 +35,10 @@ from bmo.api.constants import (
     SECRET_ENVIRONMENT_LABEL,
     SECRET_ENVIRONMENT_VALUE,
 )
+from bmo.api.dataimage import DATA_IMAGE_KIND, DATA_IMAGE_PLURAL
 from bmo.controllers.baremetalhost import metrics
 from bmo.controllers.baremetalhost.events import EventRecorder
+from bmo.controllers.baremetalhost.preprovimage import PREPROVISIONING_IMAGES
 from bmo.controllers.baremetalhost.reconciler import (
     HostEventSink,
     HostReconciler,
@@ -66,6 +71,7 @@ __all__ = [
 CONTROLLER_NAME: Final = "baremetalhost"
 BAREMETALHOSTS: Final = Resource(API_GROUP, API_VERSION, BMH_PLURAL, BMH_KIND)
 HARDWAREDATA: Final = Resource(API_GROUP, API_VERSION, HARDWARE_DATA_PLURAL, HARDWARE_DATA_KIND)
+DATAIMAGES: Final = Resource(API_GROUP, API_VERSION, DATA_IMAGE_PLURAL, DATA_IMAGE_KIND)
 SECRET_LABEL_SELECTOR: Final = f"{SECRET_ENVIRONMENT_LABEL}={SECRET_ENVIRONMENT_VALUE}"
 OWNER_HOST_INDEX: Final = "owner-host"
 
@@ -128,6 +134,15 @@ def setup(
     )
     secrets.add_handler(secret_owner_handler(queue))
     hardware = manager.informer(HARDWAREDATA)
+    # A DataImage attached or ejected (its status written) wakes its same-named host, whose
+    # power-on waits for it (upstream reads the DataImage in manageHostPower).
+    data_images = manager.informer(DATAIMAGES)
+    data_images.add_handler(EnqueueHandler(queue))
+    preprov_images: Informer | None = None
+    if settings.controller.build_preprov_image:
+        # ``Owns(&PreprovisioningImage{})``: a built (or failed) image wakes its host.
+        preprov_images = manager.informer(PREPROVISIONING_IMAGES)
+        preprov_images.add_handler(EnqueueHandler(queue, mapper=owner_host_keys))
     reconciler = HostReconciler(
         manager.api_client,
         hosts,
@@ -140,6 +155,8 @@ def setup(
         if events is not None
         else EventRecorder(manager.api_client, reporting_instance=settings.pod.name),
         hardware_store=hardware,
+        preprov_image_store=preprov_images,
+        data_image_store=data_images,
     )
     controller = manager.add_controller(
         Controller(CONTROLLER_NAME, reconciler, queue, settings.controller.concurrency)

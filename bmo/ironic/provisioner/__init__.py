@@ -3,8 +3,9 @@
 Mirrors upstream ``pkg/provisioner/ironic/``, split by verb the same way: :mod:`.core` (the
 shared half of ``ironic.go`` and ``result.go``), :mod:`.register` (``register.go``),
 :mod:`.inspection` (``inspecthardware.go``), :mod:`.prepare`, :mod:`.provision` (provision,
-adopt, deprovision), :mod:`.power`, :mod:`.delete` (delete, detach) and :mod:`.capacity`
-(capacity, health, power failure). :class:`IronicProvisioner` composes them;
+adopt, deprovision), :mod:`.power`, :mod:`.delete` (delete, detach), :mod:`.capacity`
+(capacity, health, power failure), :mod:`.vmedia` (DataImage virtual media) and
+:mod:`.events` (BMC event subscriptions). :class:`IronicProvisioner` composes them;
 :class:`IronicProvisionerFactory` (``factory.go``) checks Ironic is ready first
 (``dependencies.go TryInit``).
 
@@ -44,11 +45,13 @@ from bmo.ironic.provisioner.core import (
     node_name,
 )
 from bmo.ironic.provisioner.delete import DeleteVerbs
+from bmo.ironic.provisioner.events import EventSubscriptionVerbs
 from bmo.ironic.provisioner.inspection import InspectionVerbs
 from bmo.ironic.provisioner.power import PowerVerbs
 from bmo.ironic.provisioner.prepare import PrepareVerbs
 from bmo.ironic.provisioner.provision import ProvisionVerbs
 from bmo.ironic.provisioner.register import RegistrationVerbs
+from bmo.ironic.provisioner.vmedia import VirtualMediaVerbs
 from bmo.provisioner.errors import ProvisionerNotReady
 from bmo.provisioner.types import EventPublisher, HostData
 
@@ -70,6 +73,8 @@ class IronicProvisioner(
     PowerVerbs,
     DeleteVerbs,
     CapacityVerbs,
+    VirtualMediaVerbs,
+    EventSubscriptionVerbs,
 ):
     """One host's provisioner for one reconcile (see the package docstring).
 

@@ -26,6 +26,7 @@ from bmo.api.constants import (
     ProvisioningState,
 )
 from bmo.api.host import ChecksumError
+from bmo.api.preprovisioningimage import PreprovisioningImageFormat
 from bmo.ironic.capabilities import build_capabilities
 from bmo.ironic.configdrive import ConfigDriveError
 from bmo.ironic.errors import Conflict, MACConflict
@@ -83,6 +84,21 @@ class RegistrationVerbs(ProvisionerCore):
     ) -> tuple[ProvisionResult, str]:
         with self._translate("failed to register host"):
             return self._register(data, credentials_changed, restart_on_failure)
+
+    def preprovisioning_image_formats(self) -> tuple[str, ...] | None:
+        """``ironic.go PreprovisioningImageFormats``: ``None`` without an image builder;
+        else ISO first where the BMC boots virtual media, then initrd."""
+        if not self._preprov_image_builder:
+            return None
+        try:
+            access = self._access()
+        except BMCError as exc:
+            raise ProvisionerError(str(exc)) from exc
+        formats: list[str] = []
+        if access.supports_iso_preprovisioning:
+            formats.append(PreprovisioningImageFormat.ISO)
+        formats.append(PreprovisioningImageFormat.INITRD)
+        return tuple(formats)
 
     def _precheck(self, data: ManagementAccessData) -> tuple[AccessDetails | None, str]:
         """The checks of ``register.go Register`` before any Ironic call; ``(access, error)``."""
@@ -258,13 +274,18 @@ class RegistrationVerbs(ProvisionerCore):
         image = data.preprovisioning_image
         config = self._config
         if image is not None:
-            if image.format == "iso" and access.supports_iso_preprovisioning:
-                info["deploy_iso"] = image.image_url
-            elif image.format == "initrd":
-                info["deploy_kernel"] = image.kernel_url or config.deploy_kernel_url
-                info["deploy_ramdisk"] = image.image_url
-                if image.extra_kernel_params:
-                    info["kernel_append_params"] = f"%default% {image.extra_kernel_params}"
+            if image.format == PreprovisioningImageFormat.ISO:
+                if access.supports_iso_preprovisioning:
+                    info["deploy_iso"] = image.image_url
+            elif image.format == PreprovisioningImageFormat.INITRD:
+                kernel = image.kernel_url or config.deploy_kernel_url
+                if kernel:  # without a kernel the initrd cannot boot: no deploy image
+                    info["deploy_kernel"] = kernel
+                    info["deploy_ramdisk"] = image.image_url
+                    if image.extra_kernel_params:
+                        # %default% keeps the parameters ironic-image configures.
+                        params = f"%default% {image.extra_kernel_params}"
+                        info["kernel_append_params"] = params
         elif not self._preprov_image_builder:
             if config.deploy_iso_url and access.supports_iso_preprovisioning:
                 info["deploy_iso"] = config.deploy_iso_url

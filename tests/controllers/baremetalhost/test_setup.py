@@ -12,6 +12,7 @@ from kubernetes import client as k8s
 from bmo.controllers.baremetalhost.setup import (
     BAREMETALHOSTS,
     CONTROLLER_NAME,
+    DATAIMAGES,
     HARDWAREDATA,
     OWNER_HOST_INDEX,
     SECRET_LABEL_SELECTOR,
@@ -42,8 +43,14 @@ def test_setup_registers_the_watches_and_one_controller(manager: Manager) -> Non
     wired = setup(
         manager, settings, provisioner_factory=FixtureProvisionerFactory(FixtureRegistry())
     )
-    assert manager.informers == [wired.hosts, wired.secrets, wired.hardware]
-    assert [i.resource for i in manager.informers] == [BAREMETALHOSTS, SECRETS, HARDWAREDATA]
+    data_images = manager.informer(DATAIMAGES)  # shared: the one setup registered
+    assert manager.informers == [wired.hosts, wired.secrets, wired.hardware, data_images]
+    assert [i.resource for i in manager.informers] == [
+        BAREMETALHOSTS,
+        SECRETS,
+        HARDWAREDATA,
+        DATAIMAGES,
+    ]
     assert wired.secrets.label_selector == SECRET_LABEL_SELECTOR
     assert wired.secrets.store.has_index(OWNER_HOST_INDEX)
     assert (wired.hosts.resync_period, wired.secrets.resync_period) == (DEFAULT_SYNC_PERIOD,) * 2

@@ -1,0 +1,1 @@
+"""The BMCEventSubscription controller: a host BMC's Redfish events sent to a webhook."""
