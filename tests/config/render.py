@@ -23,6 +23,7 @@ KUSTOMIZATIONS = (
     "default",
     "ironic",
     "network-policy",
+    "namespaced",
 )
 """Every directory a user may render on its own (``certmanager/ca-injection`` is a
 Component: it renders only inside an overlay, which ``default`` is)."""
