@@ -91,6 +91,10 @@ Provisioners (--provisioner):
 Use --kube-url http://127.0.0.1:PORT to run against the local Kubernetes API emulator, and
 --development-drivers to accept development-only BMC addresses such as fake://.
 
+BMO_BMC_CREDENTIALS_LABEL=KEY=VALUE (e.g. metal3.io/bmc-credentials=true) restricts BMC
+credentials to Secrets carrying that label, at admission and in the controller (see
+docs/security.md).
+
 Environment (flags win): WATCH_NAMESPACE, POD_NAMESPACE, POD_NAME (the events'
 reportingInstance), BMO_CONCURRENCY, LEASE_DURATION_SECONDS, RENEW_DEADLINE_SECONDS,
 RETRY_PERIOD_SECONDS, BMO_DEVELOPMENT_DRIVERS, KUBECONFIG.
