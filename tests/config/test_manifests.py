@@ -332,3 +332,13 @@ def test_network_policies_admit_only_what_each_port_needs(manager: dict[str, Any
     ]
     probes = rule("allow-probe-traffic")
     assert [p["port"] for p in probes["ports"]] == [ports["health"]]
+
+
+def test_grace_period_covers_the_drain_and_the_lease_release(manager: dict[str, Any]) -> None:
+    """A SIGKILL mid-shutdown would skip releasing the Lease (the successor then waits a
+    whole lease duration): the pod's grace period must cover the manager's drain plus the
+    release call, which the renew deadline bounds."""
+    from bmo.runtime.settings import DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT, DEFAULT_RENEW_DEADLINE
+
+    grace = manager["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace >= DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT + DEFAULT_RENEW_DEADLINE + 2
