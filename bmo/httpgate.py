@@ -181,8 +181,9 @@ class ConnectionGate:
             _close(sock)
         for sock, _thread in active:
             _shutdown(sock)
+        deadline = time.monotonic() + join_timeout  # one budget for all, not one each
         for _sock, thread in active:
-            thread.join(timeout=join_timeout)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         with contextlib.suppress(OSError):
             self._selector.close()
         _close(self._wake_r)

@@ -655,3 +655,28 @@ def test_tls_cipher_suites_are_enforced(cert_dir: Path, test_ca: TestCA) -> None
         assert handshake("ECDHE-ECDSA-AES256-GCM-SHA384") == "ECDHE-ECDSA-AES256-GCM-SHA384"
     finally:
         server.stop()
+
+
+def test_tls_curve_preference_is_enforced(cert_dir: Path, test_ca: TestCA) -> None:
+    """-tls-curve-preferences honoured: a client that only offers another curve is refused."""
+    from bmo.tlspolicy import TLSPolicy
+
+    policy = TLSPolicy(curve_preferences=("CurveP384",))
+    server = WebhookServer(
+        WebhookConfig(host="127.0.0.1", port=0, cert_dir=str(cert_dir)), tls_policy=policy
+    )
+    server.start()
+
+    def handshake(curve: str) -> None:
+        context = ssl.create_default_context(cadata=test_ca.pem.decode())
+        context.set_ecdh_curve(curve)
+        raw = socket.create_connection((server.host, server.port), timeout=5)
+        with context.wrap_socket(raw, server_hostname="127.0.0.1"):
+            pass
+
+    try:
+        with pytest.raises(ssl.SSLError):
+            handshake("prime256v1")
+        handshake("secp384r1")
+    finally:
+        server.stop()
