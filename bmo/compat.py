@@ -21,7 +21,7 @@ BOOLEAN_FLAGS: Final = frozenset(
 )
 
 #: Go flags (upstream ``main.go``) of features bmo does not implement: accepted and ignored.
-IGNORED_FLAGS: Final = frozenset({"hostclaims", "tls-cipher-suites", "tls-curve-preferences"})
+IGNORED_FLAGS: Final = frozenset({"hostclaims"})
 IGNORED_BOOLEANS: Final = frozenset({"hostclaims"})
 
 

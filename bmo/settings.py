@@ -36,10 +36,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, NoReturn
 
+from bmo.api.secretpolicy import CREDENTIALS_LABEL_ENV, CredentialsSecretPolicy, PolicyError
 from bmo.runtime.settings import (
     DEFAULT_HEALTH_ADDR,
     DEFAULT_KUBE_BURST,
     DEFAULT_KUBE_QPS,
+    DEFAULT_KUBE_REQUEST_TIMEOUT,
     DEFAULT_LEASE_DURATION,
     DEFAULT_METRICS_ADDR,
     DEFAULT_RENEW_DEADLINE,
@@ -49,8 +51,9 @@ from bmo.runtime.settings import (
     LeaderElectionSettings,
     ManagerSettings,
 )
+from bmo.tlspolicy import TLSPolicy, TLSPolicyError, parse_list
 from bmo.webhook.config import DEFAULT_PORT as DEFAULT_WEBHOOK_PORT
-from bmo.webhook.config import WebhookConfig
+from bmo.webhook.config import WebhookConfig, parse_tls_version
 from bmo.webhook.config import add_arguments as add_webhook_arguments
 from bmo.webhook.config import from_args as webhook_from_args
 from bmo.webhook.errors import WebhookConfigError
@@ -114,6 +117,8 @@ class ControllerSettings:
     #: ``--host-label-selector``: reconcile only the BareMetalHosts matching it (a fleet
     #: split between several bmo Deployments); ``""`` means every host.
     host_label_selector: str = ""
+    #: Which Secrets may be BMC credentials (``BMO_BMC_CREDENTIALS_LABEL``; off by default).
+    credentials_policy: CredentialsSecretPolicy = field(default_factory=CredentialsSecretPolicy)
     #: ``-build-preprov-image``: hosts get a PreprovisioningImage each and register with
     #: the image it builds; the PreprovisioningImage controller runs (upstream ``main.go``).
     build_preprov_image: bool = False
@@ -190,7 +195,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--metrics-addr",
-        help=f"metrics bind address, plain HTTP; '0' disables (default: {DEFAULT_METRICS_ADDR})",
+        help="metrics bind address: HTTPS, each scrape's bearer token checked with a "
+        "TokenReview and a SubjectAccessReview (get /metrics); '0' disables "
+        f"(default: {DEFAULT_METRICS_ADDR})",
+    )
+    add(
+        "--metrics-insecure",
+        action="store_true",
+        default=None,
+        help="development only: serve metrics as plain HTTP without authentication; "
+        "refused unless --metrics-addr is a loopback address",
+    )
+    add(
+        "--tls-cipher-suites",
+        help="comma-separated Go cipher suite names the webhook and metrics servers allow "
+        "for TLS 1.2 (default: OpenSSL's)",
+    )
+    add(
+        "--tls-curve-preferences",
+        help="the Go curve name (CurveP256, CurveP384 or CurveP521) for ECDH key exchange "
+        "(default: OpenSSL's)",
     )
     add("--health-addr", help=f"/healthz and /readyz bind address (default: {DEFAULT_HEALTH_ADDR})")
     add(
@@ -228,6 +252,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--kube-api-burst",
         type=_int_flag("--kube-api-burst"),
         help=f"Kubernetes API request burst (default: {DEFAULT_KUBE_BURST})",
+    )
+    add(
+        "--kube-api-timeout",
+        type=_float_flag("--kube-api-timeout"),
+        help="seconds one Kubernetes API call (not a watch) may take before it fails "
+        f"(default: {DEFAULT_KUBE_REQUEST_TIMEOUT:g}, the API server's own limit)",
     )
     add("--kubeconfig", help="kubeconfig file (default: in-cluster config, then $KUBECONFIG)")
     add(
@@ -325,6 +355,7 @@ def from_args(
         metrics_addr = None
     else:
         metrics_addr = parse_address(args.metrics_addr, "--metrics-addr")
+    tls = _tls_policy(args)
     health_addr = (
         DEFAULT_HEALTH_ADDR
         if args.health_addr is None
@@ -357,6 +388,11 @@ def from_args(
     burst = DEFAULT_KUBE_BURST if args.kube_api_burst is None else args.kube_api_burst
     if burst < 1:
         raise SettingsError(f"--kube-api-burst must be at least 1, got {burst}")
+    request_timeout = (
+        DEFAULT_KUBE_REQUEST_TIMEOUT if args.kube_api_timeout is None else args.kube_api_timeout
+    )
+    if not request_timeout > 0:
+        raise SettingsError(f"--kube-api-timeout must be positive, got {request_timeout:g}")
 
     retries = (
         DEFAULT_MAX_PROVISIONING_RETRIES
@@ -375,6 +411,10 @@ def from_args(
         _flag_or_env(args, "host_label_selector", environ, "BMO_HOST_LABEL_SELECTOR") or "",
         "--host-label-selector / BMO_HOST_LABEL_SELECTOR",
     )
+    try:
+        credentials_policy = CredentialsSecretPolicy.parse(environ.get(CREDENTIALS_LABEL_ENV, ""))
+    except PolicyError as exc:
+        raise SettingsError(str(exc)) from None
     # Upstream has the flag only; the variable is bmo's twin, as for development drivers.
     build_preprov_image = (
         True
@@ -386,6 +426,7 @@ def from_args(
         max_provisioning_retries=retries,
         development_drivers=development_drivers,
         host_label_selector=selector,
+        credentials_policy=credentials_policy,
         build_preprov_image=build_preprov_image,
     )
     leader_election = _leader_election(
@@ -404,10 +445,9 @@ def from_args(
             url=args.kube_url or None,
             qps=qps,
             burst=burst,
+            request_timeout=request_timeout,
         ),
-        manager=ManagerSettings(
-            namespaces=namespaces, health_addr=health_addr, metrics_addr=metrics_addr
-        ),
+        manager=_manager(namespaces, health_addr, metrics_addr, bool(args.metrics_insecure), tls),
         leader_election=leader_election,
         controller=controller,
         webhook=webhook,
@@ -608,6 +648,43 @@ def _leader_election(
         renew_deadline=float(renew),
         retry_period=float(retry),
     )
+
+
+def _manager(
+    namespaces: tuple[str, ...],
+    health_addr: Address,
+    metrics_addr: Address | None,
+    insecure: bool,
+    tls: TLSPolicy,
+) -> ManagerSettings:
+    try:
+        return ManagerSettings(
+            namespaces=namespaces,
+            health_addr=health_addr,
+            metrics_addr=metrics_addr,
+            metrics_secure=not insecure,
+            tls=tls,
+        )
+    except ValueError as exc:
+        raise SettingsError(f"--metrics-insecure: {exc}") from None
+
+
+def _tls_policy(args: argparse.Namespace) -> TLSPolicy:
+    """The TLS policy both servers enforce (upstream ``main.go`` ``GetTLSOptionOverrideFuncs``
+    applies one set of overrides to the webhook and the metrics server)."""
+    try:
+        return TLSPolicy(
+            min_version=parse_tls_version(
+                getattr(args, "tls_min_version", None) or "TLS12", "--tls-min-version"
+            ),
+            max_version=parse_tls_version(
+                getattr(args, "tls_max_version", None) or "TLS13", "--tls-max-version"
+            ),
+            cipher_suites=parse_list(args.tls_cipher_suites),
+            curve_preferences=parse_list(args.tls_curve_preferences),
+        )
+    except (TLSPolicyError, WebhookConfigError) as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _webhook(args: argparse.Namespace, port: int, development_drivers: bool) -> WebhookConfig:

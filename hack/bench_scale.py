@@ -80,6 +80,7 @@ class BmoProcess:
             f"{LOOPBACK}:0",
             "--metrics-addr",
             self.metrics_url.removeprefix("http://").removesuffix("/metrics"),
+            "--metrics-insecure",
             "--webhook-port",
             "0",
             *extra,

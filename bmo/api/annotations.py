@@ -6,11 +6,17 @@ in :mod:`bmo.api.validation` reject them. Both read the same shapes defined here
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from typing import Any
 
 from bmo.api.codec import jfield
-from bmo.api.constants import DetachedDeleteAction, RebootMode
+from bmo.api.constants import (
+    DETACHED_ANNOTATION,
+    REBOOT_ANNOTATION,
+    DetachedDeleteAction,
+    RebootMode,
+)
+from bmo.api.safejson import MAX_ANNOTATION_BYTES, loads
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,13 @@ class InvalidAnnotationError(ValueError):
     """An annotation value that is not the JSON its consumer expects."""
 
 
+def load_annotation(key: str, value: str) -> Any:
+    """Decode an annotation's JSON value within :mod:`bmo.api.safejson`'s limits (at most
+    the API server's size for all annotations); every failure is a ``ValueError`` whose
+    message names ``key`` and never quotes the value."""
+    return loads(value, what=f"annotation {key}", max_bytes=MAX_ANNOTATION_BYTES)
+
+
 def parse_reboot_annotation(value: str) -> RebootAnnotationArguments:
     """Read a ``reboot.metal3.io[/key]`` value; ``""`` means a soft reboot.
 
@@ -38,7 +51,7 @@ def parse_reboot_annotation(value: str) -> RebootAnnotationArguments:
     if value == "":
         return RebootAnnotationArguments(mode=RebootMode.SOFT)
     try:
-        data = json.loads(value)
+        data = load_annotation(REBOOT_ANNOTATION, value)
     except ValueError as exc:
         raise InvalidAnnotationError(f"invalid JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -53,7 +66,7 @@ def parse_reboot_annotation(value: str) -> RebootAnnotationArguments:
 def parse_detached_annotation(value: str) -> DetachedAnnotationArguments:
     """Read the ``baremetalhost.metal3.io/detached`` value; invalid JSON means defaults."""
     try:
-        data = json.loads(value) if value else {}
+        data = load_annotation(DETACHED_ANNOTATION, value) if value else {}
     except ValueError:
         data = {}
     if not isinstance(data, dict):

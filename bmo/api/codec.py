@@ -197,6 +197,38 @@ def to_json(obj: Any) -> dict[str, Any]:
     return out
 
 
+def keep_unknown(cls: type, stored: Any, encoded: dict[str, Any]) -> dict[str, Any]:
+    """``encoded`` (``to_json`` of a ``cls``) plus the keys of ``stored`` that ``cls`` does
+    not model, in nested structs too.
+
+    A newer operator may have written fields this version does not know; writing the whole
+    object back must not drop them (the API server keeps them when the installed CRD names
+    them). Keys ``cls`` models are never carried: an omitted one was cleared on purpose.
+    """
+    if not isinstance(stored, Mapping):
+        return encoded
+    infos = fields_of(cls)
+    if any(info.extra for info in infos):
+        return encoded  # the type keeps its unknown keys itself
+    known = {info.json: info for info in infos}
+    out = dict(encoded)
+    for key, value in stored.items():
+        info = known.get(key)
+        if info is None:
+            out.setdefault(key, _copy_json(value))
+            continue
+        kind = info.kind.inner if info.kind.tag == "opt" else info.kind
+        current = out.get(key)
+        if (
+            kind is not None
+            and kind.tag == "struct"
+            and kind.cls is not None
+            and isinstance(current, dict)
+        ):
+            out[key] = keep_unknown(kind.cls, value, current)
+    return out
+
+
 def _copy_json(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _copy_json(v) for k, v in value.items()}

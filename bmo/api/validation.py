@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bmo.api.annotations import RebootAnnotationArguments
+from bmo.api.annotations import DetachedAnnotationArguments, RebootAnnotationArguments
 from bmo.api.bmc import AccessDetails, BMCError, access_details
 from bmo.api.constants import (
+    DETACHED_ANNOTATION,
     HARDWARE_DETAILS_ANNOTATION,
     INSPECT_ANNOTATION,
     INSPECT_ANNOTATION_DISABLED,
@@ -24,6 +25,7 @@ from bmo.api.constants import (
     REBOOT_ANNOTATION_PREFIX,
     STATUS_ANNOTATION,
     BootMode,
+    DetachedDeleteAction,
     ErrorType,
     InspectionMode,
     OperationalStatus,
@@ -36,6 +38,7 @@ from bmo.api.golang.url import GoURLError, parse_request_uri
 from bmo.api.golang.uuid import is_uuid
 from bmo.api.hardware import HardwareDetails
 from bmo.api.host import BareMetalHost, BareMetalHostStatus, ChecksumError, Image
+from bmo.api.safejson import MAX_ANNOTATION_BYTES
 
 
 @dataclass(frozen=True)
@@ -291,10 +294,28 @@ def _check_image(out: _Collector, image: Image) -> None:
         out.add(field, str(exc))
 
 
+_JSON_ANNOTATIONS = (STATUS_ANNOTATION, HARDWARE_DETAILS_ANNOTATION, DETACHED_ANNOTATION)
+
+
+def _is_json_annotation(key: str) -> bool:
+    return (
+        key in _JSON_ANNOTATIONS
+        or key == REBOOT_ANNOTATION
+        or key.startswith(REBOOT_ANNOTATION_PREFIX)
+    )
+
+
 def _check_annotations(out: _Collector, host: BareMetalHost) -> None:
     for key, value in host.annotations.items():
         field = _annotation_field(key)
-        if key == STATUS_ANNOTATION:
+        if _is_json_annotation(key) and len(value) > MAX_ANNOTATION_BYTES:
+            # The API server refuses this much in all annotations together; bmo validate
+            # and the decoders below need not read it.
+            message: str | None = (
+                f"the {key} annotation is {len(value)} characters long and exceeds the limit "
+                f"of {MAX_ANNOTATION_BYTES}"
+            )
+        elif key == STATUS_ANNOTATION:
             message = _status_annotation_error(value)
         elif key == REBOOT_ANNOTATION or key.startswith(REBOOT_ANNOTATION_PREFIX):
             message = _reboot_annotation_error(value)
@@ -307,6 +328,8 @@ def _check_annotations(out: _Collector, host: BareMetalHost) -> None:
                 )
         elif key == HARDWARE_DETAILS_ANNOTATION:
             message = _hardware_details_annotation_error(value, host.inspection_disabled())
+        elif key == DETACHED_ANNOTATION:
+            message = _detached_annotation_error(value)
         else:
             message = None
         if message is not None:
@@ -339,6 +362,28 @@ def _reboot_annotation_error(value: str) -> str | None:
     if (data.get("mode") or "") not in ("hard", "soft", ""):
         return (
             f'invalid mode in the {REBOOT_ANNOTATION} annotation, allowed are "hard", "soft" or ""'
+        )
+    return None
+
+
+def _detached_annotation_error(value: str) -> str | None:
+    """bmo's own check, written like upstream ``validateRebootAnnotation``: upstream's
+    webhook accepts any detached value and the controller reads a bad one as the defaults,
+    which silently turns ``deleteAction: delay`` typos into deletes."""
+    if value == "":
+        return None
+    try:
+        data = go_json_decode(value, DetachedAnnotationArguments, strict=False, stream=False)
+    except GoJSONError as exc:
+        return f"failed to unmarshal the data from the {DETACHED_ANNOTATION} annotation: {exc}"
+    if (data.get("deleteAction") or "") not in (
+        DetachedDeleteAction.DELAY,
+        DetachedDeleteAction.DELETE,
+        "",
+    ):
+        return (
+            f"invalid deleteAction in the {DETACHED_ANNOTATION} annotation, allowed are "
+            '"delay", "delete" or ""'
         )
     return None
 

@@ -12,6 +12,7 @@ metrics - and the validating webhook until SIGTERM/SIGINT (exit 0) or until lead
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -28,6 +29,7 @@ from bmo import settings as settings_mod
 from bmo.api.errors import APIError
 from bmo.api.firmware import FirmwareSchema, SettingSchema
 from bmo.controllers.baremetalhost import setup as baremetalhost
+from bmo.controllers.baremetalhost.credentials_lookup import credentials_lookup
 from bmo.controllers.bmceventsubscription import setup as bmceventsubscription
 from bmo.controllers.dataimage import setup as dataimage
 from bmo.controllers.hostfirmwarecomponents import setup as hostfirmwarecomponents
@@ -41,6 +43,7 @@ from bmo.runtime.manager import Manager, RateLimitedApiClient
 from bmo.runtime.settings import DEFAULT_METRICS_ADDR
 from bmo.settings import Settings, SettingsError
 from bmo.webhook import SchemaLookup, WebhookError, WebhookServer
+from bmo.webhook.config import CredentialsCheck, SecretLabels
 
 log = structlog.get_logger(__name__)
 
@@ -82,9 +85,11 @@ DESCRIPTION = f"""\
 Run the operator's manager: the BareMetalHost controller with its BareMetalHost and
 credentials-Secret informers, the HostFirmwareSettings and HostFirmwareComponents
 controllers, leader election (--enable-leader-election), /healthz and
-/readyz (--health-addr), Prometheus metrics (--metrics-addr, plain HTTP on {DEFAULT_METRICS_ADDR} by
-default), the validating webhook (HTTPS on --webhook-port, 0 disables; BareMetalHosts,
-HostFirmwareComponents, and HostFirmwareSettings against their FirmwareSchema) and graceful shutdown
+/readyz (--health-addr), Prometheus metrics (--metrics-addr, HTTPS on {DEFAULT_METRICS_ADDR} by
+default, each scrape's bearer token checked with a TokenReview and a SubjectAccessReview;
+--metrics-insecure for plain HTTP on a loopback address), the validating webhook (HTTPS on
+--webhook-port, 0 disables; BareMetalHosts, HostFirmwareComponents, and HostFirmwareSettings
+against their FirmwareSchema) and graceful shutdown
 on SIGTERM.
 
 Provisioners (--provisioner):
@@ -96,6 +101,10 @@ Provisioners (--provisioner):
 
 Use --kube-url http://127.0.0.1:PORT to run against the local Kubernetes API emulator, and
 --development-drivers to accept development-only BMC addresses such as fake://.
+
+BMO_BMC_CREDENTIALS_LABEL=KEY=VALUE (e.g. metal3.io/bmc-credentials=true) restricts BMC
+credentials to Secrets carrying that label, at admission and in the controller (see
+docs/security.md).
 
 Environment (flags win): WATCH_NAMESPACE, POD_NAMESPACE, POD_NAME (the events'
 reportingInstance), BMO_CONCURRENCY, LEASE_DURATION_SECONDS, RENEW_DEADLINE_SECONDS,
@@ -124,11 +133,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         api_client = build_api_client(settings, os.environ)
         factory = build_provisioner_factory(settings)
-        webhook = build_webhook(settings)
+        manager = build_manager(settings, api_client, provisioner_factory=factory)
+        webhook = build_webhook(settings, secret_labels=credentials_lookup(manager, settings))
     except (SettingsError, WebhookError) as exc:
         log.error("cannot configure the operator", error=str(exc))
         return EXIT_USAGE
-    manager = build_manager(settings, api_client, provisioner_factory=factory)
     if webhook is not None:
         webhook.schema_lookup = firmware_schema_lookup(manager)
     stop = threading.Event()
@@ -186,10 +195,21 @@ def firmware_schema_lookup(manager: Manager) -> SchemaLookup:
     return lookup
 
 
-def build_webhook(settings: Settings) -> WebhookServer | None:
+def build_webhook(
+    settings: Settings, *, secret_labels: SecretLabels | None = None
+) -> WebhookServer | None:
     """The webhook server unless ``--webhook-port 0`` turned it off (on every replica: the
-    API server may call any of them, leader or not)."""
-    return None if settings.webhook is None else WebhookServer(settings.webhook)
+    API server may call any of them, leader or not). ``secret_labels`` feeds the opt-in
+    credentials policy (``BMO_BMC_CREDENTIALS_LABEL``)."""
+    if settings.webhook is None:
+        return None
+    config = settings.webhook
+    if secret_labels is not None:
+        config = dataclasses.replace(
+            config,
+            credentials=CredentialsCheck(settings.controller.credentials_policy, secret_labels),
+        )
+    return WebhookServer(config, tls_policy=settings.manager.tls)
 
 
 def build_provisioner_factory(settings: Settings) -> ProvisionerFactory:
@@ -239,7 +259,9 @@ def build_api_client(settings: Settings, environ: Mapping[str, str]) -> RateLimi
                     "--kube-url URL (e.g. the local emulator)"
                 ) from None
             _load_kubeconfig(path.split(os.pathsep)[0], configuration)
-    return RateLimitedApiClient(configuration, qps=kube.qps, burst=kube.burst)
+    return RateLimitedApiClient(
+        configuration, qps=kube.qps, burst=kube.burst, request_timeout=kube.request_timeout
+    )
 
 
 def _load_kubeconfig(path: str, configuration: k8s.Configuration) -> None:

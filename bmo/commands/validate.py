@@ -17,7 +17,9 @@ kind, reporting every problem as ``FILE: KIND NAMESPACE/NAME: FIELD: MESSAGE``:
   (upstream has no webhook for them).
 
 Other kinds are skipped. Exit status: 0 all valid, 1 problems found, 2 a file could not be
-read or parsed.
+read or parsed (missing, not UTF-8, not YAML, or beyond the decoder's limits on nesting and
+number size). It never ends in a traceback: input bmo cannot check is reported as
+unreadable, naming the file.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from bmo.api.bmceventsubscription import (
 )
 from bmo.api.constants import BMH_KIND, GROUP_VERSION, HARDWARE_DATA_KIND
 from bmo.api.dataimage import DATA_IMAGE_KIND, DataImage, validate_data_image
-from bmo.api.errors import DecodeError
+from bmo.api.errors import APIError, DecodeError
 from bmo.api.firmware import (
     FIRMWARE_SCHEMA_KIND,
     HFC_KIND,
@@ -63,6 +65,13 @@ _T = TypeVar("_T")
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_UNREADABLE = 2
+
+EXIT_CODES_HELP = """exit status:
+  0  every object is valid
+  1  at least one object is invalid (each problem printed as
+     FILE: KIND NAMESPACE/NAME: FIELD: MESSAGE)
+  2  a file could not be read or parsed (missing, not UTF-8, not YAML, nested
+     too deeply, numbers with thousands of digits)"""
 
 #: Every kind bmo ships a CRD for, in the order the summary lists them.
 KINDS: Final = (
@@ -101,6 +110,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         description="Check BareMetalHost and the other metal3.io manifests against their CRD "
         "schema and the webhook rules. FILE may be '-' for standard input; files may hold "
         "several documents.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("files", nargs="+", metavar="FILE")
     parser.add_argument(
@@ -267,7 +278,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             name = str(metadata.get("name", ""))
             if kind == "Secret" and document.get("apiVersion") == "v1":
                 secrets.add((namespace, name))
-            elif kind in _RULES:
+            elif isinstance(kind, str) and kind in _RULES:
                 checked.append(_Document(path, namespace, name, document))
     schemas = [
         (doc, schema)
@@ -282,11 +293,19 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     for doc in checked:
         kind = str(doc.body.get("kind"))
         counts[kind] = counts.get(kind, 0) + 1
-        problems.extend(_check(doc, context))
-        if kind == BMH_KIND:
-            host = _decode(BareMetalHost.from_dict, doc.body)
-            if host is not None and host.spec.bmc.credentials_name:
-                wanted.append((doc.namespace, host.spec.bmc.credentials_name))
+        try:
+            problems.extend(_check(doc, context))
+            host = _decode(BareMetalHost.from_dict, doc.body) if kind == BMH_KIND else None
+        except (RecursionError, ValueError, TypeError, APIError) as exc:
+            # A shape no check foresaw: say where, never a traceback (or a value).
+            print(
+                f"bmo validate: {doc.path}: cannot check {kind} {doc.namespace}/{doc.name}: "
+                f"{type(exc).__name__}",
+                file=err,
+            )
+            return EXIT_UNREADABLE
+        if host is not None and host.spec.bmc.credentials_name:
+            wanted.append((doc.namespace, host.spec.bmc.credentials_name))
     for line in problems:
         print(line, file=out)
     summary = _summary(counts) or "0 BareMetalHost(s)"

@@ -122,7 +122,7 @@ class IronicConfig:
         endpoint = _endpoint(environ)
         auth_root = _get(environ, "METAL3_AUTH_ROOT_DIR") or DEFAULT_AUTH_ROOT
         tls = TLSConfig(
-            ca_file=_existing_file(environ, "IRONIC_CACERT_FILE", DEFAULT_CA_FILE),
+            ca_file=_ca_file(environ),
             client_cert_file=_existing_file(
                 environ, "IRONIC_CLIENT_CERT_FILE", DEFAULT_CLIENT_CERT_FILE
             ),
@@ -225,6 +225,34 @@ def _auth(auth_root: str) -> BasicAuth | None:
                 f"{auth_root}): write the {key} there, or remove {directory} to use no auth"
             )
     return BasicAuth(username=values["username"], password=values["password"])
+
+
+def _ca_file(environ: Mapping[str, str]) -> str | None:
+    """The CA bundle: the default path only when it exists, but a path the operator set
+    must exist - silently dropping it would trust the system CAs instead of the one meant
+    (upstream ``clients/client.go`` ignores a missing file; bmo refuses to start)."""
+    explicit = _get(environ, "IRONIC_CACERT_FILE")
+    if not explicit:
+        return _existing_file(environ, "IRONIC_CACERT_FILE", DEFAULT_CA_FILE)
+    if not os.path.isfile(explicit):
+        raise IronicConfigError(
+            f"IRONIC_CACERT_FILE={explicit!r} does not exist or is not a file: mount the CA "
+            "certificate there, or unset IRONIC_CACERT_FILE to use the default "
+            f"{DEFAULT_CA_FILE} when present"
+        )
+    return explicit
+
+
+def plaintext_credentials_warning(config: IronicConfig) -> str | None:
+    """Why ``config`` sends HTTP basic credentials where anyone on the path can read them,
+    or ``None``: credentials over ``http://`` travel in clear (base64 is no encryption)."""
+    if config.auth is None or not config.endpoint.lower().startswith("http://"):
+        return None
+    return (
+        f"HTTP basic credentials for Ironic are sent unencrypted to {config.endpoint}: "
+        "anyone on the network path can read them; use an https:// IRONIC_ENDPOINT "
+        "(with IRONIC_CACERT_FILE)"
+    )
 
 
 def _existing_file(environ: Mapping[str, str], name: str, default: str) -> str | None:

@@ -7,14 +7,35 @@ HTTP basic auth, TLS with an optional CA, client certificate and SAN check) and
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import structlog
 from keystoneauth1.session import TCPKeepAliveAdapter
 from openstack import connection as sdk_connection
 
-from bmo.ironic.config import IronicConfig
+from bmo.ironic.config import IronicConfig, plaintext_credentials_warning
 
-__all__ = ["build_connection"]
+__all__ = ["build_connection", "warn_plaintext_credentials"]
+
+log = structlog.get_logger(__name__)
+
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def warn_plaintext_credentials(config: IronicConfig) -> bool:
+    """Log, once per process and endpoint, that basic credentials go to Ironic over plain
+    HTTP; returns whether it logged now."""
+    message = plaintext_credentials_warning(config)
+    if message is None:
+        return False
+    with _warned_lock:
+        if config.endpoint in _warned:
+            return False
+        _warned.add(config.endpoint)
+    log.warning(message, endpoint=config.endpoint)
+    return True
 
 
 class _NoHostnameCheckAdapter(TCPKeepAliveAdapter):
@@ -34,6 +55,7 @@ def build_connection(config: IronicConfig) -> sdk_connection.Connection:
     Status-code and connect retries of the SDK/keystoneauth are zeroed: retries happen in
     :mod:`bmo.ironic.retry`, with a budget that fits a reconcile.
     """
+    warn_plaintext_credentials(config)
     kwargs: dict[str, Any] = {
         "app_name": "bmo",
         "baremetal_endpoint_override": config.api_url,

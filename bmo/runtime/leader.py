@@ -12,6 +12,11 @@ is exactly the race the Go operator avoids this way). The protocol:
 * The leader renews every ``retry_period``; if it cannot renew for ``renew_deadline`` it
   stops leading *before* anyone else can take the lease (``renew_deadline`` <
   ``lease_duration``), so there is never a moment with two leaders.
+* A stalled API server must not stretch that: every Lease call carries a request timeout
+  bounded by the time left before the renew deadline (client-go ``renew`` runs
+  ``tryAcquireOrRenew`` under a context with ``RenewDeadline``), and a watchdog ends
+  leadership at the deadline even if a call hangs anyway; :meth:`LeaderElector.is_leader`
+  answers from the deadline itself, so it turns false the instant the deadline passes.
 * On a clean shutdown it releases the lease (``holderIdentity`` cleared,
   ``leaseDurationSeconds`` 1, like ``ReleaseOnCancel``) so a successor takes over at once.
 """
@@ -41,6 +46,8 @@ from bmo.runtime.settings import (
 log = structlog.get_logger(__name__)
 
 JITTER_FACTOR = 1.2
+MIN_CALL_TIMEOUT = 0.05
+"""A Lease call never gets less than this (seconds): a zero timeout means "none" to urllib3."""
 
 
 def default_identity() -> str:
@@ -127,6 +134,9 @@ class LeaderElector:
         self._observed_rv = ""
         self._observed_time = 0.0
         self._leading = False
+        self._renewed_at = 0.0
+        self._watchdog_armed = False
+        self._state_lock = threading.RLock()
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._log = log.bind(lease=f"{config.namespace}/{config.name}", identity=config.identity)
@@ -134,7 +144,15 @@ class LeaderElector:
     # -- state -------------------------------------------------------------------------
 
     def is_leader(self) -> bool:
-        return self._leading
+        """True while we hold the lease and the renew deadline has not passed: never true
+        after the moment another candidate could take the lease."""
+        with self._state_lock:
+            if not self._leading:
+                return False
+            return not (self._watchdog_armed and self._deadline_passed())
+
+    def _deadline_passed(self) -> bool:
+        return self.clock.now() >= self._renewed_at + self.config.renew_deadline
 
     def observed_holder(self) -> str:
         return self._observed.holder if self._observed else ""
@@ -148,7 +166,16 @@ class LeaderElector:
         threading.Thread(target=self._wake_on_stop, name="leader-stop", daemon=True).start()
         if not self._acquire():
             return
-        self._renew_loop()
+        with self._state_lock:
+            self._watchdog_armed = True
+        threading.Thread(target=self._watchdog, name="leader-watchdog", daemon=True).start()
+        try:
+            self._renew_loop()
+        finally:
+            with self._state_lock:
+                self._watchdog_armed = False
+            with self._cond:
+                self._cond.notify_all()
         if self._stop.is_set() and self._leading and self.config.release_on_cancel:
             self.release()
         if self._leading:
@@ -166,21 +193,45 @@ class LeaderElector:
         return False
 
     def _renew_loop(self) -> None:
-        last_renew = self.clock.now()
         while self._sleep(self.config.retry_period):
             if self.try_acquire_or_renew():
-                last_renew = self.clock.now()
                 continue
             if not self._leading:
                 self._log.error("leader lease lost: another candidate holds it")
                 return
-            if self.clock.now() - last_renew >= self.config.renew_deadline:
-                self._log.error(
-                    "leader lease lost: not renewed within the renew deadline",
-                    renew_deadline=self.config.renew_deadline,
-                )
-                self._set_leading(False)
+            if self._deadline_passed():
+                self._expire()
                 return
+
+    def _expire(self) -> None:
+        with self._state_lock:
+            if not self._leading:
+                return
+            self._log.error(
+                "leader lease lost: not renewed within the renew deadline",
+                renew_deadline=self.config.renew_deadline,
+            )
+            self._set_leading(False)
+
+    def _watchdog(self) -> None:
+        """End leadership at the renew deadline even while a renewal hangs (a request
+        timeout bounds each call, but nothing else may be trusted with split brain)."""
+        with self._cond:
+            while self._watchdog_armed and self._leading:
+                remaining = self._renewed_at + self.config.renew_deadline - self.clock.now()
+                if remaining <= 0:
+                    break
+                self.clock.wait(self._cond, remaining)
+        if self._watchdog_armed:
+            self._expire()
+
+    def _call_timeout(self) -> float:
+        """The request timeout for the next Lease call: what is left before the renew
+        deadline while leading, the renew deadline itself while acquiring."""
+        if self._leading:
+            left = self._renewed_at + self.config.renew_deadline - self.clock.now()
+            return max(MIN_CALL_TIMEOUT, min(left, self.config.renew_deadline))
+        return self.config.renew_deadline
 
     def _sleep(self, seconds: float) -> bool:
         deadline = self.clock.now() + seconds
@@ -198,10 +249,14 @@ class LeaderElector:
             self._cond.notify_all()
 
     def _set_leading(self, leading: bool) -> None:
-        if leading == self._leading:
-            return
-        self._leading = leading
-        callback = self._on_started if leading else self._on_stopped
+        with self._state_lock:
+            if leading == self._leading:
+                return
+            self._leading = leading
+            callback = self._on_started if leading else self._on_stopped
+        if leading:
+            with self._cond:
+                self._cond.notify_all()  # re-arms the watchdog for the new deadline
         if callback is not None:
             try:
                 callback()
@@ -297,7 +352,9 @@ class LeaderElector:
         return self._observed_time + duration > self.clock.now()
 
     def _read(self) -> k8s.V1Lease:
-        return self._api.read_namespaced_lease(self.config.name, self.config.namespace)
+        return self._api.read_namespaced_lease(
+            self.config.name, self.config.namespace, _request_timeout=self._call_timeout()
+        )
 
     def _write(
         self, lease: k8s.V1Lease | None, record: LeaseRecord, *, acquiring: bool = True
@@ -312,7 +369,9 @@ class LeaderElector:
                     ),
                     spec=record.to_spec(),
                 )
-                written = self._api.create_namespaced_lease(self.config.namespace, body)
+                written = self._api.create_namespaced_lease(
+                    self.config.namespace, body, _request_timeout=self._call_timeout()
+                )
             else:
                 body = k8s.V1Lease(
                     api_version="coordination.k8s.io/v1",
@@ -322,7 +381,10 @@ class LeaderElector:
                     spec=record.to_spec(),
                 )
                 written = self._api.replace_namespaced_lease(
-                    self.config.name, self.config.namespace, body
+                    self.config.name,
+                    self.config.namespace,
+                    body,
+                    _request_timeout=self._call_timeout(),
                 )
         except k8s.ApiException as exc:
             level = "info" if is_conflict(exc) else "warning"
@@ -336,7 +398,13 @@ class LeaderElector:
         meta = written.metadata
         self._observed_rv = (meta.resource_version if meta else None) or ""
         if acquiring:
-            self._set_leading(True)
+            with self._state_lock:
+                if self._leading and self._watchdog_armed and self._deadline_passed():
+                    # The write landed after our deadline: another candidate may already
+                    # lead; never resurrect (client-go stops at RenewDeadline).
+                    return False
+                self._renewed_at = self._observed_time
+                self._set_leading(True)
         return True
 
 

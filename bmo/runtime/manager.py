@@ -20,6 +20,7 @@ knows no kind: it runs whatever was registered (controller-runtime ``pkg/manager
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -27,7 +28,9 @@ from typing import Any
 
 import structlog
 from kubernetes import client as k8s
+from urllib3.util.retry import Retry
 
+from bmo.runtime.authfilter import DelegatingAuthorizer
 from bmo.runtime.cache import IndexFunc
 from bmo.runtime.clock import Clock, RealClock
 from bmo.runtime.controller import Controller
@@ -36,10 +39,13 @@ from bmo.runtime.informer import Informer, Resource
 from bmo.runtime.leader import LeaderElector, LeaseConfig, default_identity
 from bmo.runtime.ratelimit import BucketRateLimiter
 from bmo.runtime.registry import REGISTRY
+from bmo.runtime.selfsigned import self_signed_context
 from bmo.runtime.settings import (
     DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT,
     DEFAULT_KUBE_BURST,
+    DEFAULT_KUBE_CONNECT_TIMEOUT,
     DEFAULT_KUBE_QPS,
+    DEFAULT_KUBE_REQUEST_TIMEOUT,
     LeaderElectionSettings,
     ManagerSettings,
 )
@@ -52,10 +58,16 @@ EXIT_LEADERSHIP_LOST = 1
 
 class RateLimitedApiClient(k8s.ApiClient):
     """An ``ApiClient`` whose every request first takes a token from a shared bucket
-    (``--kube-api-qps`` / ``--kube-api-burst``), like client-go's ``rest.Config`` limiter.
+    (``--kube-api-qps`` / ``--kube-api-burst``), like client-go's ``rest.Config`` limiter,
+    and carries a request timeout (client-go ``rest.Config.Timeout``).
 
     The Python client has no limiter of its own; without one a burst of failing reconciles
     can flood the API server. A watch costs one token when it starts.
+
+    The timeout is set here, once, so no call site can forget it: a call that passes its own
+    ``_request_timeout`` (a watch: server-side ``timeoutSeconds`` plus a read margin; a Lease
+    call bounded by the renew deadline) keeps it, every other call - writes, Secret and
+    HardwareData reads, relists - gets ``(connect_timeout, request_timeout)``.
     """
 
     def __init__(
@@ -65,12 +77,27 @@ class RateLimitedApiClient(k8s.ApiClient):
         qps: float = DEFAULT_KUBE_QPS,
         burst: int = DEFAULT_KUBE_BURST,
         clock: Clock | None = None,
+        request_timeout: float = DEFAULT_KUBE_REQUEST_TIMEOUT,
+        connect_timeout: float = DEFAULT_KUBE_CONNECT_TIMEOUT,
     ) -> None:
+        if not request_timeout > 0 or not connect_timeout > 0:
+            raise ValueError("Kubernetes API timeouts must be positive")
+        if configuration is None:
+            configuration = k8s.Configuration.get_default_copy()
+        if configuration.retries is None:
+            # urllib3 retries an idempotent call 3 times on a read timeout: a stalled server
+            # would hold a GET four times the timeout. Connection failures are still retried;
+            # a timed-out read is the caller's (the work queue's) to retry, with backoff.
+            configuration.retries = Retry(total=3, read=0, redirect=0)
         super().__init__(configuration)
         self._clock: Clock = clock if clock is not None else RealClock()
         self._bucket = BucketRateLimiter(qps=qps, burst=burst, clock=self._clock)
+        self.request_timeout = request_timeout
+        self.connect_timeout = min(connect_timeout, request_timeout)
 
     def call_api(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("_request_timeout") is None:
+            kwargs["_request_timeout"] = (self.connect_timeout, self.request_timeout)
         self._clock.sleep(self._bucket.when("kube-api"))
         return super().call_api(*args, **kwargs)
 
@@ -276,8 +303,21 @@ class Manager:
         self.health_endpoint.start()
         if self.settings.metrics_addr is not None:
             maddr = self.settings.metrics_addr
+            tls: Callable[[], ssl.SSLContext] | None = None
+            authorize: DelegatingAuthorizer | None = None
+            if self.settings.metrics_secure:
+                # controller-runtime pkg/metrics/server/server.go Start: SecureServing with
+                # no CertDir serves a self-signed certificate; FilterProvider vets each scrape.
+                context = self_signed_context(policy=self.settings.tls)
+                tls = lambda: context  # noqa: E731 - the same context for every connection
+                authorize = DelegatingAuthorizer(self.api_client, clock=self.clock)
             self.metrics_endpoint = HttpEndpoint(
-                maddr.host, maddr.port, {"/metrics": metrics_route(REGISTRY)}, name="metrics"
+                maddr.host,
+                maddr.port,
+                {"/metrics": metrics_route(REGISTRY)},
+                name="metrics",
+                tls=tls,
+                authorize=authorize,
             )
             self.metrics_endpoint.start()
 

@@ -9,14 +9,18 @@ them and validates them, once, at start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ipaddress
+from dataclasses import dataclass, field
 from typing import Final
+
+from bmo.tlspolicy import TLSPolicy
 
 __all__ = [
     "DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT",
     "DEFAULT_HEALTH_ADDR",
     "DEFAULT_KUBE_BURST",
     "DEFAULT_KUBE_QPS",
+    "DEFAULT_KUBE_REQUEST_TIMEOUT",
     "DEFAULT_LEASE_DURATION",
     "DEFAULT_METRICS_ADDR",
     "DEFAULT_RENEW_DEADLINE",
@@ -26,6 +30,7 @@ __all__ = [
     "KubeSettings",
     "LeaderElectionSettings",
     "ManagerSettings",
+    "is_loopback",
 ]
 
 
@@ -47,6 +52,13 @@ DEFAULT_KUBE_QPS: Final = 20.0
 DEFAULT_KUBE_BURST: Final = 30
 """Kubernetes API request burst (the Go operator's ``main.go`` default)."""
 
+DEFAULT_KUBE_REQUEST_TIMEOUT: Final = 60.0
+"""Seconds any one non-watch Kubernetes API call may take before the client gives up: the
+API server's own ``--request-timeout`` default (1 min), past which it answers 504 anyway.
+Without it a hung connection pins a worker, or freezes a cache mid-relist, forever."""
+DEFAULT_KUBE_CONNECT_TIMEOUT: Final = 10.0
+"""Seconds to establish the connection (TCP and TLS) before a call fails."""
+
 DEFAULT_LEASE_DURATION: Final = 15.0
 """controller-runtime ``pkg/manager/internal.go`` ``defaultLeaseDuration``."""
 DEFAULT_RENEW_DEADLINE: Final = 10.0
@@ -56,10 +68,11 @@ DEFAULT_RETRY_PERIOD: Final = 2.0
 
 DEFAULT_HEALTH_ADDR: Final = Address("", 9440)
 """Where ``/healthz`` and ``/readyz`` listen (the Go operator's ``main.go`` ``-health-addr``)."""
-DEFAULT_METRICS_ADDR: Final = Address("127.0.0.1", 8080)
-"""Plain HTTP on loopback. Upstream serves HTTPS with authn on ``:8443``; bmo does not
-implement that filter, so it binds loopback by default and a deployment exposes metrics
-deliberately (``--metrics-addr :8080``) behind its own network policy."""
+DEFAULT_METRICS_ADDR: Final = Address("", 8443)
+"""HTTPS with TokenReview + SubjectAccessReview, as upstream ``main.go`` serves metrics
+(``metricsserver.Options{SecureServing: true, FilterProvider:
+filters.WithAuthenticationAndAuthorization}`` on ``:8443``). Plain HTTP is for development
+and only on a loopback address (``ManagerSettings.metrics_secure`` false)."""
 
 DEFAULT_SYNC_PERIOD: Final = 10 * 60 * 60.0
 """controller-runtime ``pkg/cache/cache.go`` ``defaultSyncPeriod`` (10 h): how often an
@@ -77,6 +90,7 @@ class KubeSettings:
     url: str | None = None
     qps: float = DEFAULT_KUBE_QPS
     burst: int = DEFAULT_KUBE_BURST
+    request_timeout: float = DEFAULT_KUBE_REQUEST_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -100,9 +114,32 @@ class ManagerSettings:
     """What the manager serves and watches: controller-runtime's ``manager.Options``.
 
     ``namespaces`` empty means cluster-wide (the cache's ``DefaultNamespaces``);
-    ``metrics_addr`` ``None`` disables the metrics endpoint.
+    ``metrics_addr`` ``None`` disables the metrics endpoint; ``metrics_secure`` false serves
+    it as plain HTTP without authentication, which is refused unless it binds loopback.
+    ``tls`` is the TLS policy of the metrics server.
     """
 
     namespaces: tuple[str, ...] = ()
     health_addr: Address = DEFAULT_HEALTH_ADDR
     metrics_addr: Address | None = DEFAULT_METRICS_ADDR
+    metrics_secure: bool = True
+    tls: TLSPolicy = field(default_factory=TLSPolicy)
+
+    def __post_init__(self) -> None:
+        addr = self.metrics_addr
+        if addr is not None and not self.metrics_secure and not is_loopback(addr.host):
+            raise ValueError(
+                f"metrics on {addr} as plain HTTP would serve them unauthenticated to the "
+                "network: bind a loopback address (e.g. 127.0.0.1:8080) for development, or "
+                "serve HTTPS with TokenReview/SubjectAccessReview (the default, :8443)"
+            )
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ::1; an empty host (every interface) is not."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -32,7 +32,9 @@ from bmo.api.bmceventsubscription import (
 from bmo.api.dataimage import DATA_IMAGE_KIND, DataImage, validate_data_image
 from bmo.api.errors import APIError
 from bmo.api.host import BareMetalHost
+from bmo.api.safejson import JSONLimitError, loads
 from bmo.api.validation import ValidationProblem, validate_create, validate_update
+from bmo.webhook.config import CredentialsCheck
 from bmo.webhook.errors import MalformedReviewError
 
 log = structlog.get_logger(__name__)
@@ -136,7 +138,9 @@ def parse_review(body: bytes) -> AdmissionRequest:
     if not body:
         raise MalformedReviewError("request body is empty: expected an AdmissionReview")
     try:
-        document = json.loads(body)
+        document = loads(body, what="request body")
+    except JSONLimitError as exc:
+        raise MalformedReviewError(f"{exc}: expected an AdmissionReview") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedReviewError(
             f"request body is not valid JSON ({_json_error_position(exc)}): "
@@ -223,7 +227,11 @@ def is_baremetalhost(kind: GroupVersionKind) -> bool:
 
 
 def decide(
-    request: AdmissionRequest, *, allow_development: bool = False, kind: str = BMH_KIND
+    request: AdmissionRequest,
+    *,
+    allow_development: bool = False,
+    kind: str = BMH_KIND,
+    credentials: CredentialsCheck | None = None,
 ) -> Decision:
     """Validate a CREATE or UPDATE of ``kind`` with the upstream rules.
 
@@ -231,7 +239,8 @@ def decide(
     ``internal/webhooks/metal3.io/v1alpha1/baremetalhost_webhook.go``,
     ``dataimage_webhook.go`` (create and update both run ``validateDataImage``) and
     ``bmceventsubscription_webhook.go`` (create runs ``validateSubscription``; update only
-    refuses a changed spec).
+    refuses a changed spec). For BareMetalHosts, ``credentials`` adds bmo's opt-in
+    credentials policy, on create and whenever ``spec.bmc.credentialsName`` changes.
 
     Everything else is allowed: DELETE and CONNECT (every ``ValidateDelete`` accepts
     everything), and other kinds than the one this path validates.
@@ -245,8 +254,12 @@ def decide(
         return Decision.allow()
     if request.operation not in (CREATE, UPDATE):
         return Decision.errored(400, f'unknown operation "{request.operation}"')
+    if request.operation == UPDATE and _metadata_only_update_while_deleting(request):
+        return Decision.allow()
     try:
         problems = rules(request, allow_development)
+        if credentials is not None and kind == BMH_KIND:
+            problems = [*problems, *_credentials_problems(credentials, request)]
     except _UndecodableError as exc:
         return Decision.errored(400, str(exc))
     except Exception as exc:  # a bug in a rule must not take the server down
@@ -294,6 +307,49 @@ _RULES: dict[str, Callable[[AdmissionRequest, bool], list[ValidationProblem]]] =
     DATA_IMAGE_KIND: _data_image_rules,
     BMC_EVENT_SUBSCRIPTION_KIND: _subscription_rules,
 }
+
+
+def _credentials_problems(
+    check: CredentialsCheck, request: AdmissionRequest
+) -> list[ValidationProblem]:
+    new = _decode(request, request.object, "object", BMH_KIND, BareMetalHost.from_dict)
+    old = (
+        _decode(request, request.old_object, "oldObject", BMH_KIND, BareMetalHost.from_dict)
+        if request.operation == UPDATE
+        else None
+    )
+    name = new.spec.bmc.credentials_name
+    if not check.policy.enabled or not name:
+        return []
+    if old is not None and old.spec.bmc.credentials_name == name:
+        return []  # checked when it was set; a later label change must not freeze the host
+    labels = check.labels(new.namespace, name)
+    if labels is None:
+        return []  # no such Secret (yet): the controller checks it before using it
+    problem = check.policy.problem(new.namespace, name, labels)
+    return [] if problem is None else [ValidationProblem("spec.bmc.credentialsName", problem)]
+
+
+_NOT_CONTENT = frozenset({"metadata", "status"})
+
+
+def _metadata_only_update_while_deleting(request: AdmissionRequest) -> bool:
+    """An UPDATE that only touches the metadata of an object already being deleted.
+
+    Removing finalizers is how a deletion completes; refusing it because the object (or a
+    newer rule) fails validation would keep the object forever. Go's webhook has no such
+    case because its rules happen to pass on such objects; bmo makes the guarantee explicit.
+    """
+    new, old = request.object, request.old_object
+    if new is None or old is None:
+        return False
+    old_meta, new_meta = old.get("metadata"), new.get("metadata")
+    if not isinstance(old_meta, dict) or not isinstance(new_meta, dict):
+        return False
+    if not old_meta.get("deletionTimestamp") or not new_meta.get("deletionTimestamp"):
+        return False
+    content = {key: value for key, value in new.items() if key not in _NOT_CONTENT}
+    return content == {key: value for key, value in old.items() if key not in _NOT_CONTENT}
 
 
 class _UndecodableError(Exception):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import structlog
 
+from bmo.tlspolicy import TLSPolicy
 from bmo.webhook.errors import CertificateError
 
 log = structlog.get_logger(__name__)
@@ -37,8 +38,10 @@ class CertificateReloader:
         *,
         min_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
         max_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_3,
+        policy: TLSPolicy | None = None,
     ) -> None:
         self.cert_file = cert_file
+        self.policy = policy
         self.key_file = key_file
         self.min_version = min_version
         self.max_version = max_version
@@ -121,6 +124,9 @@ class CertificateReloader:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = self.min_version
         context.maximum_version = self.max_version
+        if self.policy is not None:
+            # Cipher suites and curve (-tls-cipher-suites, -tls-curve-preferences).
+            self.policy.apply(context)
         context.set_alpn_protocols(ALPN_PROTOCOLS)
         try:
             context.load_cert_chain(self.cert_file, self.key_file)

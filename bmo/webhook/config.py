@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import ssl
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
+from bmo.api.secretpolicy import CredentialsSecretPolicy
 from bmo.webhook.errors import WebhookConfigError
 
 DEFAULT_PORT = 9443
@@ -38,6 +40,20 @@ TLS_VERSIONS: dict[str, ssl.TLSVersion] = {
 """The Go operator accepts exactly these; older protocols are not offered at all."""
 
 
+SecretLabels = Callable[[str, str], Mapping[str, str] | None]
+"""The labels of Secret ``(namespace, name)``, ``None`` when it does not exist. The webhook
+has no Kubernetes client: ``bmo run`` injects one fed from a Secret cache."""
+
+
+@dataclass(frozen=True)
+class CredentialsCheck:
+    """bmo's opt-in credentials policy and how to read a Secret's labels (see
+    :mod:`bmo.api.secretpolicy` for the threat it closes)."""
+
+    policy: CredentialsSecretPolicy
+    labels: SecretLabels
+
+
 @dataclass(frozen=True)
 class WebhookConfig:
     """How the webhook server listens and what it serves.
@@ -55,6 +71,7 @@ class WebhookConfig:
     tls_max_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_3
     allow_development: bool = False
     idle_timeout: float = 60.0
+    credentials: CredentialsCheck | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

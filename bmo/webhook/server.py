@@ -1,10 +1,13 @@
 """The HTTPS server the API server calls for BareMetalHost admission.
 
-Threaded, one thread per connection, HTTP/1.1 keep-alive (the API server reuses its
-connections). The listening socket is plain TCP; each accepted connection is wrapped with
-the *current* TLS context (see :mod:`bmo.webhook.certs`), so a rotated certificate is used
-from the next handshake on without a restart. The handshake runs in the connection's own
-thread, so a slow or silent client cannot stall the accept loop.
+HTTP/1.1 keep-alive (the API server reuses its connections). The listening socket is plain
+TCP; each accepted connection is wrapped with the *current* TLS context (see
+:mod:`bmo.webhook.certs`), so a rotated certificate is used from the next handshake on
+without a restart. Accepted connections go through a :class:`~bmo.httpgate.ConnectionGate`:
+silent ones hold no thread, at most ``max_active`` connections are served at once, and the
+handshake and each request must complete within the request deadline - so no number of
+slow or silent clients can exhaust memory or starve the API server's own reviews (with
+``failurePolicy: Fail`` a starved webhook would deny every BareMetalHost change).
 
 If the certificate is not there yet the server listens anyway and closes connections until
 it appears; :meth:`WebhookServer.ready` stays false meanwhile, so ``/readyz`` keeps the pod
@@ -13,11 +16,9 @@ out of the Service instead of the process crash-looping while cert-manager catch
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import socketserver
-import ssl
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
@@ -26,6 +27,8 @@ from typing import Any
 
 import structlog
 
+from bmo.httpgate import ConnectionGate, GatedRequestHandler, GateLimits
+from bmo.tlspolicy import TLSPolicy
 from bmo.webhook.admission import (
     ADMISSION_API_VERSIONS,
     AdmissionRequest,
@@ -47,10 +50,10 @@ from bmo.webhook.firmware import (
 
 log = structlog.get_logger(__name__)
 
-Decider = Callable[[AdmissionRequest], Decision]
-
 MAX_REQUEST_BYTES = 7 * 1024 * 1024
 """controller-runtime's limit; a BareMetalHost is a few KiB."""
+
+Decider = Callable[[AdmissionRequest], Decision]
 
 HANDSHAKE_TIMEOUT = 10.0
 JSON_CONTENT_TYPE = "application/json"
@@ -63,8 +66,16 @@ class WebhookServer:
     connection and joins their threads. ``ready()`` is the ``/readyz`` check.
     """
 
-    def __init__(self, config: WebhookConfig, *, schema_lookup: SchemaLookup | None = None) -> None:
+    def __init__(
+        self,
+        config: WebhookConfig,
+        *,
+        limits: GateLimits | None = None,
+        tls_policy: TLSPolicy | None = None,
+        schema_lookup: SchemaLookup | None = None,
+    ) -> None:
         self.config = config
+        self.limits = limits or GateLimits()
         #: FirmwareSchemas by ``(namespace, name)``, for HostFirmwareSettings admission.
         self.schema_lookup = schema_lookup
         cert_dir = Path(config.cert_dir)
@@ -73,6 +84,7 @@ class WebhookServer:
             cert_dir / config.key_name,
             min_version=config.tls_min_version,
             max_version=config.tls_max_version,
+            policy=tls_policy,
         )
         self._server: _TLSServer | None = None
         self._thread: threading.Thread | None = None
@@ -82,9 +94,12 @@ class WebhookServer:
         """Path → decision, one per validated kind (controller-runtime registers one path
         per webhook on the same server)."""
         allow_development = self.config.allow_development
+        credentials = self.config.credentials
 
         def by_kind(kind: str) -> Decider:
-            return lambda r: decide(r, allow_development=allow_development, kind=kind)
+            return lambda r: decide(
+                r, allow_development=allow_development, kind=kind, credentials=credentials
+            )
 
         routes = {path: by_kind(kind) for path, kind in WEBHOOK_PATHS.items()}
         routes[HOSTFIRMWARECOMPONENTS_PATH] = decide_components
@@ -101,7 +116,7 @@ class WebhookServer:
                 raise ServerStartError("webhook server already started")
             self.certificates.context()  # load now when present, so ready() is true at once
             try:
-                server = _TLSServer(self.config, self.certificates, self._routes())
+                server = _TLSServer(self.config, self.certificates, self._routes(), self.limits)
             except OSError as exc:
                 where = f"{self.config.host or '*'}:{self.config.port}"
                 raise ServerStartError(
@@ -134,7 +149,7 @@ class WebhookServer:
             server.shutdown()
             thread.join()
         server.server_close()
-        server.close_connections()
+        server.gate.close()
         log.info("webhook server stopped")
 
     def __enter__(self) -> WebhookServer:
@@ -188,16 +203,15 @@ class _TLSServer(socketserver.TCPServer):
         config: WebhookConfig,
         certificates: CertificateReloader,
         routes: dict[str, Decider],
+        limits: GateLimits,
     ) -> None:
         self.config = config
         self.certificates = certificates
         self._dual_stack = not config.host and socket.has_dualstack_ipv6()
         self.address_family = _address_family(config.host, self._dual_stack)
         host = config.host or ("::" if self._dual_stack else "0.0.0.0")
-        self._connections: dict[socket.socket, threading.Thread] = {}
-        self._connections_lock = threading.Lock()
-        self._closing = False
         super().__init__((host, config.port), _make_handler(routes))
+        self.gate = ConnectionGate("webhook", self._serve_connection, limits)
 
     def server_bind(self) -> None:
         if self._dual_stack:
@@ -219,49 +233,22 @@ class _TLSServer(socketserver.TCPServer):
         return tls, address
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        thread = threading.Thread(
-            target=self._serve_connection,
-            args=(request, client_address),
-            name="webhook-connection",
-            daemon=True,
-        )
-        with self._connections_lock:
-            if self._closing:
-                self.shutdown_request(request)
-                return
-            self._connections[request] = thread
-        thread.start()
+        self.gate.admit(request, client_address)
 
-    def _serve_connection(self, request: ssl.SSLSocket, client_address: Any) -> None:
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
+        """On a gate thread, once the client has sent its first bytes: the handshake (under
+        the request deadline) and then HTTP until the connection ends."""
+        self.gate.arm(request)
+        request.settimeout(min(HANDSHAKE_TIMEOUT, self.gate.limits.request_timeout))
         try:
-            request.settimeout(HANDSHAKE_TIMEOUT)
-            try:
-                request.do_handshake()
-            except (OSError, ValueError) as exc:
-                log.debug("webhook TLS handshake failed", peer=str(client_address), error=str(exc))
-                return
-            request.settimeout(self.config.idle_timeout)
-            self.finish_request(request, client_address)
-        except Exception:
-            self.handle_error(request, client_address)
+            request.do_handshake()
+        except (OSError, ValueError) as exc:
+            log.debug("webhook TLS handshake failed", peer=str(client_address), error=str(exc))
+            return
         finally:
-            with self._connections_lock:
-                self._connections.pop(request, None)
-            self.shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.exception("webhook connection failed", peer=str(client_address))
-
-    def close_connections(self) -> None:
-        """Unblock every connection thread (idle keep-alive reads) and wait for them."""
-        with self._connections_lock:
-            self._closing = True
-            connections = list(self._connections.items())
-        for sock, _thread in connections:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        for _sock, thread in connections:
-            thread.join(timeout=HANDSHAKE_TIMEOUT)
+            self.gate.disarm(request)
+        request.settimeout(self.config.idle_timeout)
+        self.finish_request(request, client_address)
 
 
 def _address_family(host: str, dual_stack: bool) -> socket.AddressFamily:
@@ -271,7 +258,7 @@ def _address_family(host: str, dual_stack: bool) -> socket.AddressFamily:
 
 
 def _make_handler(routes: dict[str, Decider]) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(GatedRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "bmo-webhook"
         sys_version = ""
@@ -311,7 +298,7 @@ def _make_handler(routes: dict[str, Decider]) -> type[BaseHTTPRequestHandler]:
                     status=413,
                 )
                 return
-            body = self.rfile.read(length)
+            body = self.read_body(length)
             try:
                 request = parse_review(body)
             except MalformedReviewError as exc:
@@ -342,7 +329,7 @@ def _make_handler(routes: dict[str, Decider]) -> type[BaseHTTPRequestHandler]:
         def _drain_or_close(self) -> None:
             raw = self.headers.get("Content-Length", "")
             if raw.isdigit() and int(raw) <= MAX_REQUEST_BYTES:
-                self.rfile.read(int(raw))
+                self.read_body(int(raw))
             else:
                 self.close_connection = True
 

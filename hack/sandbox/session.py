@@ -275,6 +275,7 @@ class Sandbox:
             f"{LOOPBACK}:0",
             "--metrics-addr",
             f"{LOOPBACK}:{metrics_port}",
+            "--metrics-insecure",
             "--webhook-port",
             "0",
         ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ class RequestRecord(NamedTuple):
     path: str
     status: int
     query: str = ""
+    user_agent: str = ""
 
     @property
     def is_watch(self) -> bool:
@@ -95,6 +96,7 @@ class Faults:
         self._share_resource: str | None = None
         self._rng = random.Random(0)
         self._latency = 0.0
+        self._stalls: list[_Stall] = []
 
     # ---------------------------------------------------------------- what tests call
     def drop_watches(self, abrupt: bool = False, resource: str | None = None) -> int:
@@ -137,7 +139,31 @@ class Faults:
         with self._lock:
             self._latency = max(0.0, seconds)
 
+    def stall(
+        self,
+        path_contains: str | None = None,
+        method: str | None = None,
+        seconds: float = 60.0,
+        user_agent: str | None = None,
+    ) -> None:
+        """Hold matching requests (path contains ``path_contains``, HTTP ``method``) without
+        answering for up to ``seconds``, like an API server that accepted the connection and
+        hangs. ``user_agent`` limits the stall to one client (two replicas sharing one
+        emulator, one of them cut off). :meth:`clear` or :meth:`release_stalls` lets the held
+        requests go on."""
+        with self._lock:
+            self._stalls.append(
+                _Stall(path_contains, method.upper() if method else None, seconds, user_agent)
+            )
+
+    def release_stalls(self) -> None:
+        with self._lock:
+            stalls, self._stalls = self._stalls, []
+        for s in stalls:
+            s.released.set()
+
     def clear(self) -> None:
+        self.release_stalls()
         with self._lock:
             self._gone.clear()
             self._conflicts.clear()
@@ -158,6 +184,13 @@ class Faults:
     def delay(self) -> float:
         with self._lock:
             return self._latency
+
+    def hold(self, method: str, path: str, user_agent: str = "") -> None:
+        """Block the calling request thread while a matching stall is in force."""
+        with self._lock:
+            match = next((s for s in self._stalls if s.matches(method, path, user_agent)), None)
+        if match is not None:
+            match.released.wait(match.seconds)
 
     def take_gone(self, rt: ResourceType) -> bool:
         with self._lock:
@@ -181,6 +214,22 @@ class Faults:
             if self._share <= 0.0 or not resource_matches(self._share_resource, rt):
                 return None
             return self._share_status if self._rng.random() < self._share else None
+
+
+@dataclass
+class _Stall:
+    path_contains: str | None
+    method: str | None
+    seconds: float
+    user_agent: str | None = None
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def matches(self, method: str, path: str, user_agent: str) -> bool:
+        return (
+            (self.method is None or self.method == method.upper())
+            and (self.path_contains is None or self.path_contains in path)
+            and (self.user_agent is None or self.user_agent == user_agent)
+        )
 
 
 def _verb(verb: str) -> str:

@@ -149,6 +149,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             delay = self.api.faults.delay()
             if delay:
                 time.sleep(delay)
+            self.api.faults.hold(method, path, self.headers.get("User-Agent", ""))
             self._route(method, path, query, raw)
         except ApiError as e:
             self._send_json(e.code, e.status())
@@ -159,7 +160,10 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send_json(500, ApiError(500, "InternalError", f"emulator error: {e!r}").status())
         finally:
             if not path.startswith("/_emulator/"):
-                self.api.request_log.add(RequestRecord(method, path, self._status, raw_query))
+                agent = self.headers.get("User-Agent", "") if self.headers else ""
+                self.api.request_log.add(
+                    RequestRecord(method, path, self._status, raw_query, agent)
+                )
 
     # ------------------------------------------------------------ routing
     def _route(self, method: str, path: str, q: dict[str, str], raw: bytes) -> None:
@@ -202,6 +206,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             if doc is None:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             self._send_json(200, doc)
+            return
+        if self.api.reviews.handles(method, grp, version, rest):
+            self._send_json(201, self.api.reviews.answer(grp, json.loads(raw or b"{}")))
             return
         self._resource(method, grp, version, rest, q, raw)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import yamlload
+from .authn import Reviews
 from .faults import Faults, RequestLog, RequestRecord
 from .handler import RequestHandler
 from .store import Store
@@ -53,6 +54,7 @@ class KubeAPIServer:
         self.store = Store(history_limit)
         self.faults = Faults(self.store)
         self.request_log = RequestLog()
+        self.reviews = Reviews()
         self._httpd: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
 

@@ -22,6 +22,8 @@ KUSTOMIZATIONS = (
     "samples",
     "default",
     "ironic",
+    "network-policy",
+    "namespaced",
 )
 """Every directory a user may render on its own (``certmanager/ca-injection`` is a
 Component: it renders only inside an overlay, which ``default`` is)."""

@@ -84,6 +84,9 @@ def test_default_holds_the_go_operators_objects(default: list[dict[str, Any]]) -
         ("ServiceAccount", f"{PREFIX}controller-manager", NAMESPACE),
         ("ClusterRole", f"{PREFIX}manager-role", None),
         ("ClusterRoleBinding", f"{PREFIX}manager-rolebinding", None),
+        ("ClusterRole", f"{PREFIX}metrics-auth-role", None),
+        ("ClusterRoleBinding", f"{PREFIX}metrics-auth-rolebinding", None),
+        ("ClusterRole", f"{PREFIX}metrics-reader", None),
         ("Role", f"{PREFIX}leader-election-role", NAMESPACE),
         ("RoleBinding", f"{PREFIX}leader-election-rolebinding", NAMESPACE),
         ("ConfigMap", f"{PREFIX}ironic", NAMESPACE),
@@ -97,8 +100,10 @@ def test_default_holds_the_go_operators_objects(default: list[dict[str, Any]]) -
 
 def test_bindings_name_the_rendered_service_account(default: list[dict[str, Any]]) -> None:
     account = find(default, "ServiceAccount")["metadata"]
-    for kind in ("ClusterRoleBinding", "RoleBinding"):
-        [subject] = find(default, kind)["subjects"]
+    bindings = [o for o in default if o["kind"] in ("ClusterRoleBinding", "RoleBinding")]
+    assert len(bindings) == 3
+    for binding in bindings:
+        [subject] = binding["subjects"]
         assert (subject["name"], subject["namespace"]) == (account["name"], account["namespace"])
 
 
@@ -132,7 +137,7 @@ def test_deployment_shape(manager: dict[str, Any]) -> None:
     assert env == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
     assert c["envFrom"] == [{"configMapRef": {"name": f"{PREFIX}ironic"}}]
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-    assert ports == {"metrics": 8080, "health": 9440, "webhook-server": 9443}
+    assert ports == {"https": 8443, "health": 9440, "webhook-server": 9443}
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 9440}
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 9440}
     assert set(c["resources"]) == {"requests", "limits"}
@@ -148,7 +153,8 @@ def test_manager_arguments_are_accepted_by_bmo(manager: dict[str, Any]) -> None:
     assert settings.webhook is not None and settings.webhook.port == 9443
     assert settings.manager.health_addr.port == 9440
     metrics_addr = settings.manager.metrics_addr
-    assert metrics_addr is not None and metrics_addr.port == 8080
+    assert metrics_addr is not None and metrics_addr.port == 8443
+    assert settings.manager.metrics_secure, "metrics off loopback must be HTTPS with authn"
 
 
 def test_ironic_configmap_is_read_by_bmo(default: list[dict[str, Any]]) -> None:
@@ -277,3 +283,82 @@ def test_ironic_overlay_points_bmo_at_the_ironic_service() -> None:
     images = [c["image"] for c in ironic["spec"]["template"]["spec"]["containers"]]
     assert all(image.startswith("quay.io/metal3-io/ironic") for image in images)
     IronicConfig.from_env(data)
+
+
+# --- metrics and network policies -----------------------------------------------------------
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+def _yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    doc: dict[str, Any] = yaml.safe_load(path.read_text())
+    return doc
+
+
+def test_metrics_are_scraped_over_https_with_a_token(
+    default: list[dict[str, Any]], manager: dict[str, Any]
+) -> None:
+    """upstream: metrics on :8443 behind TokenReview/SubjectAccessReview, a metrics-reader
+    ClusterRole, a ServiceMonitor sending its bearer token over TLS."""
+    ports = {p["name"]: p["containerPort"] for p in container(manager)["ports"]}
+    service = _yaml(CONFIG / "prometheus" / "metrics_service.yaml")
+    [port] = service["spec"]["ports"]
+    assert port["targetPort"] == ports["https"] == 8443
+    [endpoint] = _yaml(CONFIG / "prometheus" / "monitor.yaml")["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https" and endpoint["port"] == port["name"]
+    assert endpoint["bearerTokenFile"].endswith("serviceaccount/token")
+    reader = find(default, "ClusterRole", f"{PREFIX}metrics-reader")
+    assert reader["rules"] == [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
+    auth = find(default, "ClusterRole", f"{PREFIX}metrics-auth-role")
+    granted = {
+        (r["apiGroups"][0], res, v)
+        for r in auth["rules"]
+        for res in r["resources"]
+        for v in r["verbs"]
+    }
+    assert granted == {
+        ("authentication.k8s.io", "tokenreviews", "create"),
+        ("authorization.k8s.io", "subjectaccessreviews", "create"),
+    }
+    binding = find(default, "ClusterRoleBinding", f"{PREFIX}metrics-auth-rolebinding")
+    assert binding["roleRef"]["name"] == f"{PREFIX}metrics-auth-role"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": f"{PREFIX}controller-manager", "namespace": NAMESPACE}
+    ]
+
+
+def test_network_policies_admit_only_what_each_port_needs(manager: dict[str, Any]) -> None:
+    policies = {p["metadata"]["name"]: p for p in render("network-policy")}
+    labels = manager["spec"]["template"]["metadata"]["labels"]
+    ports = {p["name"]: p["containerPort"] for p in container(manager)["ports"]}
+    for policy in policies.values():
+        selector = policy["spec"]["podSelector"]["matchLabels"]
+        assert selector.items() <= labels.items(), policy["metadata"]["name"]
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+
+    def rule(name: str) -> dict[str, Any]:
+        [only] = policies[name]["spec"]["ingress"]
+        return only
+
+    webhook = rule("allow-webhook-traffic")
+    assert [p["port"] for p in webhook["ports"]] == [ports["webhook-server"]]
+    assert [list(f) for f in webhook["from"]] == [["ipBlock"]], "the API server only"
+    metrics = rule("allow-metrics-traffic")
+    assert [p["port"] for p in metrics["ports"]] == [ports["https"]]
+    assert metrics["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    probes = rule("allow-probe-traffic")
+    assert [p["port"] for p in probes["ports"]] == [ports["health"]]
+
+
+def test_grace_period_covers_the_drain_and_the_lease_release(manager: dict[str, Any]) -> None:
+    """A SIGKILL mid-shutdown would skip releasing the Lease (the successor then waits a
+    whole lease duration): the pod's grace period must cover the manager's drain plus the
+    release call, which the renew deadline bounds."""
+    from bmo.runtime.settings import DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT, DEFAULT_RENEW_DEADLINE
+
+    grace = manager["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace >= DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT + DEFAULT_RENEW_DEADLINE + 2

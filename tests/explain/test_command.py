@@ -31,8 +31,11 @@ def no_ironic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests start without Ironic settings; the host's own /opt/metal3 is never read."""
     monkeypatch.delenv("IRONIC_ENDPOINT", raising=False)
     monkeypatch.setenv("METAL3_AUTH_ROOT_DIR", str(tmp_path / "no-auth"))
-    for name in ("IRONIC_CACERT_FILE", "IRONIC_CLIENT_CERT_FILE", "IRONIC_CLIENT_PRIVATE_KEY_FILE"):
+    for name in ("IRONIC_CLIENT_CERT_FILE", "IRONIC_CLIENT_PRIVATE_KEY_FILE"):
         monkeypatch.setenv(name, str(tmp_path / "absent.pem"))
+    # A CA file that is set must exist; the tests' Ironic is plain HTTP, so any file does.
+    (tmp_path / "ca.pem").write_text("")
+    monkeypatch.setenv("IRONIC_CACERT_FILE", str(tmp_path / "ca.pem"))
 
 
 def closed_port() -> int:

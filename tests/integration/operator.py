@@ -71,6 +71,8 @@ def running_operator(
     port (``RunningOperator.manager.metrics_port``)."""
     flags = ["--namespace", namespace, "--health-addr", "127.0.0.1:0"]
     flags += ["--metrics-addr", metrics_addr]
+    if metrics_addr != "0":
+        flags += ["--metrics-insecure"]  # plain HTTP on loopback, scraped without a token
     flags += ["--webhook-port", "0", "--controller-concurrency", "2"]
     # The test's own factory drives the hosts; the fixture choice only spares Ironic's settings.
     flags += ["--provisioner", "fixture"]

@@ -119,6 +119,7 @@ def common_flags(kube_server: KubeAPIServer, namespace: str) -> list[str]:
         "127.0.0.1:0",
         "--metrics-addr",
         "127.0.0.1:0",
+        "--metrics-insecure",
         "--webhook-port",
         "0",
     ]

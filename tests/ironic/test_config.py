@@ -17,11 +17,11 @@ from bmo.ironic.config import (
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    """A minimal environment whose file defaults all point into an empty tmp dir."""
+    """A minimal environment whose file defaults all point into an empty tmp dir (the CA
+    bundle is left unset: set, it must exist)."""
     return {
         "IRONIC_ENDPOINT": "http://127.0.0.1:6385/v1/",
         "METAL3_AUTH_ROOT_DIR": str(tmp_path / "auth"),
-        "IRONIC_CACERT_FILE": str(tmp_path / "certs/ca.crt"),
         "IRONIC_CLIENT_CERT_FILE": str(tmp_path / "certs/client.crt"),
         "IRONIC_CLIENT_PRIVATE_KEY_FILE": str(tmp_path / "certs/client.key"),
     }
@@ -118,7 +118,7 @@ def test_auth_root_present_without_ironic_dir_means_no_auth(env: dict[str, str])
 
 
 def test_tls_files(env: dict[str, str], tmp_path: Path) -> None:
-    write(Path(env["IRONIC_CACERT_FILE"]), "ca")
+    env["IRONIC_CACERT_FILE"] = str(write(tmp_path / "certs/ca.crt", "ca"))
     config = IronicConfig.from_env(env)
     assert config.tls.ca_file == env["IRONIC_CACERT_FILE"]
     assert config.tls.client_cert_file is None
@@ -249,3 +249,43 @@ def test_config_is_frozen(env: dict[str, str]) -> None:
     config = IronicConfig.from_env(env)
     with pytest.raises(AttributeError):
         config.timeout = 1.0  # type: ignore[misc]
+
+
+def test_a_cacert_file_that_is_set_must_exist(env: dict[str, str], tmp_path: Path) -> None:
+    """A typo in IRONIC_CACERT_FILE used to mean "trust the system CAs" without a word."""
+    env["IRONIC_CACERT_FILE"] = str(tmp_path / "certs/typo.crt")
+    with pytest.raises(IronicConfigError, match=r"IRONIC_CACERT_FILE=.*typo\.crt.*does not exist"):
+        IronicConfig.from_env(env)
+
+
+def test_basic_auth_over_http_warns_once(env: dict[str, str], tmp_path: Path) -> None:
+    from structlog.testing import capture_logs
+
+    from bmo.ironic.config import plaintext_credentials_warning
+    from bmo.ironic.connection import build_connection
+
+    write(tmp_path / "auth/ironic/username", "bmo")
+    write(tmp_path / "auth/ironic/password", "hunter2-secret")
+    env["IRONIC_ENDPOINT"] = "http://127.0.0.9:16385/v1/"
+    config = IronicConfig.from_env(env)
+    message = plaintext_credentials_warning(config)
+    assert message is not None and "unencrypted" in message and "hunter2" not in message
+    with capture_logs() as logs:
+        build_connection(config)
+        build_connection(config)
+    warnings = [entry for entry in logs if entry["log_level"] == "warning"]
+    assert len(warnings) == 1 and "unencrypted" in warnings[0]["event"]
+    assert "hunter2" not in str(logs)
+
+
+@pytest.mark.parametrize("endpoint", ["https://127.0.0.1:6385/v1/", "http://127.0.0.1:6385/v1/"])
+def test_no_warning_over_https_or_without_credentials(
+    env: dict[str, str], tmp_path: Path, endpoint: str
+) -> None:
+    from bmo.ironic.config import plaintext_credentials_warning
+
+    env["IRONIC_ENDPOINT"] = endpoint
+    if endpoint.startswith("https"):
+        write(tmp_path / "auth/ironic/username", "bmo")
+        write(tmp_path / "auth/ironic/password", "pw")
+    assert plaintext_credentials_warning(IronicConfig.from_env(env)) is None

@@ -20,7 +20,13 @@ def test_emulator_passes_the_shared_conformance_checks() -> None:
     if not (SHARED / "test_semantics.py").is_file():
         pytest.skip(f"shared conformance checks not found at {SHARED}")
     with KubeAPIServer() as srv:
-        env = {**os.environ, "K8S_URL": srv.url, "PYTHONDONTWRITEBYTECODE": "1"}
+        # PYTHONFAULTHANDLER: a crash at interpreter shutdown (SIGABRT) prints every thread.
+        env = {
+            **os.environ,
+            "K8S_URL": srv.url,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONFAULTHANDLER": "1",
+        }
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(SHARED)],
             cwd=SHARED,

@@ -27,15 +27,25 @@ def test_go_flags_become_bmo_flags(go_args: list[str], bmo_args: list[str]) -> N
 
 
 def test_unsupported_upstream_flags_are_dropped_with_a_warning() -> None:
-    args, warnings = translate(
-        ["-enable-leader-election", "-hostclaims", "-tls-cipher-suites", "X,Y", "-zap-devel"]
-    )
+    args, warnings = translate(["-enable-leader-election", "-hostclaims", "-zap-devel"])
     assert args == ["--enable-leader-election"]
     assert [w.split(":")[1].strip() for w in warnings] == [
         "ignoring -hostclaims",
-        "ignoring -tls-cipher-suites",
         "ignoring -zap-devel",
     ]
+
+
+def test_tls_flags_are_passed_on_never_silently_ignored(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """-tls-cipher-suites / -tls-curve-preferences are honoured by bmo run, or refused."""
+    args, warnings = translate(["-tls-cipher-suites", "X,Y", "-tls-curve-preferences=CurveP256"])
+    assert args == ["--tls-cipher-suites", "X,Y", "--tls-curve-preferences=CurveP256"]
+    assert warnings == []
+    from bmo.compat import main
+
+    assert main(["-tls-cipher-suites", "TLS_RSA_WITH_RC4_128_SHA", "-webhook-port=0"]) == 2
+    assert "--tls-cipher-suites" in capsys.readouterr().err
 
 
 def test_bad_boolean_value_is_left_for_the_parser_to_reject() -> None:

@@ -6,6 +6,11 @@ no transition may be lost.
 The kill times come from a seeded RNG: the seed is printed, and ``BMO_SIGKILL_SEED=<seed>``
 replays the same schedule. Several lifecycles run at once per bmo process lifetime so the
 whole test stays within a few minutes.
+
+There is no budget for the whole test: on a loaded machine the sum of many healthy phases
+can exceed any fixed total. Each phase of each lifecycle has its own deadline instead, and
+one that passes names the lifecycle, its phase, how long it has been in it and each host's
+state - what is stuck, not merely that the clock ran out.
 """
 
 from __future__ import annotations
@@ -27,13 +32,17 @@ from testenv.kubeapi import KubeAPIServer
 from tests.integration.operator import Hosts, create_secret
 from tests.resilience.env import IMAGE, bmo_environ, fake_host, remove_all, stack
 
-pytestmark = [pytest.mark.ironic, pytest.mark.slow]
+# Per-phase deadlines bound every wait; the suite-wide per-test timeout would reintroduce a
+# global budget for the whole run, so this test gets a larger one.
+pytestmark = [pytest.mark.ironic, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 REPO = Path(__file__).resolve().parents[2]
 LIFECYCLES = 21
 HOSTS_PER_RUN = 2
 PARALLEL_RUNS = 4
-BUDGET = 270.0
+PHASE_BUDGET = 120.0
+"""Seconds one phase of one lifecycle (provisioning, deprovisioning, deleting) may take while
+bmo is killed every few seconds; a healthy phase takes a few seconds of bmo uptime."""
 KILL_EVERY = (1.0, 5.0)
 
 
@@ -45,6 +54,14 @@ class Run:
     names: list[str]
     phase: str = "create"
     ids: dict[str, str] = field(default_factory=dict)
+    phase_since: float = field(default_factory=time.monotonic)
+
+    def enter(self, phase: str) -> None:
+        self.phase = phase
+        self.phase_since = time.monotonic()
+
+    def overdue(self, now: float) -> bool:
+        return now - self.phase_since > PHASE_BUDGET
 
 
 class Bmo:
@@ -124,14 +141,17 @@ def test_sigkill_at_random_points_across_lifecycles(
         active: list[Run] = []
         bmo.start()
         next_kill = time.monotonic() + rng.uniform(*KILL_EVERY)
-        deadline = time.monotonic() + BUDGET
         try:
             while pending or active:
                 now = time.monotonic()
-                assert now < deadline, (
-                    f"seed {seed}: not converged in {BUDGET:g}s; stuck: "
+                stuck = [r for r in active if r.overdue(now)]
+                assert not stuck, (
+                    f"seed {seed}: phase not done within {PHASE_BUDGET:g}s "
+                    f"({bmo.kills} kills so far): "
                     + ", ".join(
-                        f"{r.index}:{r.phase}:{[hosts.state(n) for n in r.names]}" for r in active
+                        f"lifecycle {r.index} {r.phase} for {now - r.phase_since:.0f}s, "
+                        f"hosts {[(n, hosts.state(n)) for n in r.names]}"
+                        for r in stuck
                     )
                     + f"; log {bmo.log}"
                 )
@@ -143,6 +163,7 @@ def test_sigkill_at_random_points_across_lifecycles(
                     pytest.fail(f"bmo exited by itself; see {bmo.log}")
                 while pending and len(active) < PARALLEL_RUNS:
                     active.append(pending.pop(0))
+                    active[-1].enter("create")
                 for run in list(active):
                     _advance(run, hosts)
                     if run.phase == "done":
@@ -173,14 +194,14 @@ def _advance(run: Run, hosts: Hosts) -> None:
     if run.phase == "create":
         for name in run.names:
             hosts.create(fake_host(name, image=IMAGE))
-        run.phase = "provisioning"
+        run.enter("provisioning")
     elif run.phase == "provisioning" and all(st == "provisioned" for st in states):
         for name in run.names:
             status = hosts.status(name)
             assert status["provisioning"]["image"]["url"] == IMAGE["url"]
             run.ids[name] = status["provisioning"]["ID"]
             hosts.patch(name, {"spec": {"image": None}})
-        run.phase = "deprovisioning"
+        run.enter("deprovisioning")
     elif run.phase == "deprovisioning" and all(st == "available" for st in states):
         for name in run.names:
             status = hosts.status(name)
@@ -188,9 +209,9 @@ def _advance(run: Run, hosts: Hosts) -> None:
             assert not status["provisioning"]["image"].get("url")
             assert status["operationHistory"]["deprovision"]["end"]
             hosts.delete(name)
-        run.phase = "deleting"
+        run.enter("deleting")
     elif run.phase == "deleting" and all(hosts.get(name) is None for name in run.names):
-        run.phase = "done"
+        run.enter("done")
     for name, state in zip(run.names, states, strict=True):
         status = hosts.status(name) if state else {}
         assert not status.get("errorType"), (name, status)

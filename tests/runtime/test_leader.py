@@ -198,3 +198,59 @@ def test_lease_config_is_validated() -> None:
         LeaseConfig("ns", LEASE, "me", lease_duration=10, renew_deadline=10)
     with pytest.raises(ValueError, match="retry_period"):
         LeaseConfig("ns", LEASE, "me", renew_deadline=2, retry_period=2)
+
+
+def _client(kube_server: Any, user_agent: str) -> k8s.ApiClient:
+    cfg = k8s.Configuration()
+    cfg.host = kube_server.url
+    api = k8s.ApiClient(cfg)
+    api.user_agent = user_agent
+    return api
+
+
+def test_a_stalled_api_server_never_yields_two_leaders(
+    kube_server: Any,
+    kube_faults: Any,
+    kube_namespace: str,
+    threads: Callable[[Callable[[], None]], threading.Thread],
+) -> None:
+    """client-go ``tools/leaderelection/leaderelection.go`` ``renew``: every renewal is
+    bounded by ``RenewDeadline``. Here the API server accepts the leader's requests and never
+    answers them (one replica cut off, the other fine): the leader must stop leading by its
+    renew deadline, before the other replica can take the lease - never two leaders."""
+    timings = {"lease_duration": 3.0, "renew_deadline": 2.0, "retry_period": 0.2}
+    api_a, api_b = _client(kube_server, "replica-a"), _client(kube_server, "replica-b")
+    a_leading_when_b_started: list[bool] = []
+    stopped_at: list[float] = []
+    a_config = LeaseConfig(namespace=kube_namespace, name=LEASE, identity="a", **timings)
+    b_config = LeaseConfig(namespace=kube_namespace, name=LEASE, identity="b", **timings)
+    a = LeaderElector(
+        api_a, a_config, on_stopped_leading=lambda: stopped_at.append(time.monotonic())
+    )
+    b = LeaderElector(
+        api_b,
+        b_config,
+        on_started_leading=lambda: a_leading_when_b_started.append(a.is_leader()),
+    )
+    stop_a, stop_b = threading.Event(), threading.Event()
+    try:
+        threads(lambda: a.run(stop_a))
+        wait_until(a.is_leader, what="a to lead")
+        threads(lambda: b.run(stop_b))
+        wait_until(lambda: b.observed_holder() == "a", what="b to see a's lease")
+        stalled_at = time.monotonic()
+        kube_faults.stall(path_contains="/leases", user_agent="replica-a", seconds=30)
+        wait_until(b.is_leader, timeout=15, what="b to take over")
+        assert a_leading_when_b_started == [False], "a still believed it led when b took over"
+        assert not a.is_leader()
+        assert stopped_at, "a never reported it stopped leading"
+        # a stops within its renew deadline of the last successful renewal, not when a hung
+        # call happens to return.
+        assert stopped_at[0] - stalled_at < 2.0 + 0.5, stopped_at[0] - stalled_at
+    finally:
+        kube_faults.release_stalls()
+        stop_a.set()
+        stop_b.set()
+    wait_until(lambda: not b.is_leader(), what="b to release on stop")
+    api_a.close()  # type: ignore[no-untyped-call]
+    api_b.close()  # type: ignore[no-untyped-call]

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+from urllib3.exceptions import HTTPError as TransportError
 
 from bmo.runtime.controller import Controller, Result
 from bmo.runtime.errors import is_not_found
@@ -69,6 +70,7 @@ def make_settings(namespace: str) -> ManagerSettings:
         namespaces=(namespace,),
         health_addr=Address("127.0.0.1", 0),
         metrics_addr=Address("127.0.0.1", 0),
+        metrics_secure=False,  # plain HTTP: allowed on loopback only
     )
 
 
@@ -545,3 +547,139 @@ def test_bmo_run_serves_probes_logs_keys_and_exits_0_on_sigterm(
     assert proc.proc.wait(30) == 0
     assert lease_holder(kube_api_client, ns) == ""
     assert any(event(line).get("event") == "manager stopped" for line in proc.drain())
+
+
+def test_a_stalled_lease_stops_the_manager_at_the_renew_deadline(
+    widget_crd: None,
+    kube_server: Any,
+    kube_faults: Any,
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+    start_manager: Callable[[Manager], Running],
+) -> None:
+    """The API server hangs on the leader's Lease calls while a reconcile is in flight:
+    the manager stops leading by its renew deadline, takes no new work and returns 1 at
+    once (controller-runtime exits on ``OnStoppedLeading``) without waiting for the stuck
+    reconcile, and the other replica leads only after that."""
+    ns = kube_namespace
+    widgets = Widgets(kube_api_client, ns)
+    widgets.create("busy")
+    cfg = k8s.Configuration(host=kube_server.url)
+    api_a = k8s.ApiClient(cfg)
+    api_a.user_agent = "replica-a"
+    rec_a, rec_b = Recording(block=True), Recording()
+    a = make_manager(api_a, ns, rec_a, leader=True)
+    b = make_manager(kube_api_client, ns, rec_b, leader=True)
+    run_a = start_manager(a)
+    assert rec_a.entered.wait(15)
+    start_manager(b)
+    wait_until(lambda: b.elector is not None and b.elector.observed_holder() == a.identity)
+    try:
+        stalled_at = time.monotonic()
+        kube_faults.stall(path_contains="/leases", user_agent="replica-a", seconds=60)
+        assert run_a.wait_exit(timeout=10) == 1
+        took = time.monotonic() - stalled_at
+        assert took < FAST_LEASE["renew_deadline"] + 2.0, took
+        assert not a.is_leader()
+        widgets.create("after")
+        wait_until(b.is_leader, timeout=10, what="b to take over")
+        wait_until(lambda: f"{ns}/after" in rec_b.finished, what="b reconciles new work")
+        called_a = [key for _, key in rec_a.calls]
+        assert f"{ns}/after" not in called_a, "a reconciled after losing the lease"
+    finally:
+        kube_faults.release_stalls()
+        rec_a.release.set()
+        api_a.close()  # type: ignore[no-untyped-call]
+
+
+def test_a_stalled_write_frees_the_worker_within_the_client_timeout(
+    kube_server: Any, kube_faults: Any, kube_namespace: str
+) -> None:
+    """One hung API call must not pin a worker: the client sets a request timeout on every
+    call (the API server itself gives up on a non-watch request after 60 s), here shortened
+    so a stalled write fails fast and the worker goes back to the queue."""
+    api = RateLimitedApiClient(k8s.Configuration(host=kube_server.url), request_timeout=1.0)
+    core = k8s.CoreV1Api(api)
+
+    call_ended: list[float] = []
+
+    class Writer:
+        def reconcile(self, namespace: str, name: str) -> Result:
+            body = k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=name))
+            try:
+                core.create_namespaced_config_map(namespace, body)
+            finally:
+                call_ended.append(time.monotonic())
+            return Result()
+
+    queue: RateLimitingQueue[str] = RateLimitingQueue(name=f"test-{uuid.uuid4().hex[:6]}")
+    controller = Controller("writer", Writer(), queue, 1)
+    kube_faults.stall(path_contains="/configmaps", method="POST", seconds=30)
+    try:
+        started = time.monotonic()
+        outcome = controller.process(f"{kube_namespace}/stuck")
+        assert outcome == "error"
+        took = call_ended[0] - started
+        assert took < 3.0, f"the worker was pinned for {took:.1f} s"
+        # Reads and relists carry the default too (a stalled list fails, not hangs).
+        kube_faults.stall(path_contains="/configmaps", method="GET", seconds=30)
+        started = time.monotonic()
+        with pytest.raises(TransportError):
+            core.list_namespaced_config_map(kube_namespace)
+        assert time.monotonic() - started < 3.0
+    finally:
+        kube_faults.release_stalls()
+        api.close()
+
+
+def https_get(port: int | None, path: str, token: str | None = None) -> tuple[int, str]:
+    import ssl
+
+    assert port is not None
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the self-signed certificate, as the ServiceMonitor
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(f"https://127.0.0.1:{port}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_metrics_are_served_over_https_to_authorized_tokens_only(
+    kube_server: Any, kube_api_client: k8s.ApiClient, start_manager: Callable[[Manager], Running]
+) -> None:
+    """upstream main.go: SecureServing + filters.WithAuthenticationAndAuthorization. A scrape
+    needs a bearer token the API server knows (TokenReview) for a user allowed to get
+    /metrics (SubjectAccessReview); decisions are cached briefly."""
+    reader, stranger = f"reader-{uuid.uuid4().hex}", f"stranger-{uuid.uuid4().hex}"
+    kube_server.reviews.add_token(reader, "system:serviceaccount:monitoring:prometheus")
+    kube_server.reviews.add_token(stranger, "system:serviceaccount:default:nobody")
+    kube_server.reviews.allow("system:serviceaccount:monitoring:prometheus", "get", "/metrics")
+    settings = ManagerSettings(
+        health_addr=Address("127.0.0.1", 0), metrics_addr=Address("127.0.0.1", 0)
+    )
+    manager = Manager(settings, kube_api_client)
+    start_manager(manager)
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        http_get(manager.metrics_port, "/metrics")  # no plain HTTP on the secure port
+    assert https_get(manager.metrics_port, "/metrics")[0] == 401
+    assert https_get(manager.metrics_port, "/metrics", "not-a-token")[0] == 401
+    assert https_get(manager.metrics_port, "/metrics", stranger)[0] == 403
+    before = dict(kube_server.reviews.calls)
+    status, text = https_get(manager.metrics_port, "/metrics", reader)
+    assert status == 200 and "workqueue_adds_total" in text
+    assert https_get(manager.metrics_port, "/metrics", reader)[0] == 200
+    calls = kube_server.reviews.calls
+    assert calls["tokenreviews"] - before["tokenreviews"] == 1, "authentication is cached"
+    assert calls["subjectaccessreviews"] - before["subjectaccessreviews"] == 1
+
+
+def test_plain_http_metrics_are_refused_off_loopback() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        ManagerSettings(metrics_addr=Address("", 8080), metrics_secure=False)
+    with pytest.raises(ValueError, match="loopback"):
+        ManagerSettings(metrics_addr=Address("10.0.0.1", 8080), metrics_secure=False)
+    ManagerSettings(metrics_addr=Address("::1", 8080), metrics_secure=False)

@@ -14,7 +14,8 @@ def test_defaults_follow_the_go_operator() -> None:
     s = load([], IRONIC, cpu_count=4)
     assert s.manager.namespaces == ()
     assert s.manager.health_addr == Address("", 9440)
-    assert s.manager.metrics_addr == Address("127.0.0.1", 8080)
+    assert s.manager.metrics_addr == Address("", 8443)
+    assert s.manager.metrics_secure
     assert s.webhook is not None and s.webhook.port == 9443
     assert s.provisioner.name == "ironic"
     assert s.provisioner.ironic is not None
@@ -22,6 +23,7 @@ def test_defaults_follow_the_go_operator() -> None:
     assert s.provisioner.ironic.provisioning_limit == 20
     assert s.controller.max_provisioning_retries == 5
     assert (s.kube.qps, s.kube.burst) == (20.0, 30)
+    assert s.kube.request_timeout == 60.0
     le = s.leader_election
     assert (le.enabled, le.lease_name) == (False, "baremetal-operator")
     assert (le.lease_duration, le.renew_deadline, le.retry_period) == (15.0, 10.0, 2.0)
@@ -150,6 +152,12 @@ def test_addresses_and_disabling_metrics() -> None:
         (["--enable-leader-election", "--namespace", "a,b"], {}, "POD_NAMESPACE"),
         (["--kube-api-qps", "0"], {}, "--kube-api-qps"),
         (["--kube-api-burst", "0"], {}, "--kube-api-burst"),
+        (["--kube-api-timeout", "0"], {}, "--kube-api-timeout"),
+        (["--metrics-insecure"], {}, "--metrics-insecure"),
+        (["--metrics-insecure", "--metrics-addr", ":8080"], {}, "loopback"),
+        (["--tls-cipher-suites", "TLS_RSA_WITH_RC4_128_SHA"], {}, "--tls-cipher-suites"),
+        (["--tls-curve-preferences", "X25519"], {}, "--tls-curve-preferences"),
+        (["--tls-curve-preferences", "CurveP256,CurveP384"], {}, "exactly one"),
         (["--max-provisioning-retries", "-2"], {}, "--max-provisioning-retries"),
         ([], {"BMO_DEVELOPMENT_DRIVERS": "maybe"}, "BMO_DEVELOPMENT_DRIVERS"),
         (["--controller-concurrency", "two"], {}, "--controller-concurrency"),
@@ -206,6 +214,30 @@ def test_shards_select_hosts_by_label_and_get_their_own_lease() -> None:
 def test_bad_shard_settings_name_the_flag(argv: list[str], env: dict[str, str], names: str) -> None:
     with pytest.raises(SettingsError, match=names):
         load(["--provisioner", "fixture", *argv], env)
+
+
+def test_tls_cipher_suites_and_curve_are_parsed_into_one_policy() -> None:
+    s = load(
+        [
+            "--tls-cipher-suites",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+            "--tls-curve-preferences",
+            "CurveP384",
+            "--metrics-insecure",
+            "--metrics-addr",
+            "127.0.0.1:8080",
+        ],
+        IRONIC,
+    )
+    assert s.manager.tls.cipher_suites == (
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    )
+    assert (
+        s.manager.tls.openssl_ciphers == "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384"
+    )
+    assert s.manager.tls.curve_preferences == ("CurveP384",)
+    assert not s.manager.metrics_secure
 
 
 def test_build_preprov_image_flag_its_variable_and_the_go_spelling() -> None:

@@ -512,3 +512,171 @@ def test_ready_check_plugs_into_the_managers_readyz(tmp_path: Path, test_ca: Tes
         assert readyz.run() == (True, [("webhook", True)])
     finally:
         server.stop()
+
+
+# -- bounded: connection cap, request deadline, quiet disconnects -----------------------------
+
+
+def _gated_server(cert_dir: Path, **limits: Any) -> WebhookServer:
+    from bmo.httpgate import GateLimits
+
+    server = WebhookServer(
+        WebhookConfig(host="127.0.0.1", port=0, cert_dir=str(cert_dir)),
+        limits=GateLimits(**limits),
+    )
+    server.start()
+    return server
+
+
+def _wait_closed(sock: socket.socket | ssl.SSLSocket, timeout: float) -> float:
+    """Seconds until the server closes ``sock`` (reads return nothing or fail)."""
+    started = time.monotonic()
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(1024):
+            pass
+    except (OSError, ssl.SSLError):
+        pass
+    return time.monotonic() - started
+
+
+def test_stalled_connections_beyond_the_cap_hold_no_thread_and_requests_still_pass(
+    cert_dir: Path, client_context: ssl.SSLContext
+) -> None:
+    """80 connections that never speak (the issue's memory exhaustion) must not start 80
+    threads, and the API server's own review is still answered meanwhile."""
+    server = _gated_server(cert_dir, max_active=4, first_byte_timeout=30, request_timeout=5)
+    before = threading.active_count()
+    silent = [socket.create_connection((server.host, server.port), timeout=5) for _ in range(80)]
+    c = Client(server, client_context)
+    try:
+        assert response(*c.post(review("CREATE", host())))["allowed"] is True
+        assert threading.active_count() - before <= 4 + 2, threading.enumerate()
+    finally:
+        c.close()
+        for s in silent:
+            s.close()
+        server.stop()
+
+
+def test_a_slow_sender_is_cut_at_the_request_deadline(
+    cert_dir: Path, client_context: ssl.SSLContext
+) -> None:
+    """Slowloris: more trickling clients than handler slots, each sending a header byte
+    every 0.2 s (well inside any per-read timeout). Each is cut at the request deadline,
+    and a normal review gets its answer once a slot frees."""
+    server = _gated_server(cert_dir, max_active=2, first_byte_timeout=10, request_timeout=1.5)
+    slow: list[ssl.SSLSocket] = []
+    stop = threading.Event()
+    cut_after: list[float] = []
+
+    def trickle(sock: ssl.SSLSocket) -> None:
+        started = time.monotonic()
+        header = b"POST /validate-metal3-io-v1alpha1-baremetalhost HTTP/1.1\r\nX-Slow: "
+        try:
+            sock.sendall(header)
+            while not stop.is_set():
+                sock.sendall(b"a")
+                time.sleep(0.2)
+        except OSError:
+            cut_after.append(time.monotonic() - started)
+
+    try:
+        threads = []
+        for _ in range(3):
+            raw = socket.create_connection((server.host, server.port), timeout=10)
+            tls = client_context.wrap_socket(raw, server_hostname="127.0.0.1")
+            slow.append(tls)
+            threads.append(threading.Thread(target=trickle, args=(tls,), daemon=True))
+            threads[-1].start()
+        c = Client(server, client_context)
+        try:
+            assert response(*c.post(review("CREATE", host())))["allowed"] is True
+        finally:
+            c.close()
+        for t in threads:
+            t.join(timeout=10)
+        assert len(cut_after) == 3, "a trickling client was never cut"
+        assert max(cut_after) < 1.5 + 2.0, cut_after  # its deadline, not a per-read timeout
+    finally:
+        stop.set()
+        for s in slow:
+            s.close()
+        server.stop()
+
+
+def test_a_client_vanishing_mid_body_logs_no_traceback(
+    cert_dir: Path, client_context: ssl.SSLContext
+) -> None:
+    server = _gated_server(cert_dir, max_active=4, request_timeout=5)
+    try:
+        with capture_logs() as logs:
+            raw = socket.create_connection((server.host, server.port), timeout=5)
+            tls = client_context.wrap_socket(raw, server_hostname="127.0.0.1")
+            tls.sendall(
+                b"POST /validate-metal3-io-v1alpha1-baremetalhost HTTP/1.1\r\n"
+                b'Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"a": '
+            )
+            tls.close()
+            c = Client(server, client_context)
+            try:
+                assert response(*c.post(review("CREATE", host())))["allowed"] is True
+            finally:
+                c.close()
+        assert not [e for e in logs if e.get("log_level") in ("error", "exception", "critical")]
+        assert not [e for e in logs if "exc_info" in e]
+    finally:
+        server.stop()
+
+
+def test_tls_cipher_suites_are_enforced(cert_dir: Path, test_ca: TestCA) -> None:
+    """-tls-cipher-suites honoured, not ignored: a TLS 1.2 client offering only another
+    suite is refused; one offering the allowed suite gets it."""
+    from bmo.tlspolicy import TLSPolicy
+
+    policy = TLSPolicy(cipher_suites=("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",))
+    server = WebhookServer(
+        WebhookConfig(host="127.0.0.1", port=0, cert_dir=str(cert_dir)), tls_policy=policy
+    )
+    server.start()
+
+    def handshake(cipher: str) -> str | None:
+        context = ssl.create_default_context(cadata=test_ca.pem.decode())
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(cipher)
+        raw = socket.create_connection((server.host, server.port), timeout=5)
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            suite = tls.cipher()
+            return suite[0] if suite else None
+
+    try:
+        with pytest.raises(ssl.SSLError):
+            handshake("ECDHE-ECDSA-AES128-GCM-SHA256")
+        assert handshake("ECDHE-ECDSA-AES256-GCM-SHA384") == "ECDHE-ECDSA-AES256-GCM-SHA384"
+    finally:
+        server.stop()
+
+
+def test_tls_curve_preference_is_enforced(cert_dir: Path, test_ca: TestCA) -> None:
+    """-tls-curve-preferences honoured: a client that only offers another curve is refused."""
+    from bmo.tlspolicy import TLSPolicy
+
+    policy = TLSPolicy(curve_preferences=("CurveP384",))
+    server = WebhookServer(
+        WebhookConfig(host="127.0.0.1", port=0, cert_dir=str(cert_dir)), tls_policy=policy
+    )
+    server.start()
+
+    def handshake(curve: str) -> None:
+        context = ssl.create_default_context(cadata=test_ca.pem.decode())
+        context.set_ecdh_curve(curve)
+        raw = socket.create_connection((server.host, server.port), timeout=5)
+        with context.wrap_socket(raw, server_hostname="127.0.0.1"):
+            pass
+
+    try:
+        with pytest.raises(ssl.SSLError):
+            handshake("prime256v1")
+        handshake("secp384r1")
+    finally:
+        server.stop()

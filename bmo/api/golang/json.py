@@ -17,6 +17,7 @@ from typing import Any
 
 from bmo.api.codec import Kind, fields_of
 from bmo.api.golang.strconv import go_quote
+from bmo.api.safejson import JSONLimitError, check_limits
 
 __all__ = ["GoJSONError", "go_json_decode", "go_type_name"]
 
@@ -308,7 +309,14 @@ def go_json_decode(text: str, cls: type, *, strict: bool, stream: bool) -> dict[
     ``stream=True`` mimics ``json.NewDecoder(...).Decode`` (trailing data ignored,
     ``unexpected EOF``), ``False`` mimics ``json.Unmarshal``; ``strict`` is
     ``DisallowUnknownFields``. Returns the parsed object (``{}`` for ``null``).
+
+    Text beyond :mod:`bmo.api.safejson`'s limits (nesting, integer digits; the scanner here
+    recurses per level) fails first, with that limit as the message.
     """
+    try:
+        check_limits(text, what="")
+    except JSONLimitError as exc:
+        raise GoJSONError(exc.message) from None
     _check_syntax(text, stream=stream)
     value = json.JSONDecoder(parse_constant=_parse_constant).raw_decode(text.lstrip(" \t\r\n"))[0]
     decoder = _Decoder(cls.__name__, strict)

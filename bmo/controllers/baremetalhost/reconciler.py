@@ -43,6 +43,7 @@ from bmo.api.dataimage import DataImage
 from bmo.api.errors import APIError
 from bmo.api.hardware import HardwareDetails
 from bmo.api.host import BareMetalHost, BareMetalHostStatus
+from bmo.api.secretpolicy import CredentialsSecretPolicy
 from bmo.controllers.baremetalhost import metrics
 from bmo.controllers.baremetalhost.firmware import FirmwareObjects, FirmwareStepWatch
 from bmo.controllers.baremetalhost.hardwaredata import (
@@ -99,6 +100,7 @@ from bmo.provisioner import (
     ProvisionerNotReady,
     build_host_data,
 )
+from bmo.redaction import SecretScrubber
 from bmo.runtime.cache import KubeObject, resource_version
 from bmo.runtime.controller import ReconcileError, Result, TerminalError
 from bmo.runtime.errors import Conflict, KubeError, Unreachable, is_not_found
@@ -162,6 +164,8 @@ class HostReconcilerSettings:
     #: fraction of a second so hosts walk their lifecycle without waiting minutes.
     max_requeue_after: float | None = None
     controller_architecture: str = field(default_factory=controller_architecture)
+    #: Which Secrets may be BMC credentials (bmo's opt-in ``BMO_BMC_CREDENTIALS_LABEL``).
+    credentials_policy: CredentialsSecretPolicy = field(default_factory=CredentialsSecretPolicy)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HostReconcilerSettings:
@@ -170,6 +174,7 @@ class HostReconcilerSettings:
                 max_provisioning_retries=settings.controller.max_provisioning_retries
             ),
             development_drivers=settings.controller.development_drivers,
+            credentials_policy=settings.controller.credentials_policy,
         )
 
 
@@ -204,14 +209,18 @@ class _Chain:
         self._outcomes: list[HostOutcome] = []
         self._at_once = False
         self.provisioner: Provisioner | None = None
+        #: The BMC passwords the steps used, for scrubbing what the pass writes.
+        self.passwords: list[str] = []
 
     @property
     def empty(self) -> bool:
         return not self._outcomes
 
-    def add(self, outcome: HostOutcome, provisioner: Provisioner) -> None:
+    def add(self, outcome: HostOutcome, provisioner: Provisioner, password: str) -> None:
         self._outcomes.append(outcome)
         self.provisioner = provisioner
+        if password and password not in self.passwords:
+            self.passwords.append(password)
 
     def stop_at_once(self) -> None:
         """A later step could not run: save the earlier ones and come back at once."""
@@ -369,20 +378,25 @@ class HostReconciler:
             if step is None:
                 chain.stop_at_once()
                 break
-            outcome, provisioner = step
-            chain.add(outcome, provisioner)
+            outcome, provisioner, password = step
+            chain.add(outcome, provisioner, password)
             if not _continues(current, outcome):
                 break
             current = outcome.host
             if outcome.hardware_data is not None:
                 hardware = outcome.hardware_data
         merged = chain.merged()
-        power_failure, health = self._observe(chain.provisioner, merged.host)
-        conditions = compute_conditions(
-            merged.host, power_failure=power_failure, health=health, now=now
-        )
-        status = dataclasses.replace(merged.host.status, conditions=conditions)
-        progressed = self._apply(host, merged, status, writer, now)
+        # The status/event boundary: a backend's message may quote the password it was
+        # sent, raw, JSON-escaped or URL-encoded; none of those spellings leaves this pass
+        # (the Ready condition repeats the error message, so scrub before computing it).
+        scrub = SecretScrubber(chain.passwords)
+        after = merged.host
+        if scrub:
+            after = after.with_status(error_message=scrub(after.status.error_message))
+        power_failure, health = self._observe(chain.provisioner, after)
+        conditions = compute_conditions(after, power_failure=power_failure, health=health, now=now)
+        status = dataclasses.replace(after.status, conditions=conditions)
+        progressed = self._apply(host, merged, status, writer, now, scrub=scrub)
         return self._result(merged, progressed)
 
     def _step(
@@ -393,7 +407,7 @@ class HostReconciler:
         now: datetime,
         *,
         first: bool,
-    ) -> tuple[HostOutcome, Provisioner] | Result | None:
+    ) -> tuple[HostOutcome, Provisioner, str] | Result | None:
         """One state-machine pass over ``host`` (upstream ``Reconcile`` after the finalizer).
 
         The first step of a reconcile reports credential and provisioner-readiness problems
@@ -413,6 +427,7 @@ class HostReconciler:
                     host,
                     allow_development=self._settings.development_drivers,
                     add_finalizer=state != S.DELETING,
+                    policy=self._settings.credentials_policy,
                 )
             except BMCCredentialsError as exc:
                 if not first:
@@ -495,7 +510,7 @@ class HostReconciler:
             raise outcome.error
         if self._firmware is not None and watch is not None:
             self._firmware.after_step(host, firmware, watch)
-        return outcome, provisioner
+        return outcome, provisioner, credentials.password if credentials is not None else ""
 
     def _preprovisioning_image(
         self, host: BareMetalHost, provisioner: Provisioner
@@ -642,6 +657,8 @@ class HostReconciler:
         status: BareMetalHostStatus,
         writer: HostWriter,
         now: datetime,
+        *,
+        scrub: SecretScrubber,
     ) -> bool:
         """Persist ``outcome`` in ``HostOutcome``'s order; publish only after every write.
         Returns whether anything was written."""
@@ -686,7 +703,12 @@ class HostReconciler:
             requeue_after=outcome.requeue_after,
             events=outcome.event_reasons(),
         )
-        self._publish(host, outcome.events)
+        self._publish(
+            host,
+            [dataclasses.replace(event, message=scrub(event.message)) for event in outcome.events]
+            if scrub
+            else outcome.events,
+        )
         metrics.apply_all(outcome.metrics)
         if outcome.delete_complete:
             metrics.forget_host(host.namespace, host.name)

@@ -37,6 +37,7 @@ from bmo.api.constants import (
 )
 from bmo.api.host import BareMetalHost
 from bmo.api.meta import SecretReference
+from bmo.api.secretpolicy import CredentialsSecretPolicy
 from bmo.controllers.baremetalhost import metrics
 from bmo.hoststate.actions import Metrics, MetricSample
 from bmo.hoststate.run import SecretVersion
@@ -59,6 +60,10 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 _VALUE_KEY: Final = "value"
+
+MAX_CREDENTIAL_BYTES: Final = 4096
+"""A BMC username or password longer than this is a mistake (a certificate, a whole file),
+not a credential; it is refused before it reaches Ironic, the logs or a BMC."""
 
 
 class SecretStore(Protocol):
@@ -290,23 +295,63 @@ def _claim_owner(meta: dict[str, Any], owner: BareMetalHost) -> bool:
     return True
 
 
+def credential_value(secret: KubeObject, namespace: str, name: str, key: str) -> str:
+    """``data[key]`` of the credentials Secret as text (``""`` when absent).
+
+    Raises :class:`CredentialsInvalid` naming the Secret and the key - never the value - when
+    it is not UTF-8 (read leniently it would become a different password, sent to the BMC)
+    or longer than :data:`MAX_CREDENTIAL_BYTES`.
+    """
+    raw = (secret.get("data") or {}).get(key)
+    if raw is None:
+        return ""
+    try:
+        decoded = base64.b64decode(str(raw), validate=False)
+    except (binascii.Error, ValueError):
+        return ""
+    where = f"BMC secret {namespace}/{name} key {key}"
+    if len(decoded) > MAX_CREDENTIAL_BYTES:
+        raise CredentialsInvalid(
+            f"{where} is {len(decoded)} bytes, more than the {MAX_CREDENTIAL_BYTES} a BMC "
+            "credential may have: store only the BMC's username and password in it"
+        )
+    try:
+        return decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CredentialsInvalid(
+            f"{where} is not UTF-8 text: re-create the Secret with the credential as UTF-8"
+        ) from None
+
+
 def load_bmc_credentials(
     secrets: SecretManager,
     host: BareMetalHost,
     *,
     allow_development: bool,
     add_finalizer: bool,
+    policy: CredentialsSecretPolicy | None = None,
 ) -> tuple[Credentials, SecretVersion]:
     """Claim and read the BMC credentials Secret, validating the host's BMC details.
 
     Upstream ``baremetalhost_controller.go`` ``buildAndValidateBMCCredentials``, with its
     checks in its order and its messages. Raises :class:`BMCCredentialsError`; API failures
     other than a missing Secret propagate as :class:`~bmo.runtime.errors.KubeError`.
+
+    With a credentials ``policy`` (bmo's own, see :mod:`bmo.api.secretpolicy`) a Secret
+    lacking its label is refused *before* it is claimed: bmo neither labels, owns nor
+    finalizes a Secret it may not use.
     """
     name = host.spec.bmc.credentials_name
     if not name:
         raise CredentialsInvalid("No BMC CredentialsName defined The BMC secret reference is empty")
     try:
+        if policy is not None and policy.enabled:
+            found = secrets.obtain(host.namespace, name)
+            refused = policy.problem(
+                host.namespace, name, (found.get("metadata") or {}).get("labels")
+            )
+            if refused is not None:
+                raise CredentialsInvalid(refused)
         secret = secrets.acquire(host.namespace, name, owner=host, add_finalizer=add_finalizer)
     except NotFound:
         raise CredentialsSecretMissing(
@@ -325,7 +370,8 @@ def load_bmc_credentials(
     except (BMCAddressError, BMCError) as exc:
         raise CredentialsInvalid(str(exc)) from None
     credentials = Credentials(
-        secret_value(secret, "username") or "", secret_value(secret, "password") or ""
+        credential_value(secret, host.namespace, name, "username"),
+        credential_value(secret, host.namespace, name, "password"),
     )
     try:
         credentials.validate()

@@ -20,6 +20,7 @@ from typing import Any
 
 from kubernetes import client as k8s
 
+from bmo.api.codec import keep_unknown
 from bmo.api.constants import API_GROUP, API_VERSION, BMH_PLURAL
 from bmo.api.host import BareMetalHostStatus
 from bmo.runtime.cache import KubeObject, resource_version, thaw
@@ -79,7 +80,8 @@ class HostWriter:
 
     def write_status(self, status: BareMetalHostStatus) -> None:
         body: dict[str, Any] = thaw(self.raw)
-        body["status"] = status.to_dict()
+        # Status fields a newer operator wrote and this bmo does not model ride along.
+        body["status"] = keep_unknown(BareMetalHostStatus, body.get("status"), status.to_dict())
         self.raw = self._call(
             self._api.replace_namespaced_custom_object_status,
             API_GROUP,
