@@ -1,3 +1,5 @@
+# Over 600 lines: every flag and variable of the Go operator (main.go, the Ironic
+# provisioner) is declared, defaulted once and validated here.
 """The operator's root settings: one typed, frozen value composed of groups, loaded once from
 command-line flags and the environment.
 

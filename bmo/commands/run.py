@@ -30,6 +30,7 @@ from bmo.api.errors import APIError
 from bmo.api.firmware import FirmwareSchema, SettingSchema
 from bmo.controllers.baremetalhost import setup as baremetalhost
 from bmo.controllers.baremetalhost.credentials_lookup import credentials_lookup
+from bmo.controllers.baremetalhost.host_lookup import host_lookup
 from bmo.controllers.bmceventsubscription import setup as bmceventsubscription
 from bmo.controllers.dataimage import setup as dataimage
 from bmo.controllers.hostfirmwarecomponents import setup as hostfirmwarecomponents
@@ -88,8 +89,9 @@ controllers, leader election (--enable-leader-election), /healthz and
 /readyz (--health-addr), Prometheus metrics (--metrics-addr, HTTPS on {DEFAULT_METRICS_ADDR} by
 default, each scrape's bearer token checked with a TokenReview and a SubjectAccessReview;
 --metrics-insecure for plain HTTP on a loopback address), the validating webhook (HTTPS on
---webhook-port, 0 disables; BareMetalHosts, HostFirmwareComponents, and HostFirmwareSettings
-against their FirmwareSchema) and graceful shutdown
+--webhook-port, 0 disables; BareMetalHosts, DataImages, BMCEventSubscriptions (a new one must
+name an existing host), HostFirmwareComponents, and HostFirmwareSettings against their
+FirmwareSchema) and graceful shutdown
 on SIGTERM.
 
 Provisioners (--provisioner):
@@ -139,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         log.error("cannot configure the operator", error=str(exc))
         return EXIT_USAGE
     if webhook is not None:
-        webhook.schema_lookup = firmware_schema_lookup(manager)
+        attach_lookups(webhook, manager, settings)
     stop = threading.Event()
     install_signal_handlers(stop)
     log.info(
@@ -176,6 +178,15 @@ def build_manager(
     for setup in controllers:
         setup(manager, settings, provisioner_factory=provisioner_factory)
     return manager
+
+
+def attach_lookups(webhook: WebhookServer, manager: Manager, settings: Settings) -> None:
+    """Feed the webhook's checks that need cluster state from the manager's caches: the
+    FirmwareSchema for HostFirmwareSettings, and whether the host a new BMCEventSubscription
+    names exists (see :mod:`bmo.controllers.baremetalhost.host_lookup`). Call after the
+    controllers are registered, so the lookups share their informers."""
+    webhook.schema_lookup = firmware_schema_lookup(manager)
+    webhook.host_lookup = host_lookup(manager, settings)
 
 
 def firmware_schema_lookup(manager: Manager) -> SchemaLookup:

@@ -1,3 +1,5 @@
+# Over 600 lines: every Ironic call goes through this one client (timeouts, retries,
+# microversions, error translation); views, connection and microversions are split out.
 """``IronicClient``: openstacksdk underneath, bmo's vocabulary on top.
 
 Mirrors what upstream gets from gophercloud plus ``pkg/provisioner/ironic/clients/`` and

@@ -6,7 +6,8 @@ Mirrors ``internal/webhooks/metal3.io/v1alpha1/baremetalhost_webhook.go``,
 ``hostfirmwarecomponents_webhook.go`` (``ValidateCreate``, ``ValidateUpdate``,
 ``ValidateDelete``); a HostFirmwareSettings path checks ``spec.settings`` against the host's
 FirmwareSchema, looked up through a callback the operator injects
-(:mod:`bmo.webhook.firmware`).
+(:mod:`bmo.webhook.firmware`); a new BMCEventSubscription is checked against the host it
+names through another (:data:`~bmo.webhook.config.HostLookup`).
 
 One HTTPS server answering ``admission.k8s.io/v1`` AdmissionReviews at
 ``/validate-metal3-io-v1alpha1-baremetalhost``, ``...-dataimage``,
@@ -39,6 +40,7 @@ from bmo.webhook.config import (
     DEFAULT_PORT,
     TLS_VERSIONS,
     WEBHOOK_PATHS,
+    HostLookup,
     WebhookConfig,
     add_arguments,
     from_args,
@@ -75,6 +77,7 @@ __all__ = [
     "CertificateReloader",
     "Decision",
     "GroupVersionKind",
+    "HostLookup",
     "MalformedReviewError",
     "SchemaLookup",
     "ServerStartError",

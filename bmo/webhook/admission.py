@@ -34,7 +34,7 @@ from bmo.api.errors import APIError
 from bmo.api.host import BareMetalHost
 from bmo.api.safejson import JSONLimitError, loads
 from bmo.api.validation import ValidationProblem, validate_create, validate_update
-from bmo.webhook.config import CredentialsCheck
+from bmo.webhook.config import CredentialsCheck, HostLookup
 from bmo.webhook.errors import MalformedReviewError
 
 log = structlog.get_logger(__name__)
@@ -232,6 +232,7 @@ def decide(
     allow_development: bool = False,
     kind: str = BMH_KIND,
     credentials: CredentialsCheck | None = None,
+    host_lookup: HostLookup | None = None,
 ) -> Decision:
     """Validate a CREATE or UPDATE of ``kind`` with the upstream rules.
 
@@ -240,7 +241,9 @@ def decide(
     ``dataimage_webhook.go`` (create and update both run ``validateDataImage``) and
     ``bmceventsubscription_webhook.go`` (create runs ``validateSubscription``; update only
     refuses a changed spec). For BareMetalHosts, ``credentials`` adds bmo's opt-in
-    credentials policy, on create and whenever ``spec.bmc.credentialsName`` changes.
+    credentials policy, on create and whenever ``spec.bmc.credentialsName`` changes. For
+    BMCEventSubscriptions, ``host_lookup`` adds bmo's check that the host named by
+    ``spec.hostName`` exists, on create only (see :func:`_missing_host_problems`).
 
     Everything else is allowed: DELETE and CONNECT (every ``ValidateDelete`` accepts
     everything), and other kinds than the one this path validates.
@@ -260,6 +263,8 @@ def decide(
         problems = rules(request, allow_development)
         if credentials is not None and kind == BMH_KIND:
             problems = [*problems, *_credentials_problems(credentials, request)]
+        if host_lookup is not None and kind == BMC_EVENT_SUBSCRIPTION_KIND:
+            problems = [*problems, *_missing_host_problems(host_lookup, request)]
     except _UndecodableError as exc:
         return Decision.errored(400, str(exc))
     except Exception as exc:  # a bug in a rule must not take the server down
@@ -328,6 +333,52 @@ def _credentials_problems(
         return []  # no such Secret (yet): the controller checks it before using it
     problem = check.policy.problem(new.namespace, name, labels)
     return [] if problem is None else [ValidationProblem("spec.bmc.credentialsName", problem)]
+
+
+def _missing_host_problems(
+    lookup: HostLookup, request: AdmissionRequest
+) -> list[ValidationProblem]:
+    """A new subscription naming a BareMetalHost the lookup says does not exist.
+
+    Upstream admits it and its controller reports ``baremetal host "..." not found`` in
+    ``status.error`` later; refusing it at once is bmo's addition (a typo in
+    ``spec.hostName`` cannot be fixed in place: the spec is immutable). Only a definite "no"
+    refuses: an unknown answer (no cache entry and the API unreachable, or the lookup
+    failing) admits, and the controller still reports and retries. UPDATE is not checked:
+    the spec cannot change, and a host deleted later must not freeze the subscription's
+    metadata.
+    """
+    if request.operation != CREATE:
+        return []
+    subscription = _decode(
+        request,
+        request.object,
+        "object",
+        BMC_EVENT_SUBSCRIPTION_KIND,
+        BMCEventSubscription.from_dict,
+    )
+    host = subscription.spec.host_name
+    if not host:
+        return []  # "hostName cannot be empty" already says so
+    namespace = subscription.metadata.namespace
+    try:
+        exists = lookup(namespace, host)
+    except Exception as exc:  # advisory check: a failing lookup must not block creates
+        log.warning(
+            "BareMetalHost lookup failed; admitting the subscription",
+            uid=request.uid,
+            error_type=type(exc).__name__,
+        )
+        return []
+    if exists is not False:
+        return []
+    return [
+        ValidationProblem(
+            "spec.hostName",
+            f'BareMetalHost "{namespace}/{host}" not found: create the host first, '
+            "or fix spec.hostName",
+        )
+    ]
 
 
 _NOT_CONTENT = frozenset({"metadata", "status"})

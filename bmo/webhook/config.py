@@ -45,6 +45,12 @@ SecretLabels = Callable[[str, str], Mapping[str, str] | None]
 has no Kubernetes client: ``bmo run`` injects one fed from a Secret cache."""
 
 
+HostLookup = Callable[[str, str], bool | None]
+"""Whether BareMetalHost ``(namespace, name)`` exists: ``True``, ``False``, or ``None`` when
+that cannot be told (the lookup failed). The BMCEventSubscription webhook refuses a new
+subscription only on ``False``; ``bmo run`` injects one fed from its BareMetalHost cache."""
+
+
 @dataclass(frozen=True)
 class CredentialsCheck:
     """bmo's opt-in credentials policy and how to read a Secret's labels (see

@@ -38,7 +38,7 @@ from bmo.webhook.admission import (
     review_response,
 )
 from bmo.webhook.certs import CertificateReloader
-from bmo.webhook.config import BAREMETALHOST_PATH, WEBHOOK_PATHS, WebhookConfig
+from bmo.webhook.config import BAREMETALHOST_PATH, WEBHOOK_PATHS, HostLookup, WebhookConfig
 from bmo.webhook.errors import MalformedReviewError, ServerStartError
 from bmo.webhook.firmware import (
     HOSTFIRMWARECOMPONENTS_PATH,
@@ -73,11 +73,14 @@ class WebhookServer:
         limits: GateLimits | None = None,
         tls_policy: TLSPolicy | None = None,
         schema_lookup: SchemaLookup | None = None,
+        host_lookup: HostLookup | None = None,
     ) -> None:
         self.config = config
         self.limits = limits or GateLimits()
         #: FirmwareSchemas by ``(namespace, name)``, for HostFirmwareSettings admission.
         self.schema_lookup = schema_lookup
+        #: Whether a BareMetalHost exists, for BMCEventSubscription creates.
+        self.host_lookup = host_lookup
         cert_dir = Path(config.cert_dir)
         self.certificates = CertificateReloader(
             cert_dir / config.cert_name,
@@ -97,8 +100,13 @@ class WebhookServer:
         credentials = self.config.credentials
 
         def by_kind(kind: str) -> Decider:
+            # ``host_lookup`` is read at request time, like ``schema_lookup`` below.
             return lambda r: decide(
-                r, allow_development=allow_development, kind=kind, credentials=credentials
+                r,
+                allow_development=allow_development,
+                kind=kind,
+                credentials=credentials,
+                host_lookup=self.host_lookup,
             )
 
         routes = {path: by_kind(kind) for path, kind in WEBHOOK_PATHS.items()}

@@ -20,7 +20,13 @@ import pytest
 from kubernetes import client as k8s
 
 from bmo import settings as settings_mod
-from bmo.commands.run import build_webhook
+from bmo.commands.run import (
+    attach_lookups,
+    build_manager,
+    build_provisioner_factory,
+    build_webhook,
+)
+from bmo.controllers.baremetalhost import metrics
 from testenv.fake_agent import FakeAgent
 from testenv.kubeapi import KubeAPIServer
 from tests.fixtures.ironic import IronicFixture
@@ -249,3 +255,32 @@ def test_webhook_is_built_only_when_enabled() -> None:
     assert server is not None
     assert server.config.port == 9999
     assert server.config.allow_development
+
+
+@pytest.mark.parametrize("selector", [None, "shard=a"], ids=["unsharded", "sharded"])
+def test_webhook_lookups_read_the_controllers_caches(
+    kube_api_client: k8s.ApiClient, kube_namespace: str, selector: str | None
+) -> None:
+    """``bmo run``'s wiring: the webhook gets working lookups over the informers the
+    controllers registered (no extra watch), including a host outside a shard."""
+    parser = argparse.ArgumentParser()
+    settings_mod.add_arguments(parser)
+    argv = ["--webhook-port", "9999", "--provisioner", "fixture"]
+    if selector is not None:
+        argv += ["--host-label-selector", selector]
+    settings = settings_mod.from_args(parser.parse_args(argv), {})
+    manager = build_manager(
+        settings, kube_api_client, provisioner_factory=build_provisioner_factory(settings)
+    )
+    try:
+        webhook = build_webhook(settings)
+        assert webhook is not None
+        informers = list(manager.informers)
+        attach_lookups(webhook, manager, settings)
+        assert manager.informers == informers
+        assert webhook.schema_lookup is not None and webhook.host_lookup is not None
+        Hosts(kube_api_client, kube_namespace).create(host_body("host-0"))
+        assert webhook.host_lookup(kube_namespace, "host-0") is True
+        assert webhook.host_lookup(kube_namespace, "absent") is False
+    finally:
+        metrics.uninstall_host_collector()

@@ -54,6 +54,7 @@ from bmo.controllers.baremetalhost.reconciler import (
     HostReconciler,
     HostReconcilerSettings,
 )
+from bmo.controllers.hosts import host_informer
 from bmo.provisioner import HostWatcher, ProvisionerFactory
 from bmo.runtime.cache import KubeObject
 from bmo.runtime.controller import Controller
@@ -169,11 +170,7 @@ def setup(
     queue: RateLimitingQueue[str] = RateLimitingQueue(name=CONTROLLER_NAME)
     # A shard (``--host-label-selector``) lists and watches only its hosts: another shard's
     # host is never in this cache, so a Secret or requeue naming it reconciles to nothing.
-    hosts = manager.informer(
-        BAREMETALHOSTS,
-        label_selector=settings.controller.host_label_selector or None,
-        resync_period=DEFAULT_SYNC_PERIOD,
-    )
+    hosts = host_informer(manager, settings)
     hosts.add_handler(host_handler(queue))
     secrets = manager.informer(
         SECRETS,

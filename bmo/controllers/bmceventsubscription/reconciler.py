@@ -86,8 +86,12 @@ class BMCEventSubscriptionReconciler:
         subscriptions: ObjectStore,
         hosts: ObjectStore,
         provisioner_factory: ProvisionerFactory,
+        *,
+        sharded: bool = False,
     ) -> None:
         self._api = k8s.CustomObjectsApi(api_client)
+        #: A host missing from a sharded cache may be another shard's: leave it alone.
+        self._sharded = sharded
         self._core = k8s.CoreV1Api(api_client)
         self._subscriptions = subscriptions
         self._hosts = hosts
@@ -105,6 +109,9 @@ class BMCEventSubscriptionReconciler:
 
         host_key = f"{namespace}/{subscription.spec.host_name}"
         cached_host = self._hosts.get(host_key)
+        if cached_host is None and self._sharded:
+            log.debug("host not in this shard", host=subscription.spec.host_name)
+            return Result()
         if cached_host is None:
             log.info("baremetalhost not found", host=subscription.spec.host_name)
             if deleting:

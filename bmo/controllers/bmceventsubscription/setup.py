@@ -16,8 +16,9 @@ from bmo.api.bmceventsubscription import (
     BMC_EVENT_SUBSCRIPTION_KIND,
     BMC_EVENT_SUBSCRIPTION_PLURAL,
 )
-from bmo.api.constants import API_GROUP, API_VERSION, BMH_KIND, BMH_PLURAL
+from bmo.api.constants import API_GROUP, API_VERSION
 from bmo.controllers.bmceventsubscription.reconciler import BMCEventSubscriptionReconciler
+from bmo.controllers.hosts import host_informer, sharded
 from bmo.provisioner import ProvisionerFactory
 from bmo.runtime.cache import KubeObject
 from bmo.runtime.controller import Controller
@@ -34,7 +35,6 @@ BMC_EVENT_SUBSCRIPTIONS: Final = Resource(
     API_GROUP, API_VERSION, BMC_EVENT_SUBSCRIPTION_PLURAL, BMC_EVENT_SUBSCRIPTION_KIND
 )
 HOST_NAME_INDEX: Final = "host-name"
-_HOSTS: Final = Resource(API_GROUP, API_VERSION, BMH_PLURAL, BMH_KIND)
 
 
 def _meta_key(obj: KubeObject, name: str) -> str:
@@ -66,7 +66,7 @@ def setup(
         BMC_EVENT_SUBSCRIPTIONS, indexers={HOST_NAME_INDEX: host_name_keys}
     )
     subscriptions.add_handler(EnqueueHandler(queue, update_predicate=ignore_status_only))
-    hosts = manager.informer(_HOSTS)
+    hosts = host_informer(manager, settings)
 
     def subscriptions_of(obj: KubeObject) -> list[str]:
         meta = obj.get("metadata") or {}
@@ -78,7 +78,7 @@ def setup(
 
     hosts.add_handler(EnqueueHandler(queue, mapper=subscriptions_of))
     reconciler = BMCEventSubscriptionReconciler(
-        manager.api_client, subscriptions, hosts, provisioner_factory
+        manager.api_client, subscriptions, hosts, provisioner_factory, sharded=sharded(settings)
     )
     controller = manager.add_controller(
         Controller(CONTROLLER_NAME, reconciler, queue, settings.controller.concurrency)

@@ -110,8 +110,11 @@ class DataImageReconciler:
         *,
         allow_development: bool = False,
         clock: Callable[[], datetime] = _utcnow,
+        sharded: bool = False,
     ) -> None:
         self._api = k8s.CustomObjectsApi(api_client)
+        #: A host missing from a sharded cache may be another shard's: leave it alone.
+        self._sharded = sharded
         self._images = images
         self._hosts = hosts
         self._factory = provisioner_factory
@@ -129,6 +132,9 @@ class DataImageReconciler:
         deleting = image.metadata.deletion_timestamp is not None
 
         cached_host = self._hosts.get(key)
+        if cached_host is None and self._sharded:
+            log.debug("host not in this shard")
+            return Result()
         if cached_host is None:
             log.info("no BareMetalHost for the DataImage; removing the finalizer if present")
             self._remove_finalizer(raw, finalizers)

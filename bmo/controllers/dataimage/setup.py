@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from bmo.api.constants import API_GROUP, API_VERSION, BMH_KIND, BMH_PLURAL
+from bmo.api.constants import API_GROUP, API_VERSION
 from bmo.api.dataimage import DATA_IMAGE_KIND, DATA_IMAGE_PLURAL
 from bmo.controllers.dataimage.reconciler import DataImageReconciler
+from bmo.controllers.hosts import host_informer, sharded
 from bmo.provisioner import ProvisionerFactory
 from bmo.runtime.cache import KubeObject
 from bmo.runtime.controller import Controller
@@ -28,7 +29,6 @@ __all__ = ["CONTROLLER_NAME", "DATA_IMAGES", "DataImageController", "setup"]
 
 CONTROLLER_NAME: Final = "dataimage"
 DATA_IMAGES: Final = Resource(API_GROUP, API_VERSION, DATA_IMAGE_PLURAL, DATA_IMAGE_KIND)
-_HOSTS: Final = Resource(API_GROUP, API_VERSION, BMH_PLURAL, BMH_KIND)
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def setup(
     queue: RateLimitingQueue[str] = RateLimitingQueue(name=CONTROLLER_NAME)
     images = manager.informer(DATA_IMAGES)
     images.add_handler(EnqueueHandler(queue, update_predicate=ignore_status_only))
-    hosts = manager.informer(_HOSTS)
+    hosts = host_informer(manager, settings)
 
     def same_named_image(obj: KubeObject) -> list[str]:
         meta = obj.get("metadata") or {}
@@ -64,6 +64,7 @@ def setup(
         hosts,
         provisioner_factory,
         allow_development=settings.controller.development_drivers,
+        sharded=sharded(settings),
     )
     controller = manager.add_controller(
         Controller(CONTROLLER_NAME, reconciler, queue, settings.controller.concurrency)

@@ -13,16 +13,15 @@ from typing import Final
 from bmo.api.constants import API_GROUP, API_VERSION, GROUP_VERSION
 from bmo.api.firmware import HFC_KIND, HFC_PLURAL, HostFirmwareComponents
 from bmo.controllers.baremetalhost.events import EventRecorder, EventTarget
-from bmo.controllers.baremetalhost.setup import BAREMETALHOSTS
 from bmo.controllers.hostfirmwarecomponents.reconciler import HostFirmwareComponentsReconciler
 from bmo.controllers.hostfirmwaresettings.subresource import generation_changed, host_moved
+from bmo.controllers.hosts import host_informer
 from bmo.provisioner import ProvisionerFactory
 from bmo.runtime.controller import Controller
 from bmo.runtime.eventhandlers import EnqueueHandler
 from bmo.runtime.informer import Informer, Resource
 from bmo.runtime.manager import Manager
 from bmo.runtime.queue import RateLimitingQueue
-from bmo.runtime.settings import DEFAULT_SYNC_PERIOD
 from bmo.settings import Settings
 
 __all__ = [
@@ -75,7 +74,7 @@ def setup(
     queue: RateLimitingQueue[str] = RateLimitingQueue(name=CONTROLLER_NAME)
     hfc = manager.informer(HOSTFIRMWARECOMPONENTS)
     hfc.add_handler(EnqueueHandler(queue, update_predicate=generation_changed))
-    hosts = manager.informer(BAREMETALHOSTS, resync_period=DEFAULT_SYNC_PERIOD)
+    hosts = host_informer(manager, settings)
     hosts.add_handler(EnqueueHandler(queue, update_predicate=host_moved))
     recorder = EventRecorder(
         manager.api_client,

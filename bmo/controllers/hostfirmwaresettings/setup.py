@@ -20,16 +20,15 @@ from bmo.api.firmware import (
     HostFirmwareSettings,
 )
 from bmo.controllers.baremetalhost.events import EventRecorder, EventTarget
-from bmo.controllers.baremetalhost.setup import BAREMETALHOSTS
 from bmo.controllers.hostfirmwaresettings.reconciler import HostFirmwareSettingsReconciler
 from bmo.controllers.hostfirmwaresettings.subresource import generation_changed, host_moved
+from bmo.controllers.hosts import host_informer
 from bmo.provisioner import ProvisionerFactory
 from bmo.runtime.controller import Controller
 from bmo.runtime.eventhandlers import EnqueueHandler
 from bmo.runtime.informer import Informer, Resource
 from bmo.runtime.manager import Manager
 from bmo.runtime.queue import RateLimitingQueue
-from bmo.runtime.settings import DEFAULT_SYNC_PERIOD
 from bmo.settings import Settings
 
 __all__ = [
@@ -90,7 +89,7 @@ def setup(
     queue: RateLimitingQueue[str] = RateLimitingQueue(name=CONTROLLER_NAME)
     hfs = manager.informer(HOSTFIRMWARESETTINGS)
     hfs.add_handler(EnqueueHandler(queue, update_predicate=generation_changed))
-    hosts = manager.informer(BAREMETALHOSTS, resync_period=DEFAULT_SYNC_PERIOD)
+    hosts = host_informer(manager, settings)
     hosts.add_handler(EnqueueHandler(queue, update_predicate=host_moved))
     schemas = manager.informer(FIRMWARESCHEMAS)
     recorder = EventRecorder(

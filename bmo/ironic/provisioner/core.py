@@ -40,6 +40,7 @@ from bmo.provisioner.errors import (
     ProvisionerNotReady,
 )
 from bmo.provisioner.types import EventPublisher, HostData, ProvisionResult
+from bmo.redaction import SecretScrubber
 
 __all__ = [
     "DEFAULT_INSPECT_INTERFACE",
@@ -113,10 +114,9 @@ class ProvisionerCore:
         return ProvisionResult(dirty=True, requeue_after=self._delay(seconds))
 
     def _scrub(self, text: str) -> str:
-        password = self._host.bmc_credentials.password
-        if password and len(password) >= 3:
-            text = text.replace(password, _REDACTED)
-        return text
+        """The BMC password out of a message, raw, JSON-escaped or URL-encoded (Ironic may
+        echo driver_info back in ``last_error``)."""
+        return SecretScrubber([self._host.bmc_credentials.password], marker=_REDACTED)(text)
 
     def _failed(self, message: str) -> ProvisionResult:
         return ProvisionResult(error_message=self._scrub(message))
