@@ -186,8 +186,16 @@ def test_externally_provisioned_host_is_adopted_not_deployed(
     )
     assert node.id == host["status"]["provisioning"]["ID"]
     assert not host["status"]["provisioning"]["image"].get("url")
-    reasons = {e["reason"] for e in events_for(kube_api_client, kube_namespace, "node-b")}
-    assert "Registered" in reasons
+    # Events are published after the status write, by the event writer's own thread.
+    reasons = wait_for(
+        lambda: (
+            (r := {e["reason"] for e in events_for(kube_api_client, kube_namespace, "node-b")})
+            and "Registered" in r
+            and r
+        ),
+        timeout=DEADLINE,
+        what="the Registered event",
+    )
     assert not reasons & {"ProvisioningStarted", "ProvisioningComplete", "InspectionStarted"}
 
     hosts.delete("node-b")
@@ -242,8 +250,15 @@ def test_redfish_host_wrong_password_then_fixed_then_power(
     assert failed["operationalStatus"] == "error"
     assert failed["errorMessage"], "the error says what Ironic saw"
     assert "nope" not in failed["errorMessage"]
-    reasons = {e["reason"] for e in events_for(kube_api_client, kube_namespace, "rf-0")}
-    assert "RegistrationError" in reasons
+    # Events are published after the status write, by the event writer's own thread.
+    wait_for(
+        lambda: (
+            "RegistrationError"
+            in {e["reason"] for e in events_for(kube_api_client, kube_namespace, "rf-0")}
+        ),
+        timeout=DEADLINE,
+        what="the RegistrationError event",
+    )
 
     core.patch_namespaced_secret("redfish-bmc", kube_namespace, {"stringData": {"password": right}})
     host = hosts.wait_state("rf-0", "available", timeout=REDFISH_DEADLINE)
