@@ -178,9 +178,12 @@ class HostReconcilerSettings:
         )
 
 
-MAX_CHAINED_STEPS: Final = 16
-"""Most state-machine steps one reconcile runs back to back before saving (a bound, so a
-machine that keeps asking to come back at once still yields its worker)."""
+MAX_CHAINED_STEPS: Final = 1
+"""Most state-machine steps one reconcile runs back to back before saving. One, as upstream:
+a later step may start work in Ironic (``provision`` after ``prepare`` completed), and a
+process killed before the single status write would leave the saved state behind Ironic's
+(``preparing`` over an ``active`` node, which never recovers). Chaining is only safe once the
+status is saved before each step that acts on the provisioner; until then it stays off."""
 
 
 def _continues(before: BareMetalHost, outcome: HostOutcome) -> bool:

@@ -104,14 +104,13 @@ def test_finalizer_then_progress_despite_a_lagging_cache(
     bed.create(host_body("host-0"))
     host_path = f"/namespaces/{bed.namespace}/baremetalhosts/host-0"
     writes = kube_server.request_log.count("PUT", path_contains=host_path)
-    # One pass: the finalizer, then every step that needs no waiting ("" -> registering ->
-    # inspecting, where the fixture's inspection takes a poll), saved by one status write.
-    assert bed.reconcile("host-0") == Result(requeue_after=0.05)
+    # One pass: the finalizer, then one step ("" -> registering) from what the finalizer
+    # write returned, saved before any later step acts on the provisioner.
+    assert bed.reconcile("host-0") == Result(requeue_after=AT_ONCE)
     assert BMH_FINALIZER in bed.hosts.get("host-0")["metadata"]["finalizers"]  # type: ignore[index]
-    assert bed.hosts.state("host-0") == "inspecting"
+    assert bed.hosts.state("host-0") == "registering"
     # The finalizer PUT and one status PUT.
     assert kube_server.request_log.count("PUT", path_contains=host_path) - writes == 2
-    assert bed.registry.host(bed.namespace, "host-0").registered
     # The cache still shows the object before the finalizer: the reconciler uses what its
     # writes returned instead of redoing the steps (or failing with a 409).
     deadline = time.monotonic() + 10.0
@@ -165,10 +164,10 @@ def test_transient_provisioner_error_raises_and_saves_nothing(
 ) -> None:
     create_secret(kube_api_client, bed.namespace)
     bed.create(host_body("host-0"))
-    bed.reconcile("host-0")  # finalizer, "" -> registering -> inspecting (started)
+    bed.reconcile("host-0")  # finalizer, "" -> registering
     before = bed.refresh("host-0")
-    assert before["status"]["provisioning"]["state"] == "inspecting"
-    bed.registry.host(bed.namespace, "host-0").raise_next("inspect", ProvisionerError("down"))
+    assert before["status"]["provisioning"]["state"] == "registering"
+    bed.registry.host(bed.namespace, "host-0").raise_next("register", ProvisionerError("down"))
     failures = sample("metal3_reconcile_error_total")
     with pytest.raises(StateMachineError):
         bed.reconcile("host-0")
