@@ -215,6 +215,22 @@ def _continues(before: BareMetalHost, outcome: HostOutcome) -> bool:
     )
 
 
+def _registers_unsaved(saved: BareMetalHost, current: BareMetalHost, chain: _Chain) -> bool:
+    """Whether the step on ``current`` may act although its state is not saved: only the
+    registration of a new host, right after the pure ``""`` -> ``registering`` step.
+
+    Replaying it from the saved ``""`` is registration itself, which finds the node it may
+    have created by name (``ironic.go Register`` looks nodes up by UUID, name, then MAC), so
+    a process killed in between loses nothing; the finalizer was saved before either step.
+    """
+    return (
+        chain.steps == 1
+        and saved.status.provisioning.state == S.NONE
+        and current.status.provisioning.state == S.REGISTERING
+        and current.metadata.deletion_timestamp is None
+    )
+
+
 class _Chain:
     """The steps one reconcile ran, folded into one :class:`HostOutcome` to apply."""
 
@@ -228,6 +244,10 @@ class _Chain:
     @property
     def empty(self) -> bool:
         return not self._outcomes
+
+    @property
+    def steps(self) -> int:
+        return len(self._outcomes)
 
     def add(self, outcome: HostOutcome, provisioner: Provisioner, password: str) -> None:
         self._outcomes.append(outcome)
@@ -385,6 +405,8 @@ class HostReconciler:
             try:
                 if chain.empty:
                     step = self._step(current, hardware, writer, now, first=True)
+                elif _registers_unsaved(host, current, chain):
+                    step = self._step(current, hardware, writer, now, first=False)
                 else:
                     with actions_deferred():
                         step = self._step(current, hardware, writer, now, first=False)
