@@ -21,7 +21,7 @@ replaces those reads with one paginated ``GET /v1/nodes?fields=...`` (only the f
   enqueues the host instead of waiting for its requeue delay. A wiped Ironic database shows up
   as every node vanishing in one poll.
 * **Writes go straight to Ironic** (:class:`bmo.ironic.client.IronicClient`) and
-  :meth:`NodeCache.invalidate` the node (a port created or deleted invalidates its node):
+  :meth:`NodeCache.invalidate` the node (creating a port invalidates its node):
   reads of it and of its ports bypass the cache until a poll that *started after the write*
   has seen it, so a reconcile never acts on a state older than its own last write.
 * **Never trusted when stale.** After a failed poll, or when the last good one is older than
