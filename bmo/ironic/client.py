@@ -290,6 +290,9 @@ class IronicClient:
             if cached is None or ttl <= 0 or now - cached.checked_at >= ttl:
                 cached = _Readiness(checked_at=now, error=self._check_ready())
                 self._readiness = cached
+                if cached.error is not None and self._cache is not None:
+                    # Ironic may come back on another (wiped) database.
+                    self._cache.distrust()
         error = cached.error
         if error is not None:
             # A fresh instance per raise: the cached one is shared between threads.

@@ -25,7 +25,10 @@ replaces those reads with one paginated ``GET /v1/nodes?fields=...`` (only the f
   reads of it and of its ports bypass the cache until a poll that *started after the write*
   has seen it, so a reconcile never acts on a state older than its own last write.
 * **Never trusted when stale.** After a failed poll, or when the last good one is older than
-  ``max_staleness``, every read goes to Ironic directly, where an outage raises as before.
+  two slow intervals, every read goes to Ironic directly, where an outage raises as before.
+  The same once the client saw Ironic unreachable or not ready (:meth:`NodeCache.distrust`):
+  it may return on a wiped database, so nothing polled before is served and the next poll
+  comes at once (with the per-host reads gone, nothing else notices a wipe sooner).
   A node absent from the cache is also looked up directly (it may be newer than the poll).
 """
 
@@ -163,6 +166,7 @@ class NodeCache:
         self._snapshot: _Snapshot | None = None
         self._last_poll_at: float | None = None
         self._last_write_at: float | None = None
+        self._distrusted_at: float | None = None
         # ident (uuid or name) → clock time of bmo's last write to that node, and of its
         # last provision-state request (which may take a capacity slot).
         self._written: dict[str, float] = {}
@@ -242,6 +246,9 @@ class NodeCache:
             return {ident for ident, at in self._moved.items() if at >= since}
 
     def _fresh(self, snapshot: _Snapshot) -> bool:
+        """Recent enough, and taken after Ironic was last seen unreachable (:meth:`distrust`)."""
+        if self._distrusted_at is not None and snapshot.started_at <= self._distrusted_at:
+            return False
         # Two slow intervals (a poll takes time, the poller may run late) and never less
         # than a few fast ones.
         limit = max(2 * self._slow, 5 * self._fast)
@@ -260,6 +267,17 @@ class NodeCache:
                     if moved:
                         self._moved[ident] = now
             self._last_write_at = now
+        self._wake.set()
+
+    def distrust(self) -> None:
+        """Ironic was seen unreachable or not ready: it may come back restarted on another
+        database (a wiped one), so serve nothing polled before now and poll at once.
+
+        With every read served here, nothing else would notice a wipe before the next slow
+        poll (a minute at rest); the readiness check every reconcile makes notices the gap.
+        """
+        with self._lock:
+            self._distrusted_at = self._clock()
         self._wake.set()
 
     # -- listeners -------------------------------------------------------------------------
@@ -281,7 +299,7 @@ class NodeCache:
             snapshot = self._snapshot
             now = self._clock()
             fast = max(self._fast, 2 * self._last_duration)
-            if snapshot is None:
+            if snapshot is None or not self._fresh(snapshot):
                 return fast
             if self._last_write_at is not None and now - self._last_write_at < WRITE_HOT_WINDOW:
                 return fast

@@ -496,3 +496,43 @@ def test_list_ports_asks_ironic_after_bmo_created_a_port(
     assert [p.address for p in client.list_ports(U1, fresh=True)] == [MAC1]
     by_node = [q for q in list_requests(mock_ironic, "/v1/ports") if "node_uuid" in q]
     assert len(by_node) == 2, "fresh always asks ironic"
+
+
+def test_after_ironic_was_seen_down_nothing_polled_before_is_served(
+    fake: FakeIronic, clock: FakeClock
+) -> None:
+    """A restart on a wiped database shows as a failed readiness check first: the old
+    snapshot must not keep answering for nodes that are gone until the next slow poll."""
+    cache = fake.cache()
+    cache.poll()
+    assert cache.interval() == DEFAULT_SLOW_INTERVAL
+    clock.advance(1)
+    cache.distrust()
+    assert cache.lookup(U1) is None and cache.ports(U1) is None and cache.nodes() is None
+    assert not cache.knows_absent(U3)
+    assert cache.interval() == DEFAULT_FAST_INTERVAL, "poll again at once"
+    seen: list[NodeChange] = []
+    cache.add_listener(seen.append)
+    fake.nodes, fake.ports = [], []  # the wipe
+    clock.advance(1)
+    cache.poll()
+    assert sorted(c.name or "" for c in seen) == ["ns~a", "ns~b"], "every host is woken"
+    assert cache.nodes() == [] and cache.knows_absent(U1)
+    assert cache.interval() == DEFAULT_SLOW_INTERVAL
+
+
+def test_a_failed_readiness_check_distrusts_the_cache(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, clock: FakeClock
+) -> None:
+    mock_ironic.get(f"{API}/nodes", json=listing(node_json(U1)))
+    cache = client.node_cache(clock=clock)
+    client.ensure_ready()
+    cache.poll()
+    assert cache.lookup(U1) is not None
+    mock_ironic.get(f"{API}/drivers", json={"drivers": []})  # conductor not up (restarting)
+    clock.advance(10)
+    assert not client.ready()
+    assert cache.lookup(U1) is None and cache.ports(U1) is None
+    clock.advance(1)
+    cache.poll()
+    assert cache.lookup(U1) is not None
