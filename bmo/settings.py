@@ -248,12 +248,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--kube-api-qps",
         type=_float_flag("--kube-api-qps"),
-        help=f"sustained Kubernetes API requests per second (default: {DEFAULT_KUBE_QPS:g})",
+        help=(
+            "sustained Kubernetes API requests per second, per API type as in the Go operator "
+            f"(default: {DEFAULT_KUBE_QPS:g})"
+        ),
     )
     add(
         "--kube-api-burst",
         type=_int_flag("--kube-api-burst"),
-        help=f"Kubernetes API request burst (default: {DEFAULT_KUBE_BURST})",
+        help=f"Kubernetes API request burst, per API type (default: {DEFAULT_KUBE_BURST})",
     )
     add(
         "--kube-api-timeout",

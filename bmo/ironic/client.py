@@ -62,6 +62,7 @@ from bmo.ironic.nodecache import NodeCache, cache_fields
 from bmo.ironic.retry import RetryPolicy, call_with_retries
 from bmo.ironic.updates import PatchOp, render_ops
 from bmo.ironic.views import NodeView, PortView, ValidationResult
+from bmo.provisioner.deferral import check_action
 
 # The views, the connection and the version helpers are re-exported: ``bmo.ironic.client``
 # is where callers outside this package get them.
@@ -211,6 +212,8 @@ class IronicClient:
         params: Mapping[str, Any] | None = None,
     ) -> requests.Response:
         """One request relative to ``/v1``; error statuses become :class:`IronicError`."""
+        if method != "GET":
+            check_action(operation)
         proxy = self._baremetal()
         kwargs: dict[str, Any] = {
             "microversion": self.microversion,
@@ -410,6 +413,7 @@ class IronicClient:
     ) -> NodeView:
         """POST a node. ``interfaces`` maps e.g. ``boot_interface`` → value; empty/None
         values are omitted so Ironic picks its defaults (``register.go enrollNode``)."""
+        check_action("create node")
         body: dict[str, Any] = {"name": name, "driver": driver}
         if driver_info:
             body["driver_info"] = dict(driver_info)
@@ -440,6 +444,7 @@ class IronicClient:
 
     def update_node(self, uuid: str, ops: Sequence[PatchOp]) -> NodeView:
         """Apply JSON-patch ops; with no ops, nothing is sent and the node is re-read."""
+        check_action("update node")
         operation = f"update node {uuid}"
         if not ops:
             node = self.get_node(uuid, fresh=True)
@@ -455,6 +460,7 @@ class IronicClient:
 
     def delete_node(self, uuid: str) -> None:
         """Delete; a node that is already gone is fine."""
+        check_action("delete node")
         self._call(
             f"delete node {uuid}",
             lambda: self._baremetal().delete_node(uuid, ignore_missing=True),
@@ -506,6 +512,7 @@ class IronicClient:
         ``config_drive`` is the structured form (``user_data``/``meta_data``/``network_data``)
         or a string (URL or gzipped, base64-encoded ISO), as Ironic accepts both.
         """
+        check_action("set provision state")
         body: dict[str, Any] = {"target": target}
         if config_drive is not None:
             body["configdrive"] = (
@@ -528,6 +535,7 @@ class IronicClient:
 
         ``timeout`` (seconds) is Ironic's server-side limit for soft actions.
         """
+        check_action("set power state")
         body: dict[str, Any] = {"target": target}
         if timeout is not None:
             body["timeout"] = int(timeout)
@@ -537,6 +545,7 @@ class IronicClient:
         self._written(uuid)
 
     def set_maintenance(self, uuid: str, reason: str | None = None) -> None:
+        check_action("set maintenance")
         operation = f"set maintenance on node {uuid}"
         body = {"reason": reason} if reason else {}
         path = _node_path(uuid, "maintenance")
@@ -544,6 +553,7 @@ class IronicClient:
         self._written(uuid)
 
     def unset_maintenance(self, uuid: str) -> None:
+        check_action("unset maintenance")
         operation = f"unset maintenance on node {uuid}"
         path = _node_path(uuid, "maintenance")
         self._call(operation, lambda: self._raw("DELETE", path, operation))
@@ -562,6 +572,7 @@ class IronicClient:
 
     def set_raid_config(self, uuid: str, target_raid_config: Mapping[str, Any]) -> None:
         """Set ``target_raid_config`` (applied later by a clean step)."""
+        check_action("set raid config")
         operation = f"set RAID config on node {uuid}"
         path = _node_path(uuid, "states/raid")
         body = dict(target_raid_config)
@@ -619,6 +630,7 @@ class IronicClient:
 
     def attach_virtual_media(self, uuid: str, image_url: str, device_type: str = "cdrom") -> None:
         """``POST /v1/nodes/{uuid}/vmedia`` (API 1.89); Ironic inserts it asynchronously."""
+        check_action("attach virtual media")
         operation = f"attach virtual media to node {uuid}"
         path = _node_path(uuid, "vmedia")
         body = {"device_type": device_type, "image_url": image_url}
@@ -627,6 +639,7 @@ class IronicClient:
 
     def detach_virtual_media(self, uuid: str, device_types: Sequence[str] = ("cdrom",)) -> None:
         """``DELETE /v1/nodes/{uuid}/vmedia?device_types=...`` (API 1.89)."""
+        check_action("detach virtual media")
         operation = f"detach virtual media from node {uuid}"
         path = _node_path(uuid, "vmedia")
         params = {"device_types": ",".join(device_types)}
@@ -641,6 +654,8 @@ class IronicClient:
         The body is never logged (``_raw`` turns keystoneauth's body logging off): event
         subscription headers carry credentials.
         """
+        if http_method.upper() != "GET":
+            check_action(f"vendor passthru {method}")
         operation = f"call vendor passthru {method} on node {uuid}"
         path = _node_path(uuid, "vendor_passthru")
         params = {"method": method}
@@ -707,6 +722,7 @@ class IronicClient:
 
         An existing port with this MAC on *another* node stays a :class:`Conflict`.
         """
+        check_action("create port")
         operation = f"create port {mac} on node {node_uuid}"
 
         def create() -> PortView:

@@ -36,6 +36,7 @@ from bmo.api import firmware_steps
 from bmo.api.constants import ProvisioningState, RebootMode
 from bmo.api.firmware import FirmwareComponentStatus, IntOrString, SettingSchema
 from bmo.api.hardware import HardwareDetails
+from bmo.provisioner.deferral import check_action
 from bmo.provisioner.errors import (
     FirmwareUpdateUnsupported,
     NeedsPreprovisioningImage,
@@ -280,6 +281,7 @@ class FixtureRegistry:
         running = state._running.get(op)
         started = running is None
         if running is None:
+            check_action(f"start {op}")
             delay = self.delays[op]
             running = _Running(delay.calls, self.clock() + delay.seconds)
             state._running[op] = running

@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 from kubernetes import client as k8s
@@ -56,10 +57,37 @@ EXIT_OK = 0
 EXIT_LEADERSHIP_LOST = 1
 
 
+def api_type(url: str) -> str:
+    """The API type a request addresses (``group/plural``; core: ``plural``), from its URL.
+    Subresources (``/status``) count as their object's type, as in controller-runtime,
+    whose status writer shares the object's REST client."""
+    parts = [p for p in urlsplit(url).path.split("/") if p]
+    for i, part in enumerate(parts):  # the server URL may carry a path prefix
+        if part == "api":
+            group, rest = "", parts[i + 2 :]
+            break
+        if part == "apis":
+            group, rest = (parts[i + 1] if len(parts) > i + 1 else ""), parts[i + 3 :]
+            break
+    else:
+        return parts[0] if parts else ""  # /version, /openapi/v2, ...
+    if rest[:1] == ["namespaces"] and len(rest) > 2:
+        rest = rest[2:]
+    plural = rest[0] if rest else ""
+    return f"{group}/{plural}" if group else plural
+
+
 class RateLimitedApiClient(k8s.ApiClient):
-    """An ``ApiClient`` whose every request first takes a token from a shared bucket
-    (``--kube-api-qps`` / ``--kube-api-burst``), like client-go's ``rest.Config`` limiter,
-    and carries a request timeout (client-go ``rest.Config.Timeout``).
+    """An ``ApiClient`` whose every request first takes a token from the bucket of the API
+    type it addresses (``--kube-api-qps`` / ``--kube-api-burst`` each), and carries a request
+    timeout (client-go ``rest.Config.Timeout``).
+
+    One bucket per API type, not one for the client: upstream's ``main.go`` sets
+    ``restConfig.QPS``/``Burst`` and no shared ``RateLimiter``, and controller-runtime's
+    client builds one REST client per GroupVersionKind (``client_rest_resources.go
+    newResource`` → ``apiutil.RESTClientForGVK``), each with its own token bucket from those
+    settings. So the Go operator's hosts, Secrets, HardwareData, firmware objects and Leases
+    each have the whole budget; this client gives bmo the same budget.
 
     The Python client has no limiter of its own; without one a burst of failing reconciles
     can flood the API server. A watch costs one token when it starts.
@@ -91,14 +119,28 @@ class RateLimitedApiClient(k8s.ApiClient):
             configuration.retries = Retry(total=3, read=0, redirect=0)
         super().__init__(configuration)
         self._clock: Clock = clock if clock is not None else RealClock()
-        self._bucket = BucketRateLimiter(qps=qps, burst=burst, clock=self._clock)
+        self._qps = qps
+        self._burst = burst
+        self._buckets: dict[str, BucketRateLimiter] = {}
+        self._buckets_lock = threading.Lock()
         self.request_timeout = request_timeout
         self.connect_timeout = min(connect_timeout, request_timeout)
+
+    def _bucket(self, kind: str) -> BucketRateLimiter:
+        with self._buckets_lock:
+            bucket = self._buckets.get(kind)
+            if bucket is None:
+                # Bounded: the API types bmo's code addresses (about a dozen).
+                bucket = BucketRateLimiter(qps=self._qps, burst=self._burst, clock=self._clock)
+                self._buckets[kind] = bucket
+            return bucket
 
     def call_api(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("_request_timeout") is None:
             kwargs["_request_timeout"] = (self.connect_timeout, self.request_timeout)
-        self._clock.sleep(self._bucket.when("kube-api"))
+        # ``call_api(method, url, ...)``: the URL is complete by now.
+        kind = api_type(str(args[1] if len(args) > 1 else kwargs.get("url", "")))
+        self._clock.sleep(self._bucket(kind).when(kind))
         return super().call_api(*args, **kwargs)
 
 

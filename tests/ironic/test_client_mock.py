@@ -24,6 +24,7 @@ from bmo.ironic.errors import (
 from bmo.ironic.microversion import choose_microversion
 from bmo.ironic.retry import RetryPolicy
 from bmo.ironic.updates import PatchOp
+from bmo.provisioner.deferral import ActionDeferred, actions_deferred
 from tests.ironic.conftest import (
     API,
     BUSY,
@@ -530,3 +531,32 @@ def test_concurrent_first_use_negotiates_once(
         results = list(pool.map(lambda _: client.microversion, range(16)))
     assert set(results) == {"1.110"}
     assert count(mock_ironic, "GET", "/v1/") == 1
+
+
+# ------------------------------------------------------------------ deferred actions
+
+
+def test_deferred_actions_send_nothing_but_reads_go_on(
+    client: IronicClient, mock_ironic: requests_mock.Mocker
+) -> None:
+    """A chained state-machine step runs with actions deferred: it may read the node, but
+    every call that would change Ironic stops before a request leaves (the reconciler saves
+    the host's status first and runs the step again)."""
+    mock_ironic.get(NODE, json=node_json())
+    mock_ironic.put(NODE + "/states/provision", status_code=202)
+    mock_ironic.put(NODE + "/maintenance", status_code=202)
+    mock_ironic.patch(NODE, json=node_json())
+    with actions_deferred():
+        assert client.get_node(UUID) is not None
+        with pytest.raises(ActionDeferred, match="set provision state"):
+            client.set_provision_state(UUID, "manage")
+        with pytest.raises(ActionDeferred):
+            client.set_maintenance(UUID, "because")
+        with pytest.raises(ActionDeferred):
+            client.update_node(UUID, [PatchOp("add", "/extra/x", "y")])
+        with pytest.raises(ActionDeferred):
+            client.create_port(UUID, "00:00:5e:00:53:01")
+    writes = [r for r in mock_ironic.request_history if r.method != "GET"]
+    assert writes == []
+    client.set_maintenance(UUID, "because")  # outside the block: sent
+    assert count(mock_ironic, "PUT", "/v1/nodes/" + UUID + "/maintenance") == 1

@@ -25,7 +25,7 @@ from urllib3.exceptions import HTTPError as TransportError
 from bmo.runtime.controller import Controller, Result
 from bmo.runtime.errors import is_not_found
 from bmo.runtime.eventhandlers import EnqueueHandler, ignore_status_only
-from bmo.runtime.manager import Manager, RateLimitedApiClient
+from bmo.runtime.manager import Manager, RateLimitedApiClient, api_type
 from bmo.runtime.queue import RateLimitingQueue
 from bmo.runtime.settings import Address, LeaderElectionSettings, ManagerSettings
 from tests.runtime.test_informer import WIDGETS, Widgets, wait_until, widget_crd
@@ -309,6 +309,51 @@ def test_rate_limited_client_spaces_requests(kube_server: Any) -> None:
     api.close()
     assert slept[:2] == [0.0, 0.0]  # the burst
     assert slept[2:] == [0.5, 1.0]  # then 2 per second, in debt
+
+
+def test_rate_limited_client_has_a_budget_per_api_type(kube_server: Any) -> None:
+    """Each API type has its own bucket, as each GroupVersionKind has its own REST client
+    (and token bucket) in controller-runtime: Secrets are not held up by a busy host
+    budget, and an object's status writes share the object's bucket."""
+    from bmo.runtime.clock import FakeClock
+
+    clock = FakeClock()
+    slept: list[float] = []
+    clock.sleep = slept.append  # type: ignore[method-assign]
+    api = RateLimitedApiClient(k8s.Configuration(host=kube_server.url), qps=2, burst=2, clock=clock)
+    core = k8s.CoreV1Api(api)
+    for _ in range(3):
+        core.list_namespace()
+    assert slept == [0.0, 0.0, 0.5]
+    core.list_secret_for_all_namespaces()
+    core.list_secret_for_all_namespaces()
+    assert slept[3:] == [0.0, 0.0]  # a full bucket of their own
+    core.list_namespace()
+    assert slept[5:] == [1.0]  # the namespaces' debt is still theirs
+    api.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("https://k:6443/api/v1/namespaces", "namespaces"),
+        ("https://k:6443/api/v1/namespaces/ns", "namespaces"),
+        ("https://k:6443/api/v1/namespaces/ns/secrets/s?x=1", "secrets"),
+        ("https://k:6443/api/v1/secrets?watch=true", "secrets"),
+        (
+            "https://k/apis/metal3.io/v1alpha1/namespaces/n/baremetalhosts/h/status",
+            "metal3.io/baremetalhosts",
+        ),
+        ("https://k/apis/metal3.io/v1alpha1/baremetalhosts", "metal3.io/baremetalhosts"),
+        (
+            "https://k/prefix/apis/coordination.k8s.io/v1/namespaces/n/leases/l",
+            "coordination.k8s.io/leases",
+        ),
+        ("https://k/version", "version"),
+    ],
+)
+def test_api_type_of_a_request(url: str, kind: str) -> None:
+    assert api_type(url) == kind
 
 
 # -- real processes -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -100,6 +101,7 @@ from bmo.provisioner import (
     ProvisionerNotReady,
     build_host_data,
 )
+from bmo.provisioner.deferral import ActionDeferred, actions_deferred
 from bmo.redaction import SecretScrubber
 from bmo.runtime.cache import KubeObject, resource_version
 from bmo.runtime.controller import ReconcileError, Result, TerminalError
@@ -178,12 +180,20 @@ class HostReconcilerSettings:
         )
 
 
-MAX_CHAINED_STEPS: Final = 1
-"""Most state-machine steps one reconcile runs back to back before saving. One, as upstream:
-a later step may start work in Ironic (``provision`` after ``prepare`` completed), and a
-process killed before the single status write would leave the saved state behind Ironic's
-(``preparing`` over an ``active`` node, which never recovers). Chaining is only safe once the
-status is saved before each step that acts on the provisioner; until then it stays off."""
+MAX_CHAINED_STEPS: Final = 16
+"""Most state-machine steps one reconcile runs back to back before saving (a bound, so a
+machine that keeps asking to come back at once still yields its worker). Every step after
+the first runs with provisioner actions deferred (:mod:`bmo.provisioner.deferral`): one
+that would act on the backend ends the run, the earlier steps are saved, and it runs again
+first thing in the next pass, so the backend is never ahead of the saved state by more than
+the one step upstream also allows."""
+
+
+CHAIN_TIME_BUDGET: Final = 1.0
+"""Seconds after which a reconcile starts no further step and saves. While the backend
+answers fast, a whole run of steps costs one status write; when it is slow (a loaded Ironic
+takes a second per read), steps are saved one by one as upstream does, so a process killed
+or restarted loses at most about this much work instead of redoing a long run forever."""
 
 
 def _continues(before: BareMetalHost, outcome: HostOutcome) -> bool:
@@ -367,9 +377,23 @@ class HostReconciler:
         chain = _Chain()
         current = host
         hardware = hardware_data.hardware if hardware_data is not None else None
+        started = time.monotonic()
         for _ in range(MAX_CHAINED_STEPS):
+            if not chain.empty and time.monotonic() - started > CHAIN_TIME_BUDGET:
+                chain.stop_at_once()
+                break
             try:
-                step = self._step(current, hardware, writer, now, first=chain.empty)
+                if chain.empty:
+                    step = self._step(current, hardware, writer, now, first=True)
+                else:
+                    with actions_deferred():
+                        step = self._step(current, hardware, writer, now, first=False)
+            except ActionDeferred as deferred:
+                if chain.empty:  # pragma: no cover - only later steps defer
+                    raise
+                log.debug("next step acts on the provisioner; saving first", action=deferred.action)
+                chain.stop_at_once()
+                break
             except Exception:
                 if chain.empty:
                     raise

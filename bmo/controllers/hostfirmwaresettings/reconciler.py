@@ -12,6 +12,7 @@ it changed, and the ``ValidationFailed`` events are published only after that wr
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
@@ -59,7 +60,7 @@ from bmo.provisioner import ProvisionerError, ProvisionerFactory, ProvisionerNot
 from bmo.provisioner.types import build_host_data
 from bmo.runtime.cache import KubeObject, thaw
 from bmo.runtime.controller import Result, TerminalError
-from bmo.runtime.errors import AlreadyExists, kube_errors
+from bmo.runtime.errors import AlreadyExists, Conflict, NotFound, kube_errors
 
 __all__ = [
     "HostFirmwareSettingsReconciler",
@@ -122,6 +123,10 @@ def with_owner(meta: Mapping[str, Any], ref: Mapping[str, Any]) -> list[dict[str
     return refs
 
 
+def _resource_version(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
 def _condition_moved(old: tuple[Condition, ...], new: Condition) -> bool:
     """``setCondition``'s dirtiness: the type is new or its status flipped (a changed
     reason, message or generation alone does not make upstream write)."""
@@ -152,6 +157,13 @@ class HostFirmwareSettingsReconciler:
         self._events = events
         self._clock = clock
         self._cap = max_requeue_after
+        # Every host of one model appends itself to the same FirmwareSchema, all at once
+        # after a fleet is enrolled. Updates of schemas are serialized in this process and
+        # start from the object bmo's own last write returned (the cache lags behind it), so
+        # workers do not race each other into a 409 per host; another writer's change
+        # still meets a 409, answered with one GET and one retry.
+        self._schema_lock = threading.Lock()
+        self._schema_written: dict[str, KubeObject] = {}
 
     def reconcile(self, namespace: str, name: str) -> Result:
         key = f"{namespace}/{name}"
@@ -200,25 +212,76 @@ class HostFirmwareSettingsReconciler:
         namespace = hfs.metadata.namespace
         name = schema_name(schema)
         owner = owner_reference(HFS_KIND, hfs.metadata.name, hfs.metadata.uid)
-        existing = self._schemas.get(f"{namespace}/{name}")
-        if existing is None:
-            body = self._new_schema(namespace, name, host, schema, owner)
+        key = f"{namespace}/{name}"
+        with self._schema_lock:
+            existing = self._schemas.get(key) or self._schema_written.get(key)
+            if existing is None:
+                body = self._new_schema(namespace, name, host, schema, owner)
+                try:
+                    with kube_errors():
+                        created: KubeObject = self._api.create_namespaced_custom_object(  # type: ignore[assignment]
+                            API_GROUP,
+                            API_VERSION,
+                            namespace,
+                            FIRMWARE_SCHEMA_PLURAL,
+                            body,
+                            _request_timeout=_TIMEOUT,
+                        )
+                    log.info("created new firmwareSchema resource", schema=name)
+                    self._schema_written[key] = created
+                    return FirmwareSchema.from_dict(created)
+                except AlreadyExists:
+                    # Another host of the same model created it since the cache was filled.
+                    with kube_errors():
+                        existing = self._api.get_namespaced_custom_object(  # type: ignore[assignment]
+                            API_GROUP,
+                            API_VERSION,
+                            namespace,
+                            FIRMWARE_SCHEMA_PLURAL,
+                            name,
+                            _request_timeout=_TIMEOUT,
+                        )
+            assert existing is not None
+            return self._add_schema_owner(key, existing, owner)
+
+    def _add_schema_owner(
+        self, key: str, cached: KubeObject, owner: Mapping[str, Any]
+    ) -> FirmwareSchema:
+        """Append ``owner`` to the schema (``controllerutil.SetOwnerReference`` then
+        ``r.Update`` in ``getOrCreateFirmwareSchema``), from the newest copy bmo knows."""
+        namespace, _, name = key.partition("/")
+        written = self._schema_written.get(key)
+        current = cached
+        if written is not None:
+            if _resource_version(written) == _resource_version(cached):
+                # The cache caught up with bmo's write: it is the newest copy again.
+                del self._schema_written[key]
+            else:
+                current = written
+        for attempt in range(2):
+            refs = with_owner(current.get("metadata") or {}, owner)
+            if refs is None:
+                return FirmwareSchema.from_dict(current)
+            body = thaw(current)
+            body["metadata"]["ownerReferences"] = refs
             try:
                 with kube_errors():
-                    created: KubeObject = self._api.create_namespaced_custom_object(  # type: ignore[assignment]
+                    updated: KubeObject = self._api.replace_namespaced_custom_object(  # type: ignore[assignment]
                         API_GROUP,
                         API_VERSION,
                         namespace,
                         FIRMWARE_SCHEMA_PLURAL,
+                        name,
                         body,
                         _request_timeout=_TIMEOUT,
                     )
-                log.info("created new firmwareSchema resource", schema=name)
-                return FirmwareSchema.from_dict(created)
-            except AlreadyExists:
-                # Another host of the same model created it since the cache was filled.
+            except Conflict:
+                self._schema_written.pop(key, None)
+                if attempt:
+                    raise
+                # Someone else wrote it: start again from the server's copy.
                 with kube_errors():
-                    existing = self._api.get_namespaced_custom_object(  # type: ignore[assignment]
+                    current = self._api.get_namespaced_custom_object(  # type: ignore[assignment]
                         API_GROUP,
                         API_VERSION,
                         namespace,
@@ -226,23 +289,14 @@ class HostFirmwareSettingsReconciler:
                         name,
                         _request_timeout=_TIMEOUT,
                     )
-        assert existing is not None
-        refs = with_owner(existing.get("metadata") or {}, owner)
-        if refs is None:
-            return FirmwareSchema.from_dict(existing)
-        body = thaw(existing)
-        body["metadata"]["ownerReferences"] = refs
-        with kube_errors():
-            updated: KubeObject = self._api.replace_namespaced_custom_object(  # type: ignore[assignment]
-                API_GROUP,
-                API_VERSION,
-                namespace,
-                FIRMWARE_SCHEMA_PLURAL,
-                name,
-                body,
-                _request_timeout=_TIMEOUT,
-            )
-        return FirmwareSchema.from_dict(updated)
+                continue
+            except NotFound:
+                # Collected since (its last owner went): the next pass creates it anew.
+                self._schema_written.pop(key, None)
+                raise
+            self._schema_written[key] = updated
+            return FirmwareSchema.from_dict(updated)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
     def _new_schema(

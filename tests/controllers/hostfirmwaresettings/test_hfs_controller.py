@@ -14,6 +14,7 @@ from kubernetes import client as k8s
 from bmo.api.firmware import SettingSchema
 from bmo.api.firmware_rules import schema_name, validate_setting
 from bmo.provisioner.fixture import Delay, FixtureProvisionerFactory, FixtureRegistry
+from testenv.kubeapi import KubeAPIServer
 from tests.controllers.firmware_operator import Objects, condition, firmware_operator
 from tests.integration.operator import (
     Hosts,
@@ -202,6 +203,62 @@ def test_hosts_of_one_model_share_their_schema(
     uids = {(hfs_api.get(n) or {})["metadata"]["uid"] for n in ("host-a", "host-b")}
     assert {r["uid"] for r in owners} == uids
     assert [s["metadata"]["name"] for s in schemas.list()] == [name]
+
+
+def _owner_names(schemas: Objects, name: str) -> list[str]:
+    refs = ((schemas.get(name) or {}).get("metadata") or {}).get("ownerReferences") or []
+    return sorted(str(r["name"]) for r in refs)
+
+
+def test_a_fleet_of_one_model_joins_its_schema_without_conflicts(
+    running: None,
+    hosts: Hosts,
+    registry: FixtureRegistry,
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+    kube_server: KubeAPIServer,
+) -> None:
+    """Hosts enrolled together all append themselves to one FirmwareSchema: bmo's workers
+    take turns and start from bmo's own last write, so none of them meets a 409 (a 409
+    costs a request of the API budget and a retried pass)."""
+    schemas = Objects(kube_api_client, kube_namespace, "firmwareschemas")
+    create_secret(kube_api_client, kube_namespace)
+    names = [f"host-{i}" for i in range(6)]
+    for i, host in enumerate(names):
+        seed(registry, kube_namespace, host)
+        hosts.create(host_body(host, mac=f"00:00:5e:00:53:{i + 1:02x}"))
+    name = schema_name(SCHEMA)
+    wait_for(lambda: _owner_names(schemas, name) == names, what="every host owns the schema")
+    path = f"/namespaces/{kube_namespace}/firmwareschemas/{name}"
+    assert kube_server.count_requests("PUT", path_contains=path, status=409) == 0
+    # One create and one owner-reference update per other host, nothing more.
+    assert kube_server.count_requests("PUT", path_contains=path) == len(names) - 1
+
+
+def test_a_schema_changed_by_someone_else_keeps_their_change(
+    running: None,
+    hosts: Hosts,
+    registry: FixtureRegistry,
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+) -> None:
+    """bmo starts a schema update from its own last write; when another client wrote since,
+    the update meets a 409 and is redone from the server's copy, losing nothing."""
+    schemas = Objects(kube_api_client, kube_namespace, "firmwareschemas")
+    create_secret(kube_api_client, kube_namespace)
+    seed(registry, kube_namespace, "host-a")
+    hosts.create(host_body("host-a", mac="00:00:5e:00:53:01"))
+    name = schema_name(SCHEMA)
+    wait_for(lambda: _owner_names(schemas, name) == ["host-a"], what="the schema exists")
+    schemas.patch(name, {"metadata": {"labels": {"example.com/audited": "yes"}}})
+    seed(registry, kube_namespace, "host-b")
+    hosts.create(host_body("host-b", mac="00:00:5e:00:53:02"))
+    wait_for(
+        lambda: _owner_names(schemas, name) == ["host-a", "host-b"],
+        what="the second host owns the schema too",
+    )
+    labels = ((schemas.get(name) or {}).get("metadata") or {}).get("labels") or {}
+    assert labels.get("example.com/audited") == "yes"
 
 
 def test_paused_or_unregistered_host_gets_no_settings(
