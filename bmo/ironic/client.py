@@ -81,6 +81,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _NODE_LIST_LIMIT = 1000
+_PORT_LIST_LIMIT = 1000
+#: The port fields bmo reads (:class:`PortView`).
+_PORT_FIELDS = "uuid,address,node_uuid,pxe_enabled"
 
 Clock = Callable[[], float]
 
@@ -90,6 +93,15 @@ Clock = Callable[[], float]
 
 def _node_path(ident: str, *rest: str) -> str:
     return "/".join(("/nodes", quote(ident, safe=""), *rest))
+
+
+def _port_view(item: Mapping[str, Any]) -> PortView:
+    return PortView(
+        uuid=str(item["uuid"]),
+        address=str(item.get("address", "")),
+        node_uuid=item.get("node_uuid"),
+        pxe_enabled=item.get("pxe_enabled"),
+    )
 
 
 @dataclass(frozen=True)
@@ -130,7 +142,8 @@ class IronicClient:
         return self._config
 
     def node_cache(self, **kwargs: Any) -> NodeCache:
-        """The node cache serving :meth:`get_node`, created (not started) on first call.
+        """The node cache serving :meth:`get_node` and :meth:`list_ports`, created (not
+        started) on first call.
 
         Keyword arguments go to :class:`NodeCache` (intervals, clock) on creation.
         """
@@ -139,6 +152,7 @@ class IronicClient:
                 self._cache = NodeCache(
                     lambda wanted: self.list_nodes(fields=wanted),
                     lambda: cache_fields(self.microversion),
+                    list_ports=self.list_all_ports,
                     **kwargs,
                 )
             return self._cache
@@ -279,6 +293,9 @@ class IronicClient:
             if cached is None or ttl <= 0 or now - cached.checked_at >= ttl:
                 cached = _Readiness(checked_at=now, error=self._check_ready())
                 self._readiness = cached
+                if cached.error is not None and self._cache is not None:
+                    # Ironic may come back on another (wiped) database.
+                    self._cache.distrust()
         error = cached.error
         if error is not None:
             # A fresh instance per raise: the cached one is shared between threads.
@@ -465,7 +482,7 @@ class IronicClient:
                 params["fields"] = ",".join(wanted)
             if marker is not None:
                 params["marker"] = marker
-            body = self._json(self._list_page(operation, params), operation)
+            body = self._json(self._list_page(operation, "/nodes", params), operation)
             if not isinstance(body, dict):
                 return nodes
             page = body.get("nodes") or []
@@ -474,9 +491,9 @@ class IronicClient:
                 return nodes
             marker = nodes[-1].uuid
 
-    def _list_page(self, operation: str, params: Mapping[str, Any]) -> requests.Response:
+    def _list_page(self, operation: str, path: str, params: Mapping[str, Any]) -> requests.Response:
         response: requests.Response = self._call(
-            operation, lambda: self._raw("GET", "/nodes", operation, params=params)
+            operation, lambda: self._raw("GET", path, operation, params=params)
         )
         return response
 
@@ -655,7 +672,8 @@ class IronicClient:
     def find_ports(
         self, *, address: str | None = None, node_uuid: str | None = None
     ) -> list[PortView]:
-        params: dict[str, Any] = {"fields": "uuid,address,node_uuid,pxe_enabled"}
+        """Ports by MAC and/or node, always from Ironic (one request)."""
+        params: dict[str, Any] = {"fields": _PORT_FIELDS}
         if address:
             params["address"] = address
         if node_uuid:
@@ -666,17 +684,38 @@ class IronicClient:
         )
         body = self._json(response, operation)
         return [
-            PortView(
-                uuid=str(item["uuid"]),
-                address=str(item.get("address", "")),
-                node_uuid=item.get("node_uuid"),
-                pxe_enabled=item.get("pxe_enabled"),
-            )
-            for item in (body.get("ports", []) if isinstance(body, dict) else [])
+            _port_view(item) for item in (body.get("ports", []) if isinstance(body, dict) else [])
         ]
 
-    def list_ports(self, node_uuid: str) -> list[PortView]:
+    def list_ports(self, node_uuid: str, *, fresh: bool = False) -> list[PortView]:
+        """The node's ports (``register.go ensurePort`` lists them every registration).
+
+        Served by the node cache when one is attached and can answer (see
+        :meth:`NodeCache.ports`), unless ``fresh``; otherwise one request to Ironic.
+        """
+        if self._cache is not None and not fresh:
+            cached = self._cache.ports(node_uuid)
+            if cached is not None:
+                return cached
         return self.find_ports(node_uuid=node_uuid)
+
+    def list_all_ports(self) -> list[PortView]:
+        """Every port (paged, only the :class:`PortView` fields): the node cache's port list."""
+        operation = "list ports"
+        ports: list[PortView] = []
+        marker: str | None = None
+        while True:
+            params: dict[str, Any] = {"fields": _PORT_FIELDS, "limit": _PORT_LIST_LIMIT}
+            if marker is not None:
+                params["marker"] = marker
+            body = self._json(self._list_page(operation, "/ports", params), operation)
+            if not isinstance(body, dict):
+                return ports
+            page = body.get("ports") or []
+            ports.extend(_port_view(item) for item in page)
+            if not body.get("next") or not page:
+                return ports
+            marker = ports[-1].uuid
 
     def create_port(self, node_uuid: str, mac: str, pxe_enabled: bool = True) -> PortView:
         """Create a port; on a retried POST, an existing port for this node/MAC is the result.
@@ -703,5 +742,10 @@ class IronicClient:
                     return port
             return None
 
-        result: PortView = self._call(operation, create, recover_conflict=recover)
+        try:
+            result: PortView = self._call(operation, create, recover_conflict=recover)
+        finally:
+            # Even a failed POST may have created the port: the next read must not be
+            # answered by a poll that started before it.
+            self._written(node_uuid)
         return result

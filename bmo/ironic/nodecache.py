@@ -1,4 +1,5 @@
-"""An informer for Ironic: every node, listed once per poll interval, serving every host's reads.
+"""An informer for Ironic: every node and port, listed once per poll interval, serving every
+host's reads.
 
 Upstream ``pkg/provisioner/ironic/ironic.go`` ``getNode`` GETs a host's node on every
 reconcile, so Ironic's load grows with hosts times the reconcile rate; a single-process
@@ -6,6 +7,12 @@ Ironic answers ~10 requests/s and becomes the bottleneck of the whole fleet. Thi
 replaces those reads with one paginated ``GET /v1/nodes?fields=...`` (only the fields
 :class:`NodeView` holds) per poll interval:
 
+* **Ports too.** Upstream ``register.go ensurePort`` lists a host's ports
+  (``GET /v1/ports?node_uuid=...``) on every registration, i.e. every reconcile. Right after
+  the node list, the same poll makes one paginated ``GET /v1/ports?fields=...`` and keeps the
+  ports grouped by node UUID: :meth:`NodeCache.ports` answers for a node the snapshot holds
+  (``[]`` when it has none). A failed port list only makes port reads go to Ironic; the
+  nodes stay served.
 * **Adaptive interval.** Short (``fast_interval``) while Ironic is working on any node (a
   transitional provision state, a target state set) or bmo wrote to one recently; long
   (``slow_interval``) at rest, so a provisioned fleet costs one list per minute.
@@ -14,11 +21,14 @@ replaces those reads with one paginated ``GET /v1/nodes?fields=...`` (only the f
   enqueues the host instead of waiting for its requeue delay. A wiped Ironic database shows up
   as every node vanishing in one poll.
 * **Writes go straight to Ironic** (:class:`bmo.ironic.client.IronicClient`) and
-  :meth:`NodeCache.invalidate` the node: reads of it bypass the cache until a poll that
-  *started after the write* has seen it, so a reconcile never acts on a state older than its
-  own last write.
+  :meth:`NodeCache.invalidate` the node (creating a port invalidates its node):
+  reads of it and of its ports bypass the cache until a poll that *started after the write*
+  has seen it, so a reconcile never acts on a state older than its own last write.
 * **Never trusted when stale.** After a failed poll, or when the last good one is older than
-  ``max_staleness``, every read goes to Ironic directly, where an outage raises as before.
+  two slow intervals, every read goes to Ironic directly, where an outage raises as before.
+  The same once the client saw Ironic unreachable or not ready (:meth:`NodeCache.distrust`):
+  it may return on a wiped database, so nothing polled before is served and the next poll
+  comes at once (with the per-host reads gone, nothing else notices a wipe sooner).
   A node absent from the cache is also looked up directly (it may be newer than the poll).
 """
 
@@ -34,7 +44,7 @@ from typing import Final
 from bmo.ironic.errors import IronicError
 from bmo.ironic.microversion import parse_version
 from bmo.ironic.states import State
-from bmo.ironic.views import NodeView
+from bmo.ironic.views import NodeView, PortView
 
 __all__ = [
     "DEFAULT_FAST_INTERVAL",
@@ -84,6 +94,7 @@ _FIELD_SINCE: Final = {"health": (1, 109), "disable_power_off": (1, 95)}
 
 Clock = Callable[[], float]
 ListNodes = Callable[[Iterable[str]], list[NodeView]]
+ListPorts = Callable[[], list[PortView]]
 
 
 def cache_fields(microversion: str) -> tuple[str, ...]:
@@ -125,23 +136,29 @@ class _Snapshot:
     started_at: float  # clock time the successful list was requested
     by_uuid: Mapping[str, NodeView]
     by_name: Mapping[str, NodeView]
+    # Node UUID → its ports, listed after the nodes; ``None`` when that list failed (or the
+    # cache lists no ports): port reads then go to Ironic.
+    ports: Mapping[str, tuple[PortView, ...]] | None = None
 
 
 class NodeCache:
-    """Thread-safe. ``list_nodes(fields)`` is the one request it makes (the client's paged
-    ``list_nodes``); ``fields`` is a callable so the microversion is read at poll time."""
+    """Thread-safe. ``list_nodes(fields)`` (the client's paged ``list_nodes``) and, when
+    given, ``list_ports()`` (its paged port list) are the requests it makes, once per poll;
+    ``fields`` is a callable so the microversion is read at poll time."""
 
     def __init__(
         self,
         list_nodes: ListNodes,
         fields_for_poll: Callable[[], Iterable[str]],
         *,
+        list_ports: ListPorts | None = None,
         fast_interval: float = DEFAULT_FAST_INTERVAL,
         slow_interval: float = DEFAULT_SLOW_INTERVAL,
         clock: Clock = time.monotonic,
     ) -> None:
         self._list_nodes = list_nodes
         self._fields = fields_for_poll
+        self._list_ports = list_ports
         self._fast = fast_interval
         self._slow = slow_interval
         self._clock = clock
@@ -149,6 +166,7 @@ class NodeCache:
         self._snapshot: _Snapshot | None = None
         self._last_poll_at: float | None = None
         self._last_write_at: float | None = None
+        self._distrusted_at: float | None = None
         # ident (uuid or name) → clock time of bmo's last write to that node, and of its
         # last provision-state request (which may take a capacity slot).
         self._written: dict[str, float] = {}
@@ -171,13 +189,30 @@ class NodeCache:
             if snapshot is None or not self._fresh(snapshot):
                 return None
             node = snapshot.by_uuid.get(ident) or snapshot.by_name.get(ident)
-            if node is None:
+            if node is None or self._written_since(node, snapshot):
                 return None
-            for key in (node.uuid, node.name):
-                written = self._written.get(key) if key else None
-                if written is not None and written >= snapshot.started_at:
-                    return None
             return node
+
+    def ports(self, node_uuid: str) -> list[PortView] | None:
+        """The node's cached ports (``[]`` for a listed node without any), or ``None`` when
+        the cache cannot answer (stale, never synced, the port list failed, the node not
+        listed, or written since the poll started: a port bmo created is never hidden)."""
+        with self._lock:
+            snapshot = self._snapshot
+            if snapshot is None or snapshot.ports is None or not self._fresh(snapshot):
+                return None
+            node = snapshot.by_uuid.get(node_uuid)
+            if node is None or self._written_since(node, snapshot):
+                return None
+            return list(snapshot.ports.get(node.uuid, ()))
+
+    def _written_since(self, node: NodeView, snapshot: _Snapshot) -> bool:
+        """bmo wrote to the node (by UUID or name) since the snapshot's poll started."""
+        for key in (node.uuid, node.name):
+            written = self._written.get(key) if key else None
+            if written is not None and written >= snapshot.started_at:
+                return True
+        return False
 
     def knows_absent(self, ident: str) -> bool:
         """True when a fresh snapshot has no node by this UUID or name and bmo has not
@@ -211,6 +246,9 @@ class NodeCache:
             return {ident for ident, at in self._moved.items() if at >= since}
 
     def _fresh(self, snapshot: _Snapshot) -> bool:
+        """Recent enough, and taken after Ironic was last seen unreachable (:meth:`distrust`)."""
+        if self._distrusted_at is not None and snapshot.started_at <= self._distrusted_at:
+            return False
         # Two slow intervals (a poll takes time, the poller may run late) and never less
         # than a few fast ones.
         limit = max(2 * self._slow, 5 * self._fast)
@@ -229,6 +267,17 @@ class NodeCache:
                     if moved:
                         self._moved[ident] = now
             self._last_write_at = now
+        self._wake.set()
+
+    def distrust(self) -> None:
+        """Ironic was seen unreachable or not ready: it may come back restarted on another
+        database (a wiped one), so serve nothing polled before now and poll at once.
+
+        With every read served here, nothing else would notice a wipe before the next slow
+        poll (a minute at rest); the readiness check every reconcile makes notices the gap.
+        """
+        with self._lock:
+            self._distrusted_at = self._clock()
         self._wake.set()
 
     # -- listeners -------------------------------------------------------------------------
@@ -250,7 +299,7 @@ class NodeCache:
             snapshot = self._snapshot
             now = self._clock()
             fast = max(self._fast, 2 * self._last_duration)
-            if snapshot is None:
+            if snapshot is None or not self._fresh(snapshot):
                 return fast
             if self._last_write_at is not None and now - self._last_write_at < WRITE_HOT_WINDOW:
                 return fast
@@ -259,9 +308,11 @@ class NodeCache:
             return max(self._slow, fast)
 
     def poll(self) -> list[NodeChange]:
-        """List the nodes once; return (and tell listeners about) what changed.
+        """List the nodes, then the ports, once; return (and tell listeners about) what
+        changed.
 
-        A failed list drops the snapshot, so reads go to Ironic and fail there.
+        A failed node list drops the snapshot, so reads go to Ironic and fail there; a failed
+        port list keeps the nodes and drops only the ports.
         """
         started = self._clock()
         with self._lock:
@@ -280,10 +331,11 @@ class NodeCache:
             return []
         by_uuid = {node.uuid: node for node in listed}
         by_name = {node.name: node for node in listed if node.name}
+        ports = self._poll_ports()
         with self._lock:
             previous = self._snapshot or self._last_known
             self._last_known = None
-            self._snapshot = _Snapshot(started, by_uuid, by_name)
+            self._snapshot = _Snapshot(started, by_uuid, by_name, ports)
             self._last_duration = max(0.0, self._clock() - started)
             self.polls += 1
             # Writes this poll has seen need no remembering.
@@ -300,6 +352,26 @@ class NodeCache:
                 except Exception:  # a listener's bug must not stop the poller
                     log.exception("ironic node cache listener failed")
         return changes
+
+    def _poll_ports(self) -> dict[str, tuple[PortView, ...]] | None:
+        """Every port grouped by node UUID, or ``None`` (no port list, or it failed).
+
+        Listed after the nodes and judged against the node poll's start: a port write that
+        finished before the node list started is in this list, and one after it makes
+        :meth:`ports` bypass the cache for that node anyway.
+        """
+        if self._list_ports is None:
+            return None
+        try:
+            listed = self._list_ports()
+        except IronicError as exc:
+            log.info("ironic node cache: port list failed, port reads go to ironic: %s", exc)
+            return None
+        grouped: dict[str, list[PortView]] = {}
+        for port in listed:
+            if port.node_uuid:
+                grouped.setdefault(port.node_uuid, []).append(port)
+        return {uuid: tuple(node_ports) for uuid, node_ports in grouped.items()}
 
     @staticmethod
     def _diff(previous: _Snapshot | None, current: Mapping[str, NodeView]) -> list[NodeChange]:

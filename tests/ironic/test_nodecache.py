@@ -8,11 +8,14 @@ tests/ironic/test_nodecache_integration.py.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 import requests_mock
 
 from bmo.ironic.client import IronicClient
+from bmo.ironic.errors import IronicUnavailable
 from bmo.ironic.nodecache import (
     DEFAULT_FAST_INTERVAL,
     DEFAULT_SLOW_INTERVAL,
@@ -21,6 +24,7 @@ from bmo.ironic.nodecache import (
     NodeChange,
     cache_fields,
 )
+from bmo.ironic.views import NodeView, PortView
 from tests.ironic.conftest import API, FakeClock, count, node_json
 
 U1 = "11111111-1111-4111-8111-111111111111"
@@ -35,12 +39,20 @@ def listing(*nodes: dict[str, object], next_marker: str | None = None) -> dict[s
     return body
 
 
-def list_requests(mocker: requests_mock.Mocker) -> list[dict[str, list[str]]]:
+def list_requests(
+    mocker: requests_mock.Mocker, path: str = "/v1/nodes"
+) -> list[dict[str, list[str]]]:
     return [
         parse_qs(urlparse(r.url).query)
         for r in mocker.request_history
-        if r.method == "GET" and r.path.rstrip("/") == "/v1/nodes"
+        if r.method == "GET" and r.path.rstrip("/") == path
     ]
+
+
+@pytest.fixture(autouse=True)
+def no_ports(mock_ironic: requests_mock.Mocker) -> None:
+    """Every poll also lists the ports; tests about ports register their own answer."""
+    mock_ironic.get(f"{API}/ports", json={"ports": []})
 
 
 def test_one_paged_list_with_only_the_fields_bmo_reads(
@@ -293,3 +305,234 @@ def test_fast_polling_backs_off_to_twice_the_list_time(
     cache = client.node_cache(clock=clock)
     cache.poll()
     assert cache.interval() == 6.0
+
+
+# -- ports -----------------------------------------------------------------------------------
+
+MAC1 = "52:54:00:00:00:01"
+MAC2 = "52:54:00:00:00:02"
+
+
+def node(uuid: str, name: str | None = None) -> NodeView:
+    return NodeView.from_json(node_json(uuid, name=name, provision_state="manageable"))
+
+
+def port(uuid: str, node_uuid: str | None, mac: str) -> PortView:
+    return PortView(uuid=uuid, address=mac, node_uuid=node_uuid, pxe_enabled=True)
+
+
+class FakeIronic:
+    """The two list functions the cache calls, answering from lists a test edits."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.nodes = [node(U1, "ns~a"), node(U2, "ns~b")]
+        self.ports = [port("p1", U1, MAC1), port("p2", U1, MAC2), port("p3", U3, MAC1)]
+        self.nodes_error: IronicUnavailable | None = None
+        self.ports_error: IronicUnavailable | None = None
+        self.during_nodes: list[Callable[[], None]] = []
+        self.port_lists = 0
+
+    def list_nodes(self, wanted: Iterable[str]) -> list[NodeView]:
+        self.clock.advance(0.2)  # a list takes time; writes may land meanwhile
+        for action in self.during_nodes:
+            action()
+        self.during_nodes.clear()
+        if self.nodes_error is not None:
+            raise self.nodes_error
+        return list(self.nodes)
+
+    def list_ports(self) -> list[PortView]:
+        self.port_lists += 1
+        self.clock.advance(0.2)
+        if self.ports_error is not None:
+            raise self.ports_error
+        return list(self.ports)
+
+    def cache(self) -> NodeCache:
+        return NodeCache(
+            self.list_nodes,
+            lambda: ("uuid", "name"),
+            list_ports=self.list_ports,
+            clock=self.clock,
+        )
+
+
+@pytest.fixture
+def fake(clock: FakeClock) -> FakeIronic:
+    return FakeIronic(clock)
+
+
+def test_ports_are_listed_in_the_same_poll_grouped_by_node(fake: FakeIronic) -> None:
+    cache = fake.cache()
+    assert cache.ports(U1) is None, "never synced"
+    cache.poll()
+    assert fake.port_lists == 1
+    assert cache.ports(U1) == [port("p1", U1, MAC1), port("p2", U1, MAC2)]
+    assert cache.ports(U2) == [], "a listed node without ports has none"
+    assert cache.ports(U3) is None, "a node the poll did not list: ask ironic"
+
+
+def test_a_port_written_after_the_poll_started_is_never_hidden(
+    fake: FakeIronic, clock: FakeClock
+) -> None:
+    cache = fake.cache()
+    # bmo creates a port on U2 while the node list is under way: the port list may or may
+    # not hold it, so the poll must not answer for U2.
+    fake.during_nodes.append(lambda: cache.invalidate(U2))
+    cache.poll()
+    assert cache.ports(U2) is None
+    assert cache.ports(U1) is not None, "other nodes are still served"
+    fake.ports.append(port("p4", U2, MAC2))
+    clock.advance(1)
+    cache.poll()
+    assert cache.ports(U2) == [port("p4", U2, MAC2)], "a poll that started later serves it"
+    clock.advance(1)
+    cache.invalidate("ns~a")  # a write by name counts too
+    assert cache.ports(U1) is None
+
+
+def test_a_stale_snapshot_does_not_answer_for_ports(fake: FakeIronic, clock: FakeClock) -> None:
+    cache = fake.cache()
+    cache.poll()
+    assert cache.ports(U1) is not None
+    clock.advance(3 * DEFAULT_SLOW_INTERVAL)
+    assert cache.ports(U1) is None
+    assert cache.ports(U2) is None, "not even an empty answer"
+
+
+def test_a_failed_port_list_bypasses_port_reads_only(fake: FakeIronic, clock: FakeClock) -> None:
+    cache = fake.cache()
+    cache.poll()
+    fake.ports_error = IronicUnavailable("list ports: HTTP 503", status_code=503)
+    fake.ports = []  # whatever ironic holds now is unknown: the old list must not answer
+    clock.advance(1)
+    cache.poll()
+    assert cache.ports(U1) is None and cache.ports(U2) is None
+    assert cache.lookup(U1) is not None, "the nodes stay served"
+    fake.ports_error = None
+    clock.advance(1)
+    cache.poll()
+    assert cache.ports(U1) == [], "the next good list answers again"
+
+
+def test_a_failed_node_list_bypasses_port_reads(fake: FakeIronic, clock: FakeClock) -> None:
+    cache = fake.cache()
+    cache.poll()
+    assert cache.ports(U1) is not None
+    fake.nodes_error = IronicUnavailable("list nodes: HTTP 503", status_code=503)
+    clock.advance(1)
+    cache.poll()
+    assert cache.ports(U1) is None and cache.ports(U2) is None
+    assert fake.port_lists == 1, "no port list without a node list"
+
+
+def test_a_cache_without_a_port_list_never_answers_for_ports(clock: FakeClock) -> None:
+    cache = NodeCache(lambda wanted: [node(U1)], lambda: (), clock=clock)
+    cache.poll()
+    assert cache.lookup(U1) is not None
+    assert cache.ports(U1) is None
+
+
+def ports_json(*items: tuple[str, str | None, str], next_marker: str | None = None) -> object:
+    body: dict[str, object] = {
+        "ports": [
+            {"uuid": u, "node_uuid": n, "address": mac, "pxe_enabled": True} for u, n, mac in items
+        ]
+    }
+    if next_marker:
+        body["next"] = f"{API}/ports?limit=1000&marker={next_marker}"
+    return body
+
+
+def test_the_client_pages_the_port_list_and_serves_list_ports_from_it(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, clock: FakeClock
+) -> None:
+    mock_ironic.get(f"{API}/nodes", json=listing(node_json(U1), node_json(U2, name="ns~b")))
+    mock_ironic.get(
+        f"{API}/ports",
+        [
+            {"json": ports_json(("p1", U1, MAC1), next_marker="p1")},
+            {"json": ports_json(("p2", U1, MAC2))},
+        ],
+    )
+    cache = client.node_cache(clock=clock)
+    cache.poll()
+    queries = list_requests(mock_ironic, "/v1/ports")
+    assert len(queries) == 2, "two pages, two requests"
+    assert "marker" not in queries[0] and queries[1]["marker"] == ["p1"]
+    assert queries[0]["fields"] == ["uuid,address,node_uuid,pxe_enabled"]
+    assert queries[0]["limit"] == ["1000"]
+    assert "node_uuid" not in queries[0]
+    for _ in range(5):  # five reconciles
+        assert [p.address for p in client.list_ports(U1)] == [MAC1, MAC2]
+        assert client.list_ports(U2) == []
+    assert len(list_requests(mock_ironic, "/v1/ports")) == 2, "no per-node port request"
+
+
+def test_list_ports_asks_ironic_after_bmo_created_a_port(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, clock: FakeClock
+) -> None:
+    mock_ironic.get(f"{API}/nodes", json=listing(node_json(U1)))
+    cache = client.node_cache(clock=clock)
+    cache.poll()
+    assert client.list_ports(U1) == []
+    mock_ironic.post(
+        f"{API}/ports",
+        status_code=201,
+        json={"uuid": "p1", "address": MAC1, "node_uuid": U1, "pxe_enabled": True},
+    )
+    mock_ironic.get(f"{API}/ports", json=ports_json(("p1", U1, MAC1)))
+    clock.advance(0.5)
+    client.create_port(U1, MAC1)
+    assert [p.address for p in client.list_ports(U1)] == [MAC1], "not hidden by the cache"
+    by_node = [q for q in list_requests(mock_ironic, "/v1/ports") if "node_uuid" in q]
+    assert [q["node_uuid"] for q in by_node] == [[U1]]
+    clock.advance(0.5)
+    cache.poll()
+    assert [p.address for p in client.list_ports(U1)] == [MAC1]
+    by_node = [q for q in list_requests(mock_ironic, "/v1/ports") if "node_uuid" in q]
+    assert len(by_node) == 1, "a poll that started after the write serves it again"
+    assert [p.address for p in client.list_ports(U1, fresh=True)] == [MAC1]
+    by_node = [q for q in list_requests(mock_ironic, "/v1/ports") if "node_uuid" in q]
+    assert len(by_node) == 2, "fresh always asks ironic"
+
+
+def test_after_ironic_was_seen_down_nothing_polled_before_is_served(
+    fake: FakeIronic, clock: FakeClock
+) -> None:
+    """A restart on a wiped database shows as a failed readiness check first: the old
+    snapshot must not keep answering for nodes that are gone until the next slow poll."""
+    cache = fake.cache()
+    cache.poll()
+    assert cache.interval() == DEFAULT_SLOW_INTERVAL
+    clock.advance(1)
+    cache.distrust()
+    assert cache.lookup(U1) is None and cache.ports(U1) is None and cache.nodes() is None
+    assert not cache.knows_absent(U3)
+    assert cache.interval() == DEFAULT_FAST_INTERVAL, "poll again at once"
+    seen: list[NodeChange] = []
+    cache.add_listener(seen.append)
+    fake.nodes, fake.ports = [], []  # the wipe
+    clock.advance(1)
+    cache.poll()
+    assert sorted(c.name or "" for c in seen) == ["ns~a", "ns~b"], "every host is woken"
+    assert cache.nodes() == [] and cache.knows_absent(U1)
+    assert cache.interval() == DEFAULT_SLOW_INTERVAL
+
+
+def test_a_failed_readiness_check_distrusts_the_cache(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, clock: FakeClock
+) -> None:
+    mock_ironic.get(f"{API}/nodes", json=listing(node_json(U1)))
+    cache = client.node_cache(clock=clock)
+    client.ensure_ready()
+    cache.poll()
+    assert cache.lookup(U1) is not None
+    mock_ironic.get(f"{API}/drivers", json={"drivers": []})  # conductor not up (restarting)
+    clock.advance(10)
+    assert not client.ready()
+    assert cache.lookup(U1) is None and cache.ports(U1) is None
+    clock.advance(1)
+    cache.poll()
+    assert cache.lookup(U1) is not None

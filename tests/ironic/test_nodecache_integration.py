@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from bmo.api.bmc import Credentials
 from bmo.ironic.client import IronicClient
 from bmo.ironic.config import IronicConfig
 from bmo.ironic.provisioner import IronicProvisionerFactory
+from bmo.provisioner import HostData, ManagementAccessData, ProvisionResult
 from testenv.ironic_proxy import IronicProxy
 from tests.fixtures.ironic import IronicFixture, unique_name
 
@@ -96,7 +101,82 @@ def test_hosts_at_rest_cost_one_list_per_interval_not_one_read_per_host(
     lists = [
         r for r in seen if r.method == "GET" and r.path.split("?")[0].rstrip("/") == "/v1/nodes"
     ]
+    port_lists = [r for r in seen if r.method == "GET" and r.template == "/v1/ports"]
     assert reads >= count * 10
     assert per_node == [], "no host read its node from Ironic"
     assert len(lists) <= window / interval + 1, [r.path for r in seen]
-    assert len(seen) == len(lists)
+    # Each poll lists the ports once, after the nodes (one poll may straddle either edge).
+    assert abs(len(port_lists) - len(lists)) <= 1, [r.path for r in seen]
+    assert all("node_uuid=" not in r.path for r in port_lists)
+    assert len(seen) == len(lists) + len(port_lists)
+
+
+def test_registration_at_rest_lists_no_ports_and_recreates_one_deleted_out_of_band(
+    fresh_ironic: IronicFixture, client: IronicClient, proxy: IronicProxy
+) -> None:
+    """Registration runs every reconcile and checks the host's ports (``register.go
+    ensurePort``); with the cache that check costs no request, and a port removed behind
+    bmo's back is put back once a poll has seen it gone."""
+    cache = client.node_cache(fast_interval=0.2, slow_interval=2.0)
+    factory = IronicProvisionerFactory(
+        client, client.config, allow_development=True, node_cache=True
+    )
+    mac = "52:54:00:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
+    host = HostData(
+        namespace="ns",
+        name=unique_name("ports"),
+        uid=str(uuid.uuid4()),
+        bmc_address="fake://127.0.0.1",
+        bmc_credentials=Credentials("admin", "pw-" + secrets.token_hex(4)),
+        boot_mac_address=mac,
+    )
+    data = ManagementAccessData(boot_mode="UEFI")
+
+    def reconcile() -> ProvisionResult:
+        nonlocal host
+        result, node_uuid = factory.new(host, lambda reason, message: None).register(
+            data, False, False
+        )
+        assert not result.error_message, result.error_message
+        host = dataclasses.replace(host, provisioner_id=node_uuid)
+        return result
+
+    def ironic_macs(node_uuid: str) -> list[str]:
+        return [p.address for p in fresh_ironic.connection().baremetal.ports(node_id=node_uuid)]
+
+    try:
+        end = time.monotonic() + DEADLINE
+        while reconcile().dirty:  # enroll, port, manage, until manageable
+            assert time.monotonic() < end, "registration never finished"
+            time.sleep(0.1)
+        node_uuid = host.provisioner_id
+        assert ironic_macs(node_uuid) == [mac]
+        # At rest once a poll that started after bmo's last write has seen node and port.
+        while [p.address for p in cache.ports(node_uuid) or ()] != [mac]:
+            assert time.monotonic() < end, "the cache never served the node's ports"
+            time.sleep(0.05)
+
+        since = proxy.now()
+        for _ in range(20):  # twenty reconciles at rest
+            assert reconcile() == ProvisionResult()
+            assert [p.address for p in client.list_ports(node_uuid)] == [mac]
+        seen = proxy.requests(since=since)
+        per_node_ports = [r for r in seen if r.template == "/v1/ports" and "node_uuid=" in r.path]
+        assert per_node_ports == [], "the ports of a cached node come from the poll"
+        assert [r for r in seen if r.node is not None] == [], "nor is the node read"
+
+        # Someone deletes the port in Ironic: the next poll shows the node without it and
+        # the next registration puts it back.
+        sdk = fresh_ironic.connection().baremetal
+        for port in sdk.ports(node_id=node_uuid):
+            sdk.delete_port(port.id)
+        polls = cache.polls
+        while ironic_macs(node_uuid) != [mac]:
+            assert time.monotonic() < end, "the deleted port was never re-created"
+            reconcile()
+            time.sleep(0.1)
+        assert cache.polls > polls, "re-created from a poll that saw it gone"
+        (recreated,) = sdk.ports(node_id=node_uuid, details=True)
+        assert recreated.is_pxe_enabled is True
+    finally:
+        factory.close()
