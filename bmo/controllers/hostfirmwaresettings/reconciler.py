@@ -58,15 +58,15 @@ from bmo.controllers.hostfirmwaresettings.subresource import (
 )
 from bmo.provisioner import ProvisionerError, ProvisionerFactory, ProvisionerNotReady
 from bmo.provisioner.types import build_host_data
-from bmo.runtime.cache import KubeObject, thaw
+from bmo.runtime.cache import KubeObject
 from bmo.runtime.controller import Result, TerminalError
-from bmo.runtime.errors import AlreadyExists, Conflict, NotFound, kube_errors
+from bmo.runtime.errors import AlreadyExists, Conflict, Invalid, NotFound, kube_errors
 
 __all__ = [
     "HostFirmwareSettingsReconciler",
     "SettingsEventSink",
+    "owner_patch",
     "owner_reference",
-    "with_owner",
 ]
 
 log = structlog.get_logger(__name__)
@@ -100,13 +100,16 @@ def owner_reference(kind: str, name: str, uid: str, *, controller: bool = False)
     return ref
 
 
-def with_owner(meta: Mapping[str, Any], ref: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-    """The ownerReferences with ``ref`` added, or ``None`` when already there.
+def owner_patch(obj: Mapping[str, Any], ref: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The JSON patch that makes ``ref`` one of ``obj``'s owners as ``SetOwnerReference``
+    does (replace the entry of the same owner, else append), or ``None`` when it is one.
 
-    ``SetOwnerReference`` replaces an entry for the same owner (group, kind, name) and
-    appends otherwise: other owners are kept.
+    Each operation that depends on the copy it was computed from is guarded by a ``test``:
+    replacing entry *i* tests that entry's uid, setting the first reference tests the
+    resourceVersion. Appending depends on nothing.
     """
-    refs = [dict(r) for r in meta.get("ownerReferences") or ()]
+    meta = obj.get("metadata") or {}
+    refs = meta.get("ownerReferences") or ()
     group = str(ref["apiVersion"]).partition("/")[0]
     for i, have in enumerate(refs):
         same = (
@@ -114,13 +117,28 @@ def with_owner(meta: Mapping[str, Any], ref: Mapping[str, Any]) -> list[dict[str
             and have.get("kind") == ref["kind"]
             and have.get("name") == ref["name"]
         )
-        if same:
-            if have.get("uid") == ref["uid"] and have.get("apiVersion") == ref["apiVersion"]:
-                return None
-            refs[i] = {**have, **ref}
-            return refs
-    refs.append(dict(ref))
-    return refs
+        if not same:
+            continue
+        if have.get("uid") == ref["uid"] and have.get("apiVersion") == ref["apiVersion"]:
+            return None
+        path = f"/metadata/ownerReferences/{i}"
+        return [
+            {"op": "test", "path": f"{path}/uid", "value": have.get("uid")},
+            {"op": "replace", "path": path, "value": {**have, **ref}},
+        ]
+    if refs:
+        return [{"op": "add", "path": "/metadata/ownerReferences/-", "value": dict(ref)}]
+    return [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": _resource_version(obj)},
+        {"op": "add", "path": "/metadata/ownerReferences", "value": [dict(ref)]},
+    ]
+
+
+def _schema_view(obj: Mapping[str, Any]) -> FirmwareSchema:
+    """The schema without its owner references, which this controller never reads back:
+    a shared schema holds one per host, and decoding them on every pass is O(fleet)."""
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "ownerReferences"}
+    return FirmwareSchema.from_dict({**obj, "metadata": meta})
 
 
 def _resource_version(obj: Mapping[str, Any]) -> str:
@@ -247,8 +265,16 @@ class HostFirmwareSettingsReconciler:
     def _add_schema_owner(
         self, key: str, cached: KubeObject, owner: Mapping[str, Any]
     ) -> FirmwareSchema:
-        """Append ``owner`` to the schema (``controllerutil.SetOwnerReference`` then
-        ``r.Update`` in ``getOrCreateFirmwareSchema``), from the newest copy bmo knows."""
+        """Add ``owner`` to the schema's owners (``controllerutil.SetOwnerReference`` then
+        ``r.Update`` in ``getOrCreateFirmwareSchema``), starting from the newest copy bmo
+        knows.
+
+        The stored result is upstream's, but the write is a JSON patch that appends one
+        reference instead of a PUT of the whole object: a schema shared by a fleet carries one
+        reference per host, and re-sending (and re-decoding) all of them for every host that
+        joins made enrolling N hosts cost O(N²) (a third of bmo's CPU at 1000 hosts). An
+        append also cannot lose another writer's reference, so it needs no resourceVersion.
+        """
         namespace, _, name = key.partition("/")
         written = self._schema_written.get(key)
         current = cached
@@ -259,27 +285,27 @@ class HostFirmwareSettingsReconciler:
             else:
                 current = written
         for attempt in range(2):
-            refs = with_owner(current.get("metadata") or {}, owner)
-            if refs is None:
-                return FirmwareSchema.from_dict(current)
-            body = thaw(current)
-            body["metadata"]["ownerReferences"] = refs
+            ops = owner_patch(current, owner)
+            if ops is None:
+                return _schema_view(current)
             try:
                 with kube_errors():
-                    updated: KubeObject = self._api.replace_namespaced_custom_object(  # type: ignore[assignment]
+                    updated: KubeObject = self._api.patch_namespaced_custom_object(  # type: ignore[assignment]
                         API_GROUP,
                         API_VERSION,
                         namespace,
                         FIRMWARE_SCHEMA_PLURAL,
                         name,
-                        body,
+                        ops,
+                        _content_type="application/json-patch+json",
                         _request_timeout=_TIMEOUT,
                     )
-            except Conflict:
+            except (Conflict, Invalid):
+                # A ``test`` failed: bmo's copy is older than the server's. Start again
+                # from the server's copy.
                 self._schema_written.pop(key, None)
                 if attempt:
                     raise
-                # Someone else wrote it: start again from the server's copy.
                 with kube_errors():
                     current = self._api.get_namespaced_custom_object(  # type: ignore[assignment]
                         API_GROUP,
@@ -295,7 +321,7 @@ class HostFirmwareSettingsReconciler:
                 self._schema_written.pop(key, None)
                 raise
             self._schema_written[key] = updated
-            return FirmwareSchema.from_dict(updated)
+            return _schema_view(updated)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod

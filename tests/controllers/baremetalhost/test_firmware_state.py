@@ -9,8 +9,9 @@ from typing import Any
 from bmo.api.firmware import FirmwareUpdate, HostFirmwareComponents, HostFirmwareSettings
 from bmo.api.hostupdatepolicy import HostUpdatePolicy
 from bmo.controllers.baremetalhost.firmware import firmware_state
-from bmo.controllers.hostfirmwaresettings.reconciler import owner_reference, with_owner
+from bmo.controllers.hostfirmwaresettings.reconciler import owner_patch, owner_reference
 from bmo.hoststate.run import FirmwareState
+from testenv.kubeapi.patches import json_patch
 
 
 def cond(kind: str, status: str, generation: int = 1) -> dict[str, Any]:
@@ -111,13 +112,22 @@ def test_update_policy_flags() -> None:
     assert state.live_settings and not state.live_updates
 
 
-def test_with_owner_appends_and_never_replaces_another_owner() -> None:
+def test_owner_patch_appends_and_never_replaces_another_owner() -> None:
     a = owner_reference("HostFirmwareSettings", "a", "uid-a")
     b = owner_reference("HostFirmwareSettings", "b", "uid-b")
-    assert with_owner({"ownerReferences": [a]}, a) is None
-    assert with_owner({"ownerReferences": [a]}, b) == [a, b]
+
+    def owners(refs: list[dict[str, Any]], ref: dict[str, Any]) -> list[dict[str, Any]] | None:
+        doc = {"metadata": {"resourceVersion": "7", "ownerReferences": refs}}
+        ops = owner_patch(doc, ref)
+        return None if ops is None else json_patch(doc, ops)["metadata"]["ownerReferences"]
+
+    assert owners([a], a) is None
+    assert owners([a], b) == [a, b]
+    assert owners([], a) == [a]
     # The same owner re-created (new uid) replaces its stale entry in place.
     a2 = owner_reference("HostFirmwareSettings", "a", "uid-a2")
-    assert with_owner({"ownerReferences": [a, b]}, a2) == [a2, b]
+    assert owners([a, b], a2) == [a2, b]
+    # Every operation that depends on the copy it was computed from is guarded.
+    assert owner_patch({"metadata": {"ownerReferences": [a, b]}}, a2)[0]["op"] == "test"  # type: ignore[index]
     assert "controller" not in a
     assert owner_reference("BareMetalHost", "h", "u", controller=True)["blockOwnerDeletion"]
