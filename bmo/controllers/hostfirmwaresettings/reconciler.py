@@ -250,15 +250,7 @@ class HostFirmwareSettingsReconciler:
                     return FirmwareSchema.from_dict(created)
                 except AlreadyExists:
                     # Another host of the same model created it since the cache was filled.
-                    with kube_errors():
-                        existing = self._api.get_namespaced_custom_object(  # type: ignore[assignment]
-                            API_GROUP,
-                            API_VERSION,
-                            namespace,
-                            FIRMWARE_SCHEMA_PLURAL,
-                            name,
-                            _request_timeout=_TIMEOUT,
-                        )
+                    existing = self._read_schema(namespace, name)
             assert existing is not None
             return self._add_schema_owner(key, existing, owner)
 
@@ -306,15 +298,7 @@ class HostFirmwareSettingsReconciler:
                 self._schema_written.pop(key, None)
                 if attempt:
                     raise
-                with kube_errors():
-                    current = self._api.get_namespaced_custom_object(  # type: ignore[assignment]
-                        API_GROUP,
-                        API_VERSION,
-                        namespace,
-                        FIRMWARE_SCHEMA_PLURAL,
-                        name,
-                        _request_timeout=_TIMEOUT,
-                    )
+                current = self._read_schema(namespace, name)
                 continue
             except NotFound:
                 # Collected since (its last owner went): the next pass creates it anew.
@@ -323,6 +307,19 @@ class HostFirmwareSettingsReconciler:
             self._schema_written[key] = updated
             return _schema_view(updated)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read_schema(self, namespace: str, name: str) -> KubeObject:
+        """The server's copy, when the cache's (or bmo's own last write) is not good enough."""
+        with kube_errors():
+            obj: KubeObject = self._api.get_namespaced_custom_object(  # type: ignore[assignment]
+                API_GROUP,
+                API_VERSION,
+                namespace,
+                FIRMWARE_SCHEMA_PLURAL,
+                name,
+                _request_timeout=_TIMEOUT,
+            )
+        return obj
 
     @staticmethod
     def _new_schema(
