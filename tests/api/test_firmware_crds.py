@@ -97,11 +97,11 @@ def test_rbac_grants_what_the_firmware_controllers_need() -> None:
             for resource in rule["resources"]:
                 granted.setdefault(resource, set()).update(rule["verbs"])
     # Exactly the verbs the controllers use: HFS/HFC created (never updated or deleted: owner
-    # references collect them), their status PUT; FirmwareSchemas created and updated (owner
-    # references appended).
+    # references collect them), their status PUT; FirmwareSchemas created and patched (owner
+    # references appended with a JSON patch).
     for resource in ("hostfirmwaresettings", "hostfirmwarecomponents"):
         assert granted[resource] == {"create", "get", "list", "watch"}, resource
-    assert granted["firmwareschemas"] == {"create", "get", "list", "update", "watch"}
+    assert granted["firmwareschemas"] == {"create", "get", "list", "patch", "watch"}
     for resource in ("hostfirmwaresettings/status", "hostfirmwarecomponents/status"):
         assert granted[resource] == {"update"}, resource
     # bmo reads policies and adds itself as owner; it never creates or deletes them.
