@@ -181,3 +181,9 @@ class HostWatcher(Protocol):
     def watch_hosts(self, wake: Callable[[str, str], None]) -> None:
         """Call ``wake(namespace, name)`` whenever that host's machine changed."""
         ...
+
+    def watch_capacity(self, freed: Callable[[], None]) -> None:
+        """Call ``freed()`` whenever a machine gave back a (de)provisioning slot, so hosts
+        waiting for one (operational status ``delayed``) can try now instead of after their
+        1-2 minute backoff."""
+        ...

@@ -536,3 +536,51 @@ def test_a_failed_readiness_check_distrusts_the_cache(
     clock.advance(1)
     cache.poll()
     assert cache.lookup(U1) is not None
+
+
+def test_a_node_giving_back_a_provisioning_slot_wakes_the_delayed_hosts(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, clock: FakeClock
+) -> None:
+    """``PROVISIONING_LIMIT`` slots: a node leaving inspection/cleaning/deployment (or
+    vanishing from one) tells the controller once per slot freed; a node moving between
+    idle states, or a virtual-media node (never counted), does not."""
+    from bmo.ironic.provisioner import IronicProvisionerFactory
+
+    mock_ironic.get(
+        f"{API}/nodes",
+        [
+            {
+                "json": listing(
+                    node_json(U1, name="ns~a", provision_state="inspect wait"),
+                    node_json(U2, name="ns~b", provision_state="manageable"),
+                    node_json(
+                        U3,
+                        name="ns~c",
+                        provision_state="deploying",
+                        boot_interface="redfish-virtual-media",
+                    ),
+                )
+            },
+            {
+                "json": listing(
+                    node_json(U1, name="ns~a", provision_state="manageable"),
+                    node_json(U2, name="ns~b", provision_state="available"),
+                    node_json(
+                        U3,
+                        name="ns~c",
+                        provision_state="active",
+                        boot_interface="redfish-virtual-media",
+                    ),
+                )
+            },
+        ],
+    )
+    factory = IronicProvisionerFactory(client, client.config, node_cache=True)
+    freed: list[int] = []
+    factory.watch_capacity(lambda: freed.append(1))
+    cache = client.node_cache(clock=clock)
+    cache.poll()
+    assert freed == [], "the first sync frees nothing"
+    clock.advance(1)
+    cache.poll()
+    assert freed == [1]

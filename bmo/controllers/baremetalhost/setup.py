@@ -28,6 +28,7 @@ offers one with the same signature.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -40,6 +41,7 @@ from bmo.api.constants import (
     HARDWARE_DATA_PLURAL,
     SECRET_ENVIRONMENT_LABEL,
     SECRET_ENVIRONMENT_VALUE,
+    OperationalStatus,
 )
 from bmo.api.dataimage import DATA_IMAGE_KIND, DATA_IMAGE_PLURAL
 from bmo.api.firmware import HFC_KIND, HFC_PLURAL, HFS_KIND, HFS_PLURAL
@@ -122,6 +124,16 @@ def same_name_handler(queue: KeyQueue) -> EnqueueHandler:
     """HostFirmwareSettings/Components/UpdatePolicy events → the same-named host's key
     (a resync, which changes nothing, is ignored)."""
     return EnqueueHandler(queue, update_predicate=lambda old, new: not is_resync(old, new))
+
+
+DELAYED_INDEX: Final = "operational-status-delayed"
+
+
+def _delayed_index(obj: KubeObject) -> list[str]:
+    """Hosts waiting for a provisioning slot (``status.operationalStatus: delayed``)."""
+    status = obj.get("status") or {}
+    value = status.get("operationalStatus") if isinstance(status, Mapping) else None
+    return [str(value)] if value == OperationalStatus.DELAYED else []
 
 
 def secret_owner_handler(queue: KeyQueue) -> EnqueueHandler:
@@ -216,6 +228,18 @@ def setup(
     if isinstance(provisioner_factory, HostWatcher):
         # The backend saw the host's machine change (Ironic's node cache): reconcile now.
         provisioner_factory.watch_hosts(lambda namespace, name: queue.add(f"{namespace}/{name}"))
+        # A provisioning slot came free: the hosts waiting for one try now. Upstream leaves
+        # them to their 1-2 minute backoff (``recordActionDelayed``), so with
+        # PROVISIONING_LIMIT below the fleet most of a batch sat idle while slots were free.
+        store = hosts.store
+        if not store.has_index(DELAYED_INDEX):
+            store.add_indexers({DELAYED_INDEX: _delayed_index})
+
+        def wake_delayed() -> None:
+            for key in store.index_keys(DELAYED_INDEX, OperationalStatus.DELAYED):
+                queue.add(key)
+
+        provisioner_factory.watch_capacity(wake_delayed)
     metrics.install_host_collector(hosts.objects)
     # A stopped manager's cache no longer follows the cluster: report no hosts rather than
     # the last ones seen.

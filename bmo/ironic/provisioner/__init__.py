@@ -35,6 +35,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+from bmo.ironic.capacity import busy_node_names
 from bmo.ironic.client import IronicClient
 from bmo.ironic.config import IronicConfig
 from bmo.ironic.errors import NotReady
@@ -125,6 +126,21 @@ class IronicProvisionerFactory:
             namespace, sep, name = (change.name or "").partition("~")
             if sep and namespace and name:
                 wake(namespace, name)
+
+        self._cache.add_listener(on_change)
+
+    def watch_capacity(self, freed: Callable[[], None]) -> None:
+        """Call ``freed()`` when a node leaves the states that hold a ``PROVISIONING_LIMIT``
+        slot (or vanishes from one). A no-op without the node cache."""
+        if self._cache is None:
+            return
+
+        def on_change(change: NodeChange) -> None:
+            before, after = change.before, change.after
+            if before is None or not busy_node_names([before]):
+                return
+            if after is None or not busy_node_names([after]):
+                freed()
 
         self._cache.add_listener(on_change)
 

@@ -196,7 +196,6 @@ class ProvisionerCore:
             log.info("node %s in maintenance; clearing it before %s", node.uuid, target)
             self._client.unset_maintenance(node.uuid)
             return self._wait(0)
-        log.info("node %s: %s -> %s", node.uuid, node.provision_state, target)
         try:
             self._client.set_provision_state(
                 node.uuid,
@@ -209,6 +208,7 @@ class ProvisionerCore:
         except (NodeLocked, Conflict):
             log.info("node %s busy; retrying %s later", node.uuid, target)
             return self._wait(SHORT_DELAY)
+        log.info("node %s: %s -> %s", node.uuid, node.provision_state, target)
         return None
 
     def _change_state(self, node: NodeView, target: str, **kwargs: Any) -> ProvisionResult:

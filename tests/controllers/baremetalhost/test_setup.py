@@ -90,6 +90,42 @@ def test_host_watch_ignores_status_only_updates(manager: Manager) -> None:
     assert len(queue) == 1
 
 
+class WatchingFactory(FixtureProvisionerFactory):
+    """A fixture factory whose backend reports machines and freed provisioning slots."""
+
+    def __init__(self) -> None:
+        super().__init__(FixtureRegistry())
+        self.wake: Callable[[str, str], None] | None = None
+        self.freed: Callable[[], None] | None = None
+
+    def watch_hosts(self, wake: Callable[[str, str], None]) -> None:
+        self.wake = wake
+
+    def watch_capacity(self, freed: Callable[[], None]) -> None:
+        self.freed = freed
+
+
+def test_a_freed_provisioning_slot_enqueues_the_delayed_hosts_only(manager: Manager) -> None:
+    factory = WatchingFactory()
+    wired = setup(manager, Settings(), provisioner_factory=factory)
+    queue = wired.controller.queue
+    for name, status in (("waiting", "delayed"), ("fine", "OK"), ("new", None)):
+        meta = {"namespace": "metal3", "name": name, "resourceVersion": "1"}
+        obj: dict[str, object] = {"metadata": meta}
+        if status is not None:
+            obj["status"] = {"operationalStatus": status}
+        wired.hosts.apply_event("ADDED", obj)
+    while len(queue):
+        key, _ = queue.get(timeout=1)
+        queue.done(key)
+    assert factory.freed is not None and factory.wake is not None
+    factory.freed()
+    assert len(queue) == 1
+    assert queue.get(timeout=1)[0] == "metal3/waiting"
+    factory.wake("metal3", "fine")  # the machine of one host changed: that host
+    assert len(queue) == 1
+
+
 def _hosts_counted() -> float:
     return sum(
         sample.value
