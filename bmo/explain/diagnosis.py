@@ -64,8 +64,8 @@ from bmo.explain.retry import (
 from bmo.hoststate.actions import (
     DETACHED_POLL_DELAY,
     HOST_ERROR_RETRY_DELAY,
-    STEADY_STATE_POWER_DELAY,
     UNMANAGED_RETRY_DELAY,
+    WATCHED_POWER_POLL_DELAY,
 )
 from bmo.hoststate.deletion import DELETE_RETRY_LIMIT
 
@@ -346,7 +346,11 @@ def _diagnose_progress(host: BareMetalHost, node: NodeFacts | None) -> _Findings
 def _diagnose_steady(host: BareMetalHost) -> _Findings:
     found = _Findings()
     state = host.status.provisioning.state
-    found.retry = poll(STEADY_STATE_POWER_DELAY, "steady-state power check")
+    # ``bmo run`` with Ironic always keeps the node cache, which wakes a host whenever its
+    # node changes; the steady-state check is then the slow safety net.
+    found.retry = poll(
+        WATCHED_POWER_POLL_DELAY, "steady-state power check; at once when the Ironic node changes"
+    )
     if state in (ProvisioningState.AVAILABLE, ProvisioningState.READY):
         if host.needs_provisioning():
             found.diagnosis = "Available, provisioning requested: it starts on the next pass"

@@ -32,6 +32,7 @@ __all__ = [
     "STEADY_STATE_POWER_DELAY",
     "SUBRESOURCE_NOT_READY_DELAY",
     "UNMANAGED_RETRY_DELAY",
+    "WATCHED_POWER_POLL_DELAY",
     "ActionKind",
     "ActionResult",
     "Event",
@@ -55,6 +56,12 @@ PREPROV_IMAGE_RETRY_DELAY: Final = 300.0
 PROVISIONER_NOT_READY_DELAY: Final = 30.0
 SUBRESOURCE_NOT_READY_DELAY: Final = 60.0
 STEADY_STATE_POWER_DELAY: Final = 60.0
+#: The steady-state power check when the backend reports every change of a host's machine
+#: (:class:`bmo.provisioner.interface.HostWatcher`: Ironic's node cache wakes the host when
+#: its node's power or provision state changes, from a node list Ironic's own power sync
+#: keeps current). Polling each host every minute then only repeats what the cache already
+#: told; a slow poll stays as a safety net.
+WATCHED_POWER_POLL_DELAY: Final = 600.0
 
 
 class Metrics:

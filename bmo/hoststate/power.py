@@ -27,7 +27,7 @@ from bmo.api.constants import (
     ProvisioningState,
     RebootMode,
 )
-from bmo.hoststate.actions import STEADY_STATE_POWER_DELAY, ActionResult, Metrics
+from bmo.hoststate.actions import ActionResult, Metrics
 from bmo.hoststate.dataimage import DATA_IMAGE_WAIT
 from bmo.hoststate.run import HostRun
 from bmo.hoststate.servicing import service_if_needed, servicing_allowed
@@ -122,7 +122,7 @@ def manage_host_power(run: HostRun) -> ActionResult:
         desired = False
 
     if host.status.powered_on == desired:
-        return ActionResult.cont(STEADY_STATE_POWER_DELAY)
+        return ActionResult.cont(run.ctx.settings.power_poll_delay)
 
     force = run.has_error(ErrorType.POWER_MANAGEMENT)
     try:
@@ -154,4 +154,4 @@ def manage_host_power(run: HostRun) -> ActionResult:
 
     # Nothing left for the provisioner to do: the machine is as wanted.
     run.set_status(powered_on=host.spec.online, error_count=0)
-    return ActionResult.update(STEADY_STATE_POWER_DELAY)
+    return ActionResult.update(run.ctx.settings.power_poll_delay)

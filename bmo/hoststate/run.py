@@ -26,6 +26,7 @@ from bmo.api.hardware import HardwareDetails
 from bmo.api.host import BareMetalHost, OperationHistory, OperationMetric
 from bmo.hoststate.actions import (
     PROVISIONER_NOT_READY_DELAY,
+    STEADY_STATE_POWER_DELAY,
     ActionResult,
     Event,
     MetricKind,
@@ -85,6 +86,11 @@ class StateMachineSettings:
 
     #: ``--max-provisioning-retries``: 0 means retry provisioning forever.
     max_provisioning_retries: int = 0
+    #: How long a host whose power is as wanted waits before checking again: upstream's
+    #: ``steadyStateResult`` in ``manageHostPower`` (60 s), or
+    #: :data:`~bmo.hoststate.actions.WATCHED_POWER_POLL_DELAY` when the backend wakes hosts
+    #: on every change of their machine.
+    power_poll_delay: float = STEADY_STATE_POWER_DELAY
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,11 @@ Firmware: each host has a BIOS settings store (:attr:`FixtureHost.bios_settings`
 optional registry in :attr:`FixtureHost.bios_schema`) and firmware components; ``prepare``
 and ``service`` apply the BIOS settings and bump the component versions once they finish,
 as Ironic's ``bios.apply_configuration`` and ``firmware.update`` steps would.
+
+The fixture's machines change only through its provisioners, except when a test says so:
+:meth:`FixtureRegistry.changed` (someone pressed the power button) and
+:meth:`FixtureRegistry.wipe` tell the hosts' watchers, as Ironic's node cache does, so the
+factory is a :class:`~bmo.provisioner.interface.HostWatcher` like the Ironic one.
 """
 
 from __future__ import annotations
@@ -251,6 +256,8 @@ class FixtureRegistry:
         self.ready = True
         self.hosts: dict[tuple[str, str], FixtureHost] = {}
         self._busy: set[tuple[str, str]] = set()
+        self._watchers: list[Callable[[str, str], None]] = []
+        self._capacity_watchers: list[Callable[[], None]] = []
 
     def host(self, namespace: str, name: str) -> FixtureHost:
         """The state of one host, created on first use."""
@@ -261,10 +268,25 @@ class FixtureRegistry:
         return state
 
     def wipe(self) -> None:
-        """Forget every node (simulates Ironic losing its database)."""
+        """Forget every node (simulates Ironic losing its database); watchers hear of
+        every host, as the node cache sees every node vanish."""
         for state in self.hosts.values():
             state.wipe()
         self._busy.clear()
+        for namespace, name in list(self.hosts):
+            self.changed(namespace, name)
+
+    def changed(self, namespace: str, name: str) -> None:
+        """Tell the watchers this host's machine changed outside bmo (a test changed its
+        :class:`FixtureHost`, as a power button or another Ironic client would)."""
+        for wake in list(self._watchers):
+            wake(namespace, name)
+
+    def watch(self, wake: Callable[[str, str], None]) -> None:
+        self._watchers.append(wake)
+
+    def watch_capacity(self, freed: Callable[[], None]) -> None:
+        self._capacity_watchers.append(freed)
 
     def busy_count(self) -> int:
         return len(self._busy)
@@ -296,7 +318,14 @@ class FixtureRegistry:
     def _finish(self, state: FixtureHost, op: str) -> None:
         state._running.pop(op, None)
         if op in _BUSY_OPERATIONS and not any(o in state._running for o in _BUSY_OPERATIONS):
-            self._busy.discard(state.key)
+            self._release(state.key)
+
+    def _release(self, key: tuple[str, str]) -> None:
+        """The host gives back its (de)provisioning slot: hosts waiting for one may go."""
+        if key in self._busy:
+            self._busy.discard(key)
+            for freed in list(self._capacity_watchers):
+                freed()
 
     def _fail(self, state: FixtureHost, op: str, message: str) -> ProvisionResult:
         self._finish(state, op)
@@ -546,7 +575,7 @@ class FixtureProvisioner(FixtureBMCVerbs):
         if not done:
             return self._dirty()
         state.wipe()
-        self._registry._busy.discard(state.key)
+        self._registry._release(state.key)
         return ProvisionResult()
 
     def delete(self) -> ProvisionResult:
@@ -717,6 +746,15 @@ class FixtureProvisionerFactory:
 
     def __init__(self, registry: FixtureRegistry | None = None) -> None:
         self.registry = registry if registry is not None else FixtureRegistry()
+
+    def watch_hosts(self, wake: Callable[[str, str], None]) -> bool:
+        """:class:`~bmo.provisioner.interface.HostWatcher`: the registry reports every change
+        made outside its provisioners (:meth:`FixtureRegistry.changed`, ``wipe``)."""
+        self.registry.watch(wake)
+        return True
+
+    def watch_capacity(self, freed: Callable[[], None]) -> None:
+        self.registry.watch_capacity(freed)
 
     def new(self, host_data: HostData, publish: EventPublisher) -> FixtureProvisioner:
         if not self.registry.ready:

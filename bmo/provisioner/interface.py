@@ -178,8 +178,9 @@ class HostWatcher(Protocol):
     node cache): the controller registers a wake-up instead of waiting for a requeue delay.
     Upstream has no equivalent (it polls each node on every reconcile)."""
 
-    def watch_hosts(self, wake: Callable[[str, str], None]) -> None:
-        """Call ``wake(namespace, name)`` whenever that host's machine changed."""
+    def watch_hosts(self, wake: Callable[[str, str], None]) -> bool:
+        """Call ``wake(namespace, name)`` whenever that host's machine changed; returns
+        whether it will (``False``: this backend cannot tell, hosts keep polling)."""
         ...
 
     def watch_capacity(self, freed: Callable[[], None]) -> None:

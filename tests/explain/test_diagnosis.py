@@ -298,7 +298,7 @@ CASES: dict[str, Case] = {
         host_dict("provisioned"),
         "Steady: provisioned; nothing is pending",
         RetryKind.POLL,
-        retry_says="every 60s (steady-state power check)",
+        retry_says="every 10m (steady-state power check; at once when the Ironic node changes)",
         lookup=found(provision_state="active", power_state="power on"),
         exact=True,
     ),

@@ -7,8 +7,9 @@ import pytest
 
 from bmo.api.constants import ErrorType, OperationalStatus, ProvisioningState, RebootMode
 from bmo.api.host import BareMetalHost
-from bmo.hoststate.actions import Metrics
+from bmo.hoststate.actions import STEADY_STATE_POWER_DELAY, WATCHED_POWER_POLL_DELAY, Metrics
 from bmo.hoststate.power import CLARIFY_SOFT_POWEROFF_FAILURE
+from bmo.hoststate.run import StateMachineSettings
 from tests.provisioner.harness import IMAGE, Harness, make_host, with_annotations
 
 S = ProvisioningState
@@ -53,6 +54,21 @@ def test_online_flips_power_and_powered_on_follows(make) -> None:  # type: ignor
     assert host.status.powered_on is True
     assert ops(h, host) == ["power_off", "power_on"]
     assert outcomes[-1].requeue_after == 60
+
+
+def test_a_watched_backend_polls_steady_power_at_its_own_delay() -> None:
+    """Upstream's one-minute ``steadyStateResult`` is the default; a backend that reports
+    every machine change (``power_poll_delay``, set by setup) only needs a safety net."""
+    h = Harness()
+    host = provisioned(h)
+    watched = StateMachineSettings(power_poll_delay=WATCHED_POWER_POLL_DELAY)
+    assert h.run(host).requeue_after == STEADY_STATE_POWER_DELAY == 60
+    assert h.run(host, settings=watched).requeue_after == WATCHED_POWER_POLL_DELAY
+    # A host turned back on by the last pass comes back at the same delay.
+    host, _ = h.settle(host.with_spec(online=False), settings=watched)
+    host, outcomes = h.settle(host.with_spec(online=True), settings=watched)
+    assert host.status.powered_on
+    assert outcomes[-1].requeue_after == WATCHED_POWER_POLL_DELAY
 
 
 def test_observed_power_state_is_recorded() -> None:

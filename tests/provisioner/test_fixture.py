@@ -10,6 +10,7 @@ from bmo.api.profiles import get_profile
 from bmo.provisioner import (
     AdoptData,
     HostData,
+    HostWatcher,
     InspectData,
     ManagementAccessData,
     NeedsRegistration,
@@ -199,6 +200,24 @@ def test_capacity_counts_busy_hosts_but_not_the_caller() -> None:
     assert not second.has_capacity()
     inspect(first)  # done
     assert second.has_capacity()
+
+
+def test_watchers_hear_of_hand_made_changes_wipes_and_freed_slots() -> None:
+    registry = FixtureRegistry(capacity=1)
+    factory = FixtureProvisionerFactory(registry)
+    woken: list[tuple[str, str]] = []
+    freed: list[int] = []
+    assert isinstance(factory, HostWatcher)
+    assert factory.watch_hosts(lambda ns, name: woken.append((ns, name))) is True
+    factory.watch_capacity(lambda: freed.append(registry.busy_count()))
+    prov = registered(registry)
+    inspect(prov)  # starts: holds the slot
+    assert woken == [] and freed == []  # bmo's own calls are not news
+    inspect(prov)  # done: the slot is given back
+    assert freed == [0]
+    registry.changed("ns", "h")
+    registry.wipe()
+    assert woken == [("ns", "h"), ("ns", "h")]
 
 
 def test_delete_and_detach_forget_the_node() -> None:

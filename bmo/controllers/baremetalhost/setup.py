@@ -28,6 +28,7 @@ offers one with the same signature.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -57,6 +58,7 @@ from bmo.controllers.baremetalhost.reconciler import (
     HostReconcilerSettings,
 )
 from bmo.controllers.hosts import host_informer
+from bmo.hoststate.actions import WATCHED_POWER_POLL_DELAY
 from bmo.provisioner import HostWatcher, ProvisionerFactory
 from bmo.runtime.cache import KubeObject
 from bmo.runtime.controller import Controller
@@ -208,14 +210,26 @@ def setup(
         # ``Owns(&PreprovisioningImage{})``: a built (or failed) image wakes its host.
         preprov_images = manager.informer(PREPROVISIONING_IMAGES)
         preprov_images.add_handler(EnqueueHandler(queue, mapper=owner_host_keys))
+    reconciler_settings = host_settings or HostReconcilerSettings.from_settings(settings)
+    watched = isinstance(provisioner_factory, HostWatcher) and provisioner_factory.watch_hosts(
+        # The backend saw the host's machine change (Ironic's node cache): reconcile now.
+        lambda namespace, name: queue.add(f"{namespace}/{name}")
+    )
+    if watched:
+        # Every change of a machine wakes its host, so the steady-state power check (upstream
+        # ``manageHostPower``'s one-minute ``steadyStateResult``) is only a safety net.
+        reconciler_settings = dataclasses.replace(
+            reconciler_settings,
+            machine=dataclasses.replace(
+                reconciler_settings.machine, power_poll_delay=WATCHED_POWER_POLL_DELAY
+            ),
+        )
     reconciler = HostReconciler(
         manager.api_client,
         hosts,
         secrets,
         provisioner_factory,
-        host_settings
-        if host_settings is not None
-        else HostReconcilerSettings.from_settings(settings),
+        reconciler_settings,
         events=events if events is not None else _background_events(manager, settings),
         hardware_store=hardware,
         firmware=FirmwareObjects(manager.api_client, *firmware),
@@ -226,8 +240,6 @@ def setup(
         Controller(CONTROLLER_NAME, reconciler, queue, settings.controller.concurrency)
     )
     if isinstance(provisioner_factory, HostWatcher):
-        # The backend saw the host's machine change (Ironic's node cache): reconcile now.
-        provisioner_factory.watch_hosts(lambda namespace, name: queue.add(f"{namespace}/{name}"))
         # A provisioning slot came free: the hosts waiting for one try now. Upstream leaves
         # them to their 1-2 minute backoff (``recordActionDelayed``), so with
         # PROVISIONING_LIMIT below the fleet most of a batch sat idle while slots were free.

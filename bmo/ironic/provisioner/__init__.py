@@ -115,12 +115,12 @@ class IronicProvisionerFactory:
         self._rng = rng
         self._preprov_image_builder = preprov_image_builder
 
-    def watch_hosts(self, wake: Callable[[str, str], None]) -> None:
+    def watch_hosts(self, wake: Callable[[str, str], None]) -> bool:
         """Call ``wake(namespace, name)`` when the node of that host changes in Ironic (its
         provision or power state, target states, maintenance, fault, last error; appearing
-        or vanishing). A no-op without the node cache."""
+        or vanishing). Without the node cache nothing will: returns ``False``."""
         if self._cache is None:
-            return
+            return False
 
         def on_change(change: NodeChange) -> None:
             namespace, sep, name = (change.name or "").partition("~")
@@ -128,6 +128,7 @@ class IronicProvisionerFactory:
                 wake(namespace, name)
 
         self._cache.add_listener(on_change)
+        return True
 
     def watch_capacity(self, freed: Callable[[], None]) -> None:
         """Call ``freed()`` when a node leaves the states that hold a ``PROVISIONING_LIMIT``

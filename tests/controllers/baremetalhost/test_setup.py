@@ -24,6 +24,7 @@ from bmo.controllers.baremetalhost.setup import (
     secret_owner_handler,
     setup,
 )
+from bmo.hoststate.actions import STEADY_STATE_POWER_DELAY, WATCHED_POWER_POLL_DELAY
 from bmo.provisioner.fixture import FixtureProvisionerFactory, FixtureRegistry
 from bmo.runtime.informer import SECRETS, Informer
 from bmo.runtime.manager import Manager
@@ -98,8 +99,9 @@ class WatchingFactory(FixtureProvisionerFactory):
         self.wake: Callable[[str, str], None] | None = None
         self.freed: Callable[[], None] | None = None
 
-    def watch_hosts(self, wake: Callable[[str, str], None]) -> None:
+    def watch_hosts(self, wake: Callable[[str, str], None]) -> bool:
         self.wake = wake
+        return True
 
     def watch_capacity(self, freed: Callable[[], None]) -> None:
         self.freed = freed
@@ -124,6 +126,32 @@ def test_a_freed_provisioning_slot_enqueues_the_delayed_hosts_only(manager: Mana
     assert queue.get(timeout=1)[0] == "metal3/waiting"
     factory.wake("metal3", "fine")  # the machine of one host changed: that host
     assert len(queue) == 1
+
+
+class BlindFactory(FixtureProvisionerFactory):
+    """A backend that cannot tell when a machine changed (Ironic without the node cache)."""
+
+    def watch_hosts(self, wake: Callable[[str, str], None]) -> bool:
+        return False
+
+
+def test_hosts_poll_steady_power_slowly_only_when_the_backend_reports_changes(
+    manager: Manager,
+) -> None:
+    watched = setup(manager, Settings(), provisioner_factory=WatchingFactory())
+    assert watched.reconciler._settings.machine.power_poll_delay == WATCHED_POWER_POLL_DELAY
+    blind = setup(manager, Settings(), provisioner_factory=BlindFactory(FixtureRegistry()))
+    assert blind.reconciler._settings.machine.power_poll_delay == STEADY_STATE_POWER_DELAY
+
+
+def test_a_fixture_machine_changed_by_hand_wakes_its_host(manager: Manager) -> None:
+    registry = FixtureRegistry()
+    wired = setup(manager, Settings(), provisioner_factory=FixtureProvisionerFactory(registry))
+    queue = wired.controller.queue
+    registry.host("metal3", "pressed").powered_on = True
+    registry.changed("metal3", "pressed")  # someone pressed the power button
+    assert len(queue) == 1
+    assert queue.get(timeout=1)[0] == "metal3/pressed"
 
 
 def _hosts_counted() -> float:
