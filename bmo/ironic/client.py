@@ -11,7 +11,11 @@ layer adds to the SDK:
   pinned on the connection (:mod:`bmo.ironic.connection`). After that every request carries
   it, and no reconcile pays a discovery round trip.
 * **Cached readiness.** ``ready()`` (version still OK and ≥1 driver registered) is cached for
-  ``IRONIC_CLIENT_CACHE_TTL`` through an injectable clock, good or bad result alike.
+  ``IRONIC_CLIENT_CACHE_TTL`` through an injectable clock, good or bad result alike. A check
+  lists the drivers; the version document is read again only after a failed check or once
+  it is :data:`VERSION_RECHECK_INTERVAL` old.
+* **BIOS settings of unchanged nodes** are kept (:mod:`bmo.ironic.bioscache`) for every
+  provisioner over this client.
 * **One exception tree** (:mod:`bmo.ironic.errors`) and **short retries** inside each call
   (:mod:`bmo.ironic.retry`); the SDK's own retries are switched off.
 * **Typed snapshots** (:mod:`bmo.ironic.views`): :class:`NodeView` and :class:`PortView`,
@@ -34,12 +38,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote
 
 import requests
 from openstack import connection as sdk_connection
 
+from bmo.ironic.bioscache import BiosSettingsCache
 from bmo.ironic.config import IronicConfig
 from bmo.ironic.connection import build_connection
 from bmo.ironic.errors import (
@@ -69,6 +74,7 @@ from bmo.provisioner.deferral import check_action
 __all__ = [
     "MIN_MICROVERSION",
     "PREFERRED_MICROVERSIONS",
+    "VERSION_RECHECK_INTERVAL",
     "IronicClient",
     "NodeView",
     "PortView",
@@ -84,6 +90,17 @@ _NODE_LIST_LIMIT = 1000
 _PORT_LIST_LIMIT = 1000
 #: The port fields bmo reads (:class:`PortView`).
 _PORT_FIELDS = "uuid,address,node_uuid,pxe_enabled"
+#: Seconds a readiness check trusts the last version document read by a successful check.
+#: Upstream ``pkg/provisioner/ironic/dependencies.go TryInit`` reads it
+#: (``clients.GetAvailableFeatures``) and lists the drivers (``checkIronicConductor``) on
+#: every call; bmo caches that for ``IRONIC_CLIENT_CACHE_TTL`` (5 s), and some host
+#: reconciles every few seconds, so a fleet at rest paid two requests every 5 s. The
+#: drivers list alone tells whether the conductor is up; an Ironic replaced by another
+#: version shows through a failed request (406 for a microversion it no longer serves, or
+#: the outage of its restart), after which the next check reads the version again. Read
+#: once a minute otherwise, a quiet upgrade (still serving the pinned microversion) is
+#: noticed within a minute.
+VERSION_RECHECK_INTERVAL: Final = 60.0
 
 Clock = Callable[[], float]
 
@@ -108,6 +125,9 @@ def _port_view(item: Mapping[str, Any]) -> PortView:
 class _Readiness:
     checked_at: float
     error: NotReady | None
+    # When the version document was last read by a check that succeeded (this or an
+    # earlier one); ``None`` after a failed check.
+    version_read_at: float | None = None
 
 
 class IronicClient:
@@ -131,6 +151,7 @@ class IronicClient:
         self._microversion: str | None = None
         self._readiness: _Readiness | None = None
         self._cache: NodeCache | None = None
+        self._bios = BiosSettingsCache(clock=clock)
         # Separate locks: a slow readiness probe must not stall node calls that only need
         # the (already negotiated) microversion.
         self._conn_lock = threading.Lock()
@@ -156,6 +177,11 @@ class IronicClient:
                     **kwargs,
                 )
             return self._cache
+
+    @property
+    def bios_cache(self) -> BiosSettingsCache:
+        """BIOS settings of unchanged nodes, shared by every provisioner over this client."""
+        return self._bios
 
     @property
     def attached_cache(self) -> NodeCache | None:
@@ -291,7 +317,19 @@ class IronicClient:
             cached = self._readiness
             ttl = self._config.cache_ttl
             if cached is None or ttl <= 0 or now - cached.checked_at >= ttl:
-                cached = _Readiness(checked_at=now, error=self._check_ready())
+                last_read = cached.version_read_at if cached is not None else None
+                read_version = (
+                    cached is None
+                    or cached.error is not None
+                    or last_read is None
+                    or now - last_read >= VERSION_RECHECK_INTERVAL
+                )
+                error = self._check_ready(read_version=read_version)
+                if error is not None:
+                    last_read = None
+                elif read_version:
+                    last_read = now
+                cached = _Readiness(checked_at=now, error=error, version_read_at=last_read)
                 self._readiness = cached
                 if cached.error is not None and self._cache is not None:
                     # Ironic may come back on another (wiped) database.
@@ -310,14 +348,17 @@ class IronicClient:
             return False
         return True
 
-    def _check_ready(self) -> NotReady | None:
+    def _check_ready(self, *, read_version: bool = True) -> NotReady | None:
+        """One readiness check: the version document (when ``read_version``), then the
+        drivers list (``dependencies.go checkIronicConductor``)."""
         try:
-            chosen = self._read_version()
-            if self._microversion is not None and chosen != self._microversion:
-                # Ironic was replaced by another version: re-pin rather than send a header
-                # it no longer accepts.
-                log.warning("ironic microversion changed %s -> %s", self._microversion, chosen)
-            self._microversion = chosen
+            if read_version or self._microversion is None:
+                chosen = self._read_version()
+                if self._microversion is not None and chosen != self._microversion:
+                    # Ironic was replaced by another version: re-pin rather than send a
+                    # header it no longer accepts.
+                    log.warning("ironic microversion changed %s -> %s", self._microversion, chosen)
+                self._microversion = chosen
             response = call_with_retries(
                 "list ironic drivers",
                 lambda: self._raw("GET", "/drivers", "list ironic drivers"),
@@ -466,6 +507,7 @@ class IronicClient:
             lambda: self._baremetal().delete_node(uuid, ignore_missing=True),
         )
         self._written(uuid)
+        self._bios.evict(uuid)
 
     def list_nodes(self, fields: Iterable[str] | None = None) -> list[NodeView]:
         """All nodes (paged), e.g. with ``fields=("uuid", "name", "provision_state",

@@ -43,7 +43,7 @@ from typing import Final
 
 from bmo.ironic.errors import IronicError
 from bmo.ironic.microversion import parse_version
-from bmo.ironic.states import State
+from bmo.ironic.states import STABLE_STATES
 from bmo.ironic.views import NodeView, PortView
 
 __all__ = [
@@ -62,23 +62,6 @@ DEFAULT_SLOW_INTERVAL: Final = 60.0
 #: leaves ``enroll`` with no target set for a moment).
 WRITE_HOT_WINDOW: Final = 10.0
 
-#: Provision states in which Ironic acts on its own and the node will change without bmo.
-_STABLE_STATES: Final = frozenset(
-    {
-        State.ENROLL,
-        State.MANAGEABLE,
-        State.AVAILABLE,
-        State.ACTIVE,
-        State.DEPLOY_FAIL,
-        State.CLEAN_FAIL,
-        State.INSPECT_FAIL,
-        State.ADOPT_FAIL,
-        State.SERVICE_FAIL,
-        State.ERROR,
-        State.DEPLOY_HOLD,
-        State.CLEAN_HOLD,
-    }
-)
 #: Fields whose change wakes the host owning the node.
 _WATCHED: Final = (
     "provision_state",
@@ -91,6 +74,13 @@ _WATCHED: Final = (
 )
 #: Fields only newer microversions accept in ``fields=`` (Ironic answers 406 otherwise).
 _FIELD_SINCE: Final = {"health": (1, 109), "disable_power_off": (1, 95)}
+#: :class:`NodeView` fields no microversion accepts in ``fields=``: Ironic's
+#: ``api/controllers/v1/node.py _get_fields_for_node_query`` answers 400 "Field updated_at is
+#: not a valid field." (its list has ``provision_updated_at`` but not ``updated_at``), and
+#: ``utils.py sanitize_dict`` strips the ``updated_at`` every node body carries from a
+#: ``fields=`` answer. Cached nodes therefore have ``updated_at=None``; single-node GETs
+#: carry it.
+_NOT_LISTABLE: Final = frozenset({"updated_at"})
 
 Clock = Callable[[], float]
 ListNodes = Callable[[Iterable[str]], list[NodeView]]
@@ -98,9 +88,14 @@ ListPorts = Callable[[], list[PortView]]
 
 
 def cache_fields(microversion: str) -> tuple[str, ...]:
-    """The node fields to list: every :class:`NodeView` field this microversion serves."""
+    """The node fields to list: every :class:`NodeView` field this microversion serves in a
+    list's ``fields=``."""
     version = parse_version(microversion)
-    return tuple(f.name for f in fields(NodeView) if version >= _FIELD_SINCE.get(f.name, (1, 0)))
+    return tuple(
+        f.name
+        for f in fields(NodeView)
+        if f.name not in _NOT_LISTABLE and version >= _FIELD_SINCE.get(f.name, (1, 0))
+    )
 
 
 @dataclass(frozen=True)
@@ -121,7 +116,7 @@ Listener = Callable[[NodeChange], None]
 
 def _busy(node: NodeView) -> bool:
     return (
-        node.provision_state not in _STABLE_STATES
+        node.provision_state not in STABLE_STATES
         or bool(node.target_provision_state)
         or bool(node.target_power_state)
     )

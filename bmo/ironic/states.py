@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["Power", "State", "Target"]
+__all__ = ["STABLE_STATES", "Power", "State", "Target"]
 
 
 class State:
@@ -38,6 +38,27 @@ class State:
     SERVICING: Final = "servicing"
     SERVICE_WAIT: Final = "service wait"
     SERVICE_FAIL: Final = "service failed"
+
+
+#: Provision states in which no conductor task runs on the node: Ironic changes it only when
+#: asked (a provision-state request, a PATCH) or through its power-state sync. Every other
+#: state has a task in flight (or waiting on a ramdisk/BMC) that will move the node on its own.
+STABLE_STATES: Final = frozenset(
+    {
+        State.ENROLL,
+        State.MANAGEABLE,
+        State.AVAILABLE,
+        State.ACTIVE,
+        State.DEPLOY_FAIL,
+        State.CLEAN_FAIL,
+        State.INSPECT_FAIL,
+        State.ADOPT_FAIL,
+        State.SERVICE_FAIL,
+        State.ERROR,
+        State.DEPLOY_HOLD,
+        State.CLEAN_HOLD,
+    }
+)
 
 
 class Target:

@@ -56,6 +56,12 @@ class NodeView:
     health: str | None = None
     reservation: str | None = None
     network_data: Mapping[str, Any] = field(default_factory=lambda: _frozen({}), repr=False)
+    # Ironic's timestamps (ISO 8601 strings, compared, never parsed): the node row's last save
+    # and its last provision-state change. They key the BIOS settings cache
+    # (:mod:`bmo.ironic.bioscache`). ``updated_at`` comes only with single-node GETs: a
+    # ``fields=`` list cannot ask for it (:func:`bmo.ironic.nodecache.cache_fields`).
+    updated_at: str | None = None
+    provision_updated_at: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> NodeView:
@@ -94,6 +100,8 @@ class NodeView:
             health=text("health"),
             reservation=text("reservation"),
             network_data=_frozen(data.get("network_data")),
+            updated_at=text("updated_at"),
+            provision_updated_at=text("provision_updated_at"),
         )
 
     def redacted_driver_info(self) -> dict[str, Any]:

@@ -129,12 +129,15 @@ def test_readiness_is_cached_for_the_ttl(
     clock.advance(0.2)  # past the 5 s TTL
     assert client.ready() is False
     assert count(mock_ironic, "GET", "/v1/drivers") == drivers + 1
-    assert count(mock_ironic, "GET", "/v1/") == versions + 1
+    # The version document was read 5 s ago by a good check: only the drivers are listed.
+    assert count(mock_ironic, "GET", "/v1/") == versions
     # The negative result is cached too.
     mock_ironic.get(API + "/drivers", json={"drivers": [{"name": "fake-hardware"}]})
     assert client.ready() is False
     clock.advance(5)
     assert client.ready() is True
+    # After a failed check the version is read again.
+    assert count(mock_ironic, "GET", "/v1/") == versions + 1
 
 
 def test_zero_ttl_disables_the_cache(
@@ -148,14 +151,88 @@ def test_zero_ttl_disables_the_cache(
     assert count(mock_ironic, "GET", "/v1/drivers") == 3
 
 
-def test_readiness_repins_when_ironic_changes_version(
+def test_readiness_reads_the_version_once_a_minute_and_the_drivers_every_ttl(
     client: IronicClient, mock_ironic: requests_mock.Mocker, clock: FakeClock
+) -> None:
+    assert client.ready() is True
+    # The first check read the version document (keystoneauth's one-time endpoint discovery
+    # reads it too).
+    versions = count(mock_ironic, "GET", "/v1/")
+    assert versions >= 1
+    # A host reconciling every second for the rest of the minute, the readiness TTL 5 s.
+    for _ in range(59):
+        clock.advance(1.0)
+        assert client.ready() is True
+    assert count(mock_ironic, "GET", "/v1/") == versions, "one version read a minute"
+    assert count(mock_ironic, "GET", "/v1/drivers") == 60 // 5, "one drivers list per TTL"
+    # Sixty seconds after the last version read, the next check reads it again.
+    clock.advance(1.0)
+    assert client.ready() is True
+    assert count(mock_ironic, "GET", "/v1/") == versions + 1
+    assert count(mock_ironic, "GET", "/v1/drivers") == 60 // 5 + 1
+
+
+def test_a_failed_readiness_check_reads_the_version_next_time(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, clock: FakeClock, sleeps: Sleeps
+) -> None:
+    assert client.ready() is True
+    versions = count(mock_ironic, "GET", "/v1/")
+    clock.advance(5)
+    assert client.ready() is True
+    assert count(mock_ironic, "GET", "/v1/") == versions
+    mock_ironic.get(API + "/drivers", exc=requests.exceptions.ConnectionError("refused"))
+    clock.advance(5)
+    assert client.ready() is False
+    assert count(mock_ironic, "GET", "/v1/") == versions
+    mock_ironic.get(API + "/drivers", json={"drivers": [{"name": "fake-hardware"}]})
+    clock.advance(5)
+    assert client.ready() is True
+    assert count(mock_ironic, "GET", "/v1/") == versions + 1, "a failed check: version read"
+    clock.advance(5)
+    assert client.ready() is True
+    assert count(mock_ironic, "GET", "/v1/") == versions + 1
+
+
+def test_readiness_repins_when_ironic_changes_version(
+    client: IronicClient,
+    mock_ironic: requests_mock.Mocker,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     assert client.microversion == "1.110"
     mock_ironic.get(API + "/", json=version_doc(max_version="1.100"))
-    clock.advance(10)
-    assert client.ready() is True
+    clock.advance(60)  # the version document is due again
+    with caplog.at_level("WARNING", logger="bmo.ironic.client"):
+        assert client.ready() is True
     assert client.microversion == "1.95"
+    assert "ironic microversion changed 1.110 -> 1.95" in caplog.text
+
+
+def test_ironic_replaced_between_version_reads_is_repinned_after_one_failed_check(
+    client: IronicClient,
+    mock_ironic: requests_mock.Mocker,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An older Ironic answers 406 to the pinned microversion: the drivers-only check fails,
+    and the next one reads the version document and re-pins."""
+    assert client.ready() is True
+    assert client.microversion == "1.110"
+    versions = count(mock_ironic, "GET", "/v1/")
+    mock_ironic.get(API + "/", json=version_doc(max_version="1.100"))
+    mock_ironic.get(
+        API + "/drivers",
+        request_headers={MV_HEADER: "1.110"},
+        **ironic_error(406, "Version 1.110 was requested but the maximum is 1.100."),
+    )
+    clock.advance(5)
+    assert client.ready() is False
+    assert count(mock_ironic, "GET", "/v1/") == versions
+    clock.advance(5)
+    with caplog.at_level("WARNING", logger="bmo.ironic.client"):
+        assert client.ready() is True
+    assert client.microversion == "1.95"
+    assert "ironic microversion changed 1.110 -> 1.95" in caplog.text
 
 
 # ------------------------------------------------------------------ retries and errors

@@ -86,6 +86,15 @@ def test_fields_follow_the_microversion() -> None:
     assert "health" in cache_fields("1.110")
 
 
+@pytest.mark.parametrize("microversion", ["1.89", "1.95", "1.110"])
+def test_fields_ask_for_provision_updated_at_but_never_updated_at(microversion: str) -> None:
+    """Ironic answers 400 to ``fields=updated_at`` (``node.py _get_fields_for_node_query``);
+    ``provision_updated_at`` keys the BIOS settings cache."""
+    wanted = cache_fields(microversion)
+    assert "provision_updated_at" in wanted
+    assert "updated_at" not in wanted
+
+
 def test_adaptive_interval(
     client: IronicClient, mock_ironic: requests_mock.Mocker, clock: FakeClock
 ) -> None:

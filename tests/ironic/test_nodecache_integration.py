@@ -1,4 +1,5 @@
-"""The Ironic node cache against a real Ironic (fake-hardware), counted by the test proxy."""
+"""The Ironic node cache, and the BIOS settings cache keyed on what it lists, against a real
+Ironic (fake-hardware), counted by the test proxy."""
 
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ import pytest
 from bmo.api.bmc import Credentials
 from bmo.ironic.client import IronicClient
 from bmo.ironic.config import IronicConfig
+from bmo.ironic.nodecache import NodeChange
 from bmo.ironic.provisioner import IronicProvisionerFactory
-from bmo.provisioner import HostData, ManagementAccessData, ProvisionResult
+from bmo.provisioner import FirmwareSettingsResult, HostData, ManagementAccessData, ProvisionResult
 from testenv.ironic_proxy import IronicProxy
 from tests.fixtures.ironic import IronicFixture, unique_name
 
 pytestmark = pytest.mark.ironic
 
 DEADLINE = 60.0
+BIOS_TEMPLATE = "/v1/nodes/*/bios"
 
 
 @pytest.fixture
@@ -180,3 +183,87 @@ def test_registration_at_rest_lists_no_ports_and_recreates_one_deleted_out_of_ba
         assert recreated.is_pxe_enabled is True
     finally:
         factory.close()
+
+
+def _host_of(node_uuid: str) -> HostData:
+    return HostData(
+        namespace="ns",
+        name=unique_name("bios"),
+        uid=str(uuid.uuid4()),
+        bmc_address="fake://127.0.0.1",
+        bmc_credentials=Credentials("admin", "pw-" + secrets.token_hex(4)),
+        provisioner_id=node_uuid,
+    )
+
+
+def test_bios_settings_of_a_node_at_rest_are_read_once(
+    fresh_ironic: IronicFixture, client: IronicClient, proxy: IronicProxy
+) -> None:
+    """What the HostFirmwareSettings controller costs per host at rest: its node comes from
+    the node cache's list (``provision_updated_at`` is in its ``fields=``), its BIOS settings
+    from the first read, until Ironic moves the node through a task (here cleaning, which
+    re-caches them: ``conductor/cleaning.py do_node_clean``)."""
+    sdk = fresh_ironic.connection().baremetal
+    node_uuid = sdk.create_node(name=f"ns~{unique_name('bios')}", driver="fake-hardware").id
+    sdk.set_node_provision_state(node_uuid, "manage", wait=True, timeout=DEADLINE)
+    cache = client.node_cache(fast_interval=0.2, slow_interval=2.0)
+    factory = IronicProvisionerFactory(client, client.config, node_cache=True)
+    seen: dict[str, threading.Event] = {
+        "manageable": threading.Event(),
+        "available": threading.Event(),
+    }
+
+    def on_change(change: NodeChange) -> None:
+        after = change.after
+        if after is not None and after.uuid == node_uuid and after.provision_state in seen:
+            seen[after.provision_state].set()
+
+    cache.add_listener(on_change)
+    host = _host_of(node_uuid)
+
+    def settings() -> FirmwareSettingsResult:
+        return factory.new(host, lambda reason, message: None).get_firmware_settings(True)
+
+    try:
+        settings()  # starts the node cache
+        assert seen["manageable"].wait(DEADLINE), "the cache never listed the node"
+        first = settings()
+        since = proxy.now()
+        for _ in range(10):  # ten reconciles at rest
+            assert settings() == first
+        at_rest = proxy.requests(since=since)
+        assert [r.path for r in at_rest if r.template == BIOS_TEMPLATE] == []
+        assert [r.path for r in at_rest if r.node is not None] == [], "nor is the node read"
+
+        sdk.set_node_provision_state(node_uuid, "provide", wait=True, timeout=DEADLINE)
+        assert seen["available"].wait(DEADLINE), "the cache never saw the node cleaned"
+        since = proxy.now()
+        for _ in range(3):
+            settings()
+        after_task = proxy.requests(since=since)
+        assert len([r for r in after_task if r.template == BIOS_TEMPLATE]) == 1, [
+            r.path for r in after_task
+        ]
+    finally:
+        factory.close()
+
+
+def test_bios_settings_of_a_node_read_by_uuid_are_read_once(
+    fresh_ironic: IronicFixture, client: IronicClient, proxy: IronicProxy
+) -> None:
+    """Without the node cache every reconcile GETs the node (which carries ``updated_at``
+    too); the BIOS settings are still read once."""
+    sdk = fresh_ironic.connection().baremetal
+    node_uuid = sdk.create_node(name=f"ns~{unique_name('bios')}", driver="fake-hardware").id
+    sdk.set_node_provision_state(node_uuid, "manage", wait=True, timeout=DEADLINE)
+    factory = IronicProvisionerFactory(client, client.config)
+    host = _host_of(node_uuid)
+    since = proxy.now()
+    results = [
+        factory.new(host, lambda reason, message: None).get_firmware_settings(True)
+        for _ in range(3)
+    ]
+    seen = proxy.requests(since=since)
+    assert results[1:] == results[:1] * 2
+    assert len([r for r in seen if r.template == BIOS_TEMPLATE]) == 1, [r.path for r in seen]
+    assert len([r for r in seen if r.method == "GET" and r.template == "/v1/nodes/*"]) == 3

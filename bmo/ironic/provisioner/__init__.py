@@ -14,7 +14,9 @@ Each verb reads the node once, then acts on its ``provision_state`` following th
 operator's per-state tables, and returns at most one Ironic action per call: the state
 machine calls again (after ``requeue_after``) and the next call sees where Ironic got to.
 Nothing is remembered between reconciles except what Ironic stores, which is why
-``register`` runs every time and re-creates a node Ironic lost.
+``register`` runs every time and re-creates a node Ironic lost (the client's node cache and
+BIOS settings cache only save requests: they answer for what Ironic stores, and stand aside
+once Ironic shows a change).
 
 Error mapping, the seam's contract (:mod:`bmo.provisioner.errors`):
 

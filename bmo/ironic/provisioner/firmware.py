@@ -5,11 +5,15 @@ Mirrors upstream ``pkg/provisioner/ironic/ironic.go`` ``GetFirmwareSettings`` an
 ``startServicing``, ``abortServicing``, ``buildServiceSteps``). Servicing runs the same BIOS
 and firmware steps as preparing (:mod:`bmo.api.firmware_steps`), on an ``active`` node,
 through Ironic's ``service`` verb — never a re-deploy.
+
+Unlike upstream, BIOS settings of a node Ironic shows unchanged since they were last read
+come from the client's :class:`bmo.ironic.bioscache.BiosSettingsCache` (why that is safe is
+told there).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -103,10 +107,20 @@ class FirmwareVerbs(ProvisionerCore):
     """``get_firmware_settings``, ``get_firmware_components`` and ``service``."""
 
     def get_firmware_settings(self, include_schema: bool) -> FirmwareSettingsResult:
+        """``ironic.go GetFirmwareSettings``, which lists the node's BIOS settings on every
+        call (``hostfirmwaresettings_controller.go Reconcile`` calls it every 5 minutes per
+        host). Here a node in a stable state whose provision timestamps have not moved since
+        the last read is answered from the client's BIOS cache: Ironic rewrites the settings
+        only inside tasks that change those timestamps (:mod:`bmo.ironic.bioscache`)."""
         with self._translate("could not get BIOS settings"):
             node = self._get_node()
             detail = include_schema and self._supports(BIOS_DETAIL_VERSION)
-            items = self._client.list_bios_settings(node.uuid, detail=detail)
+            cache = self._client.bios_cache
+            items: Sequence[Mapping[str, Any]] | None = cache.get(node, detail)
+            cached = items is not None
+            if items is None:
+                items = self._client.list_bios_settings(node.uuid, detail=detail)
+                cache.put(node, detail, items)
         settings: dict[str, str] = {}
         schema: dict[str, SettingSchema] = {}
         for item in items:
@@ -117,7 +131,12 @@ class FirmwareVerbs(ProvisionerCore):
             settings[name] = "" if value is None else str(value)
             if include_schema:
                 schema[name] = setting_schema(item)
-        log.info("node %s: %d BIOS settings", node.uuid, len(settings))
+        log.info(
+            "node %s: %d BIOS settings%s",
+            node.uuid,
+            len(settings),
+            " (node unchanged since they were read)" if cached else "",
+        )
         return FirmwareSettingsResult(settings=settings, schema=schema if include_schema else None)
 
     def get_firmware_components(self) -> tuple[FirmwareComponentStatus, ...]:

@@ -16,10 +16,11 @@ import pytest
 import requests_mock
 
 from bmo.api.firmware import SettingSchema
+from bmo.ironic.bioscache import BIOS_CACHE_MAX_AGE
 from bmo.ironic.client import IronicClient
 from bmo.provisioner import FirmwareUpdateUnsupported, ProvisionerError, ServicingData
 from bmo.provisioner.types import FirmwareComponentUpdate
-from tests.ironic.conftest import count
+from tests.ironic.conftest import FakeClock, count
 from tests.ironic.provisioner.helpers import NODE, PROVISION, UUID, Events, bodies, make, serve
 
 BIOS = NODE + "/bios"
@@ -91,6 +92,145 @@ def test_firmware_settings_without_schema_skips_detail(
     assert dict(result.settings) == {"A": "1"} and result.schema is None
     (request,) = [r for r in mock_ironic.request_history if r.path.endswith("/bios")]
     assert request.qs == {}
+
+
+# ------------------------------------------------------------------ BIOS settings cache
+
+T1 = "2026-01-02T03:04:05.123456+00:00"
+T2 = "2026-01-02T04:05:06.654321+00:00"
+#: A provisioned node at rest, as a single-node GET shows it.
+AT_REST = {"provision_state": "active", "updated_at": T1, "provision_updated_at": T1}
+
+
+def bios_reads(mock: requests_mock.Mocker) -> list[dict[str, list[str]]]:
+    """The query of every ``GET /v1/nodes/{id}/bios`` sent so far."""
+    return [r.qs for r in mock.request_history if r.method == "GET" and r.path.endswith("/bios")]
+
+
+def test_bios_settings_of_an_unchanged_node_are_read_once(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events
+) -> None:
+    """The HostFirmwareSettings controller asks every 5 minutes, a new provisioner each time
+    (``hostfirmwaresettings_controller.go Reconcile``); Ironic is asked once."""
+    serve(mock_ironic, **AT_REST)
+    mock_ironic.get(BIOS, json={"bios": [{"name": "A", "value": "1", "read_only": True}]})
+    first = make(client, events).get_firmware_settings(include_schema=True)
+    second = make(client, events).get_firmware_settings(include_schema=True)
+    assert len(bios_reads(mock_ironic)) == 1
+    assert second == first
+    assert dict(second.settings) == {"A": "1"}
+    assert second.schema is not None and second.schema["A"].read_only is True
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [{"updated_at": T2}, {"provision_updated_at": T2}],
+    ids=["updated_at", "provision_updated_at"],
+)
+def test_bios_settings_read_again_once_the_node_changed(
+    changed: dict[str, str],
+    client: IronicClient,
+    mock_ironic: requests_mock.Mocker,
+    events: Events,
+) -> None:
+    serve(mock_ironic, **AT_REST)
+    mock_ironic.get(BIOS, json={"bios": [{"name": "A", "value": "1"}]})
+    make(client, events).get_firmware_settings(include_schema=True)
+    serve(mock_ironic, **{**AT_REST, **changed})
+    mock_ironic.get(BIOS, json={"bios": [{"name": "A", "value": "2"}]})
+    result = make(client, events).get_firmware_settings(include_schema=True)
+    assert len(bios_reads(mock_ironic)) == 2
+    assert dict(result.settings) == {"A": "2"}
+    # ... and kept under the new timestamps.
+    make(client, events).get_firmware_settings(include_schema=True)
+    assert len(bios_reads(mock_ironic)) == 2
+
+
+@pytest.mark.parametrize(
+    ("state", "target"),
+    [
+        ("cleaning", "available"),
+        ("clean wait", "manageable"),
+        ("verifying", "manageable"),
+        ("servicing", "active"),
+        ("active", "deleted"),  # a request accepted, the task not started yet
+        ("manageable", "available"),
+        ("clean hold", "available"),
+    ],
+)
+def test_bios_settings_of_a_node_in_a_task_are_always_read(
+    state: str,
+    target: str,
+    client: IronicClient,
+    mock_ironic: requests_mock.Mocker,
+    events: Events,
+) -> None:
+    """Ironic rewrites the settings inside verify, clean and service tasks."""
+    serve(mock_ironic, **{**AT_REST, "provision_state": state, "target_provision_state": target})
+    mock_ironic.get(BIOS, json={"bios": [{"name": "A", "value": "1"}]})
+    for _ in range(3):
+        make(client, events).get_firmware_settings(include_schema=True)
+    assert len(bios_reads(mock_ironic)) == 3
+    assert len(client.bios_cache) == 0, "nothing kept from a node in a task"
+
+
+def test_bios_settings_of_a_node_never_moved_are_always_read(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events
+) -> None:
+    """A node just enrolled has no ``provision_updated_at`` to notice its first verify by."""
+    serve(mock_ironic, provision_state="enroll", updated_at=None, provision_updated_at=None)
+    mock_ironic.get(BIOS, json={"bios": []})
+    make(client, events).get_firmware_settings(include_schema=True)
+    make(client, events).get_firmware_settings(include_schema=True)
+    assert len(bios_reads(mock_ironic)) == 2
+
+
+def test_bios_settings_are_read_again_after_the_maximum_age(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events, clock: FakeClock
+) -> None:
+    serve(mock_ironic, **AT_REST)
+    mock_ironic.get(BIOS, json={"bios": [{"name": "A", "value": "1"}]})
+    make(client, events).get_firmware_settings(include_schema=True)
+    clock.advance(BIOS_CACHE_MAX_AGE - 1)
+    make(client, events).get_firmware_settings(include_schema=True)
+    assert len(bios_reads(mock_ironic)) == 1
+    clock.advance(1)
+    make(client, events).get_firmware_settings(include_schema=True)
+    assert len(bios_reads(mock_ironic)) == 2
+    # The new read restarts the clock.
+    clock.advance(BIOS_CACHE_MAX_AGE - 1)
+    make(client, events).get_firmware_settings(include_schema=True)
+    assert len(bios_reads(mock_ironic)) == 2
+
+
+def test_bios_settings_with_schema_are_read_after_a_read_without(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events
+) -> None:
+    serve(mock_ironic, **AT_REST)
+    mock_ironic.get(BIOS, json={"bios": [{"name": "A", "value": "1", "attribute_type": "String"}]})
+    plain = make(client, events).get_firmware_settings(include_schema=False)
+    assert plain.schema is None
+    detailed = make(client, events).get_firmware_settings(include_schema=True)
+    assert detailed.schema is not None and detailed.schema["A"].attribute_type == "String"
+    assert bios_reads(mock_ironic) == [{}, {"detail": ["true"]}]
+    # The detailed read answers both kinds from now on.
+    assert make(client, events).get_firmware_settings(include_schema=False) == plain
+    assert make(client, events).get_firmware_settings(include_schema=True) == detailed
+    assert len(bios_reads(mock_ironic)) == 2
+
+
+def test_a_deleted_node_leaves_no_bios_settings_behind(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events
+) -> None:
+    serve(mock_ironic, **AT_REST)
+    mock_ironic.get(BIOS, json={"bios": [{"name": "A", "value": "1"}]})
+    mock_ironic.delete(NODE, status_code=204)
+    make(client, events).get_firmware_settings(include_schema=True)
+    assert len(client.bios_cache) == 1
+    client.delete_node(UUID)
+    assert len(client.bios_cache) == 0
+    make(client, events).get_firmware_settings(include_schema=True)
+    assert len(bios_reads(mock_ironic)) == 2
 
 
 def test_firmware_components_keep_bios_bmc_and_nics(
