@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,6 +289,8 @@ class ScaleResult:
     breakdown: tuple[tuple[str, int], ...]
     peak_rss_mib: float
     cpu_seconds: float
+    #: (status writes a host got, how many hosts got that many), fewest first.
+    status_histogram: tuple[tuple[int, int], ...] = ()
 
     @property
     def hosts_per_minute(self) -> float:
@@ -353,7 +355,20 @@ def run_scale(
         breakdown=_breakdown(records),
         peak_rss_mib=rss,
         cpu_seconds=cpu,
+        status_histogram=_histogram(r.path for r in status if r.status < 300),
     )
+
+
+def _histogram(paths: Iterable[str]) -> tuple[tuple[int, int], ...]:
+    """How many hosts got how many status writes (``.../baremetalhosts/<name>/status``)."""
+    per_host: dict[str, int] = {}
+    for path in paths:
+        name = path.rsplit("/", 2)[-2]
+        per_host[name] = per_host.get(name, 0) + 1
+    hosts_with: dict[int, int] = {}
+    for count in per_host.values():
+        hosts_with[count] = hosts_with.get(count, 0) + 1
+    return tuple(sorted(hosts_with.items()))
 
 
 def _is_bmo_request(record: RequestRecord) -> bool:
@@ -405,6 +420,8 @@ def print_table(results: Sequence[ScaleResult]) -> None:
             f"{r.cpu_seconds:>7.1f}"
         )
     for r in results:
+        spread = ", ".join(f"{hosts} hosts {writes}" for writes, hosts in r.status_histogram)
+        print(f"status writes per host, qps {r.qps:g}: {spread}")
         print(f"requests per host, qps {r.qps:g} (the bench's own creates and polls excluded):")
         for key, count in r.breakdown:
             print(f"  {count / r.hosts:6.2f}  {key}")

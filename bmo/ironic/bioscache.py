@@ -49,10 +49,10 @@ __all__ = ["BIOS_CACHE_MAX_AGE", "BiosSettingsCache"]
 #: how long a change the keys cannot see stays unnoticed (a driver or Ironic release that
 #: re-caches BIOS settings outside a provision-state change, a database column keeping
 #: whole seconds, where a task that starts and ends within the second of the read leaves
-#: the timestamp as it was) and how long a node bmo no longer asks about is remembered. Six
-#: times the controller's 5-minute period: a host at rest costs about two BIOS reads an hour
-#: instead of twelve.
-BIOS_CACHE_MAX_AGE: Final = 30 * 60.0
+#: the timestamp as it was) and how long a node bmo no longer asks about is remembered.
+#: Twelve times the controller's 5-minute period: a host at rest costs about one BIOS read
+#: an hour instead of twelve.
+BIOS_CACHE_MAX_AGE: Final = 60 * 60.0
 
 Clock = Callable[[], float]
 
@@ -87,6 +87,7 @@ class BiosSettingsCache:
         self._max_age = max_age
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
+        self._pruned_at = clock()
 
     def __len__(self) -> int:
         with self._lock:
@@ -136,12 +137,15 @@ class BiosSettingsCache:
         )
         with self._lock:
             # Bound the size: nodes deleted, re-created under a new UUID or no longer asked
-            # about leave entries nobody will hit again.
-            self._entries = {
-                uuid: kept
-                for uuid, kept in self._entries.items()
-                if now - kept.read_at < self._max_age
-            }
+            # about leave entries nobody will hit again. Swept once per max age, not on every
+            # store (a sweep per store is quadratic across a fleet).
+            if now - self._pruned_at >= self._max_age:
+                self._pruned_at = now
+                self._entries = {
+                    uuid: kept
+                    for uuid, kept in self._entries.items()
+                    if now - kept.read_at < self._max_age
+                }
             self._entries[node.uuid] = entry
 
     def evict(self, *uuids: str | None) -> None:
