@@ -208,8 +208,9 @@ class OutageResult:
 class Bench:
     """The emulator, Ironic, the proxy and ``bmo run`` for one host count."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, bmo_args: Sequence[str] = ()) -> None:
         self.work = work
+        self.bmo_args = tuple(bmo_args)
         self.kube = KubeAPIServer(host="127.0.0.1", port=0)
         self.kube.install_crds_from_dir(CRD_DIR)
         self.ironic = IronicProcess(
@@ -259,6 +260,7 @@ class Bench:
                 "0",
                 "--webhook-port",
                 "0",
+                *self.bmo_args,
             ],
             cwd=REPO,
             env=env,
@@ -387,13 +389,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-script", action="store_true", help="skip the direct re-enroll + adopt script"
     )
+    parser.add_argument(
+        "--bmo-arg",
+        action="append",
+        default=[],
+        help="extra bmo run flag, repeatable (e.g. --bmo-arg=--controller-concurrency=8)",
+    )
     args = parser.parse_args(argv)
     counts = args.hosts or [20, 100]
     try:
         for index, count in enumerate(counts):
             with (
                 tempfile.TemporaryDirectory(prefix="bench-recovery-") as tmp,
-                Bench(Path(tmp)) as bench,
+                Bench(Path(tmp), args.bmo_arg) as bench,
             ):
                 result = bench.recovery(count, args.timeout, args.idle)
                 first = (

@@ -305,6 +305,7 @@ def run_scale(
     timeout: float,
     concurrency: int,
     fixture_timing: str = "demo",
+    bmo_args: Sequence[str] = (),
 ) -> ScaleResult:
     server = KubeAPIServer(host=LOOPBACK, port=0, history_limit=max(1000, hosts * 4))
     server.request_log = RequestLog(limit=5_000_000)
@@ -313,7 +314,7 @@ def run_scale(
     extra = ["--kube-api-qps", str(qps), "--kube-api-burst", str(burst)]
     if concurrency:
         extra += ["--controller-concurrency", str(concurrency)]
-    extra += ["--fixture-timing", fixture_timing]
+    extra += ["--fixture-timing", fixture_timing, *bmo_args]
     bmo = BmoProcess(server.url, "fixture", workdir / f"bmo-{hosts}-{qps:g}.log", extra)
     try:
         kube_request(
@@ -449,6 +450,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "or two (one status write per wait); 'instant' completes every operation at once",
     )
     parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument(
+        "--bmo-arg",
+        action="append",
+        default=[],
+        help="extra bmo run flag, repeatable (e.g. --bmo-arg=--log-level=debug)",
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="logs (default: a temp dir)")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bmo-bench-scale-"))
@@ -468,6 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.timeout,
                     args.concurrency,
                     args.fixture_timing,
+                    args.bmo_arg,
                 )
             )
         except BenchError as exc:
