@@ -66,6 +66,7 @@ __all__ = [
     "HostFirmwareSettingsReconciler",
     "SettingsEventSink",
     "owner_patch",
+    "owner_positions",
     "owner_reference",
 ]
 
@@ -100,25 +101,47 @@ def owner_reference(kind: str, name: str, uid: str, *, controller: bool = False)
     return ref
 
 
-def owner_patch(obj: Mapping[str, Any], ref: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+OwnerKey = tuple[str, str, str]
+"""An owner reference's identity for ``SetOwnerReference``: (API group, kind, name)."""
+
+
+def _owner_key(ref: Mapping[str, Any]) -> OwnerKey:
+    return (
+        str(ref.get("apiVersion", "")).partition("/")[0],
+        str(ref.get("kind", "")),
+        str(ref.get("name", "")),
+    )
+
+
+def owner_positions(obj: Mapping[str, Any]) -> dict[OwnerKey, int]:
+    """Where each owner sits in ``obj``'s ``ownerReferences`` (its first entry)."""
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or ()
+    positions: dict[OwnerKey, int] = {}
+    for i, have in enumerate(refs):
+        positions.setdefault(_owner_key(have), i)
+    return positions
+
+
+def owner_patch(
+    obj: Mapping[str, Any],
+    ref: Mapping[str, Any],
+    positions: Mapping[OwnerKey, int] | None = None,
+) -> list[dict[str, Any]] | None:
     """The JSON patch that makes ``ref`` one of ``obj``'s owners as ``SetOwnerReference``
     does (replace the entry of the same owner, else append), or ``None`` when it is one.
 
     Each operation that depends on the copy it was computed from is guarded by a ``test``:
     replacing entry *i* tests that entry's uid, setting the first reference tests the
-    resourceVersion. Appending depends on nothing.
+    resourceVersion. Appending depends on nothing. ``positions`` is
+    :func:`owner_positions` of ``obj`` when the caller keeps it: a schema shared by a fleet
+    has one reference per host, and looking each host up by a scan costs O(fleet) per pass.
     """
-    meta = obj.get("metadata") or {}
-    refs = meta.get("ownerReferences") or ()
-    group = str(ref["apiVersion"]).partition("/")[0]
-    for i, have in enumerate(refs):
-        same = (
-            str(have.get("apiVersion", "")).partition("/")[0] == group
-            and have.get("kind") == ref["kind"]
-            and have.get("name") == ref["name"]
-        )
-        if not same:
-            continue
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or ()
+    if positions is None:
+        positions = owner_positions(obj)
+    i = positions.get(_owner_key(ref))
+    if i is not None:
+        have = refs[i]
         if have.get("uid") == ref["uid"] and have.get("apiVersion") == ref["apiVersion"]:
             return None
         path = f"/metadata/ownerReferences/{i}"
@@ -182,6 +205,10 @@ class HostFirmwareSettingsReconciler:
         # still meets a 409, answered with one GET and one retry.
         self._schema_lock = threading.Lock()
         self._schema_written: dict[str, KubeObject] = {}
+        # Per schema: its resourceVersion, where each owner sits and the decoded view, so a
+        # fleet at rest finds its owner reference in O(1) instead of scanning the schema's
+        # one reference per host on every pass (O(fleet²) a period across the fleet).
+        self._schema_memo: dict[str, tuple[str, Mapping[OwnerKey, int], FirmwareSchema]] = {}
 
     def reconcile(self, namespace: str, name: str) -> Result:
         key = f"{namespace}/{name}"
@@ -277,9 +304,10 @@ class HostFirmwareSettingsReconciler:
             else:
                 current = written
         for attempt in range(2):
-            ops = owner_patch(current, owner)
+            positions, view = self._schema_memo_of(key, current)
+            ops = owner_patch(current, owner, positions)
             if ops is None:
-                return _schema_view(current)
+                return view
             try:
                 with kube_errors():
                     updated: KubeObject = self._api.patch_namespaced_custom_object(  # type: ignore[assignment]
@@ -307,6 +335,19 @@ class HostFirmwareSettingsReconciler:
             self._schema_written[key] = updated
             return _schema_view(updated)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _schema_memo_of(
+        self, key: str, obj: KubeObject
+    ) -> tuple[Mapping[OwnerKey, int], FirmwareSchema]:
+        """:func:`owner_positions` and :func:`_schema_view` of ``obj``, computed once per
+        resourceVersion (callers hold ``_schema_lock``)."""
+        version = _resource_version(obj)
+        memo = self._schema_memo.get(key)
+        if memo is not None and version and memo[0] == version:
+            return memo[1], memo[2]
+        positions, view = owner_positions(obj), _schema_view(obj)
+        self._schema_memo[key] = (version, positions, view)
+        return positions, view
 
     def _read_schema(self, namespace: str, name: str) -> KubeObject:
         """The server's copy, when the cache's (or bmo's own last write) is not good enough."""

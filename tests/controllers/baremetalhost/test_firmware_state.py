@@ -1,16 +1,25 @@
 """The host controller's firmware input, from the objects' conditions (upstream
 ``getHostFirmwareSettings``/``getHostFirmwareComponents``), and the owner-reference helper the
-firmware controllers share: pure functions, no API."""
+firmware controllers share: pure functions, no API server."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from kubernetes import client as k8s
+
 from bmo.api.firmware import FirmwareUpdate, HostFirmwareComponents, HostFirmwareSettings
 from bmo.api.hostupdatepolicy import HostUpdatePolicy
 from bmo.controllers.baremetalhost.firmware import firmware_state
-from bmo.controllers.hostfirmwaresettings.reconciler import owner_patch, owner_reference
+from bmo.controllers.hostfirmwaresettings import reconciler as hfs_reconciler
+from bmo.controllers.hostfirmwaresettings.reconciler import (
+    owner_patch,
+    owner_positions,
+    owner_reference,
+)
 from bmo.hoststate.run import FirmwareState
+from bmo.provisioner.fixture import FixtureProvisionerFactory
 from testenv.kubeapi.patches import json_patch
 
 
@@ -131,3 +140,41 @@ def test_owner_patch_appends_and_never_replaces_another_owner() -> None:
     assert owner_patch({"metadata": {"ownerReferences": [a, b]}}, a2)[0]["op"] == "test"  # type: ignore[index]
     assert "controller" not in a
     assert owner_reference("BareMetalHost", "h", "u", controller=True)["blockOwnerDeletion"]
+
+
+def test_a_fleet_at_rest_finds_its_schema_owner_once_per_schema_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A schema shared by N hosts holds N owner references; each host's periodic pass must
+    not scan them all (N passes x N references per period across the fleet)."""
+    refs = [owner_reference("HostFirmwareSettings", f"h{i}", f"uid-{i}") for i in range(500)]
+    schema = {
+        "apiVersion": "metal3.io/v1alpha1",
+        "kind": "FirmwareSchema",
+        "metadata": {"name": "schema-1", "namespace": "ns", "resourceVersion": "7"},
+        "spec": {"schema": {}},
+    }
+    schema["metadata"]["ownerReferences"] = refs  # type: ignore[index]
+    positions = owner_positions(schema)
+    for ref in (refs[0], refs[499]):
+        assert owner_patch(schema, ref, positions) is None is owner_patch(schema, ref)
+    moved = owner_reference("HostFirmwareSettings", "h3", "uid-new")
+    assert owner_patch(schema, moved, positions) == owner_patch(schema, moved)
+    assert owner_patch(schema, moved, positions)[1]["path"] == "/metadata/ownerReferences/3"  # type: ignore[index]
+
+    scans: list[int] = []
+
+    def counting(obj: Any) -> Any:
+        scans.append(1)
+        return owner_positions(obj)
+
+    monkeypatch.setattr(hfs_reconciler, "owner_positions", counting)
+    reconciler = hfs_reconciler.HostFirmwareSettingsReconciler(
+        k8s.ApiClient(), {}, {}, {}, FixtureProvisionerFactory()
+    )
+    for ref in refs:
+        reconciler._add_schema_owner("ns/schema-1", schema, ref)  # all present: no writes
+    assert len(scans) == 1
+    newer = {**schema, "metadata": {**schema["metadata"], "resourceVersion": "8"}}  # type: ignore[dict-item]
+    reconciler._add_schema_owner("ns/schema-1", newer, refs[0])
+    assert len(scans) == 2
