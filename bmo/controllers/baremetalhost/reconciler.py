@@ -1,3 +1,5 @@
+# Over 600 lines: one pipeline (read, chain steps, scrub, compute conditions, write, publish)
+# whose stages share the pass state; the state machine and the writers live in their own modules.
 """The BareMetalHost reconciler: the Kubernetes side of upstream
 ``internal/controller/metal3.io/baremetalhost_controller.go`` ``Reconcile``.
 
