@@ -13,7 +13,8 @@ database is wiped and Ironic restarted between them so each starts from the same
   node (``inspect_interface=agent``) and its port, ``manage``, ``inspect`` (answered by the
   fake agent), ``provide`` (automated cleaning), set ``instance_info`` (image URL, sha256
   checksum, qcow2), ``active``. It honours the same ``--provisioning-limit`` as bmo's
-  ``PROVISIONING_LIMIT`` (a semaphore held while inspecting and while deploying), and
+  ``PROVISIONING_LIMIT`` (a semaphore held while inspecting, cleaning and deploying: the
+  states ``ironic.go loadBusyHosts`` counts), and
   retries 409/503/dropped connections with bounded exponential backoff (tenacity), as a
   real client does, so one reset connection from a loaded Ironic does not end the run.
 * **bmo**: ``bmo run --provisioner ironic`` against the Kubernetes API emulator; N
@@ -151,8 +152,9 @@ def walk_node(
     slots: threading.Semaphore,
 ) -> NodeTimes:
     """One node from enroll to active. ``slots`` is bmo's ``PROVISIONING_LIMIT``: held while
-    the node inspects and while it deploys, the states bmo gates on capacity
-    (``ironic.go HasCapacity``)."""
+    the node inspects, cleans (``provide``) and deploys, the states whose nodes bmo counts
+    against the limit (``ironic.go loadBusyHosts``). Released between them, where the node
+    holds no slot in Ironic either."""
     conn = connection(ironic)
     bm = conn.baremetal
     times = NodeTimes()
@@ -184,7 +186,8 @@ def walk_node(
     with slots:
         move("inspect", "manageable")
     mark("inspect")
-    move("provide", "available")
+    with slots:
+        move("provide", "available")
     mark("provide")
     _retry(
         lambda: bm.patch_node(

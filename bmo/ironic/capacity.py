@@ -18,7 +18,7 @@ from bmo.ironic.nodecache import NodeCache
 from bmo.ironic.states import State
 from bmo.ironic.views import NodeView
 
-__all__ = ["BUSY_STATES", "CAPACITY_FIELDS", "busy_node_names", "has_capacity"]
+__all__ = ["BUSY_STATES", "CAPACITY_FIELDS", "busy_node_names", "free_slots", "has_capacity"]
 
 BUSY_STATES: Final = frozenset(
     {
@@ -44,21 +44,33 @@ def busy_node_names(nodes: Iterable[NodeView]) -> set[str]:
     }
 
 
+def _busy_in_cache(cache: NodeCache) -> set[str] | None:
+    """Busy nodes by the cache, plus every node bmo sent toward a busy state since its poll
+    (it may just have been sent to inspect or deploy); ``None`` when the cache is stale."""
+    nodes = cache.nodes()
+    if nodes is None:
+        return None
+    pending = cache.pending_moves()
+    return busy_node_names(nodes) | {
+        node.name or node.uuid for node in nodes if node.uuid in pending
+    }
+
+
 def has_capacity(
     client: IronicClient, node_name: str, limit: int, cache: NodeCache | None = None
 ) -> bool:
     """True when ``node_name`` already holds a slot or fewer than ``limit`` are taken.
 
-    With a synced node cache the count comes from it, and every node bmo sent a provision
-    state request since the cache's poll counts as busy (it may just have been sent to
-    inspect or deploy): a little conservative until the next poll, never over the limit.
+    With a synced node cache the count comes from it (:func:`_busy_in_cache`): a little
+    conservative until the next poll, never over the limit.
     """
-    nodes = cache.nodes() if cache is not None else None
-    if nodes is None:
+    busy = _busy_in_cache(cache) if cache is not None else None
+    if busy is None:
         busy = busy_node_names(client.list_nodes(fields=CAPACITY_FIELDS))
-    else:
-        pending = cache.pending_moves() if cache is not None else set()
-        busy = busy_node_names(nodes) | {
-            node.name or node.uuid for node in nodes if node.uuid in pending
-        }
     return node_name in busy or len(busy) < limit
+
+
+def free_slots(cache: NodeCache, limit: int) -> int:
+    """Slots :func:`has_capacity` would grant now by the cache (0 when it is stale)."""
+    busy = _busy_in_cache(cache)
+    return 0 if busy is None else max(0, limit - len(busy))

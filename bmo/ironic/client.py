@@ -65,6 +65,7 @@ from bmo.ironic.microversion import (
 )
 from bmo.ironic.nodecache import NodeCache, cache_fields
 from bmo.ironic.retry import RetryPolicy, call_with_retries
+from bmo.ironic.states import SLOT_TARGETS
 from bmo.ironic.updates import PatchOp, render_ops
 from bmo.ironic.views import NodeView, PortView, ValidationResult
 from bmo.provisioner.deferral import check_action
@@ -570,7 +571,7 @@ class IronicClient:
         operation = f"set provision state {target} on node {uuid}"
         path = _node_path(uuid, "states/provision")
         self._call(operation, lambda: self._raw("PUT", path, operation, json=body))
-        self._written(uuid, moved=True)
+        self._written(uuid, moved=target in SLOT_TARGETS)
 
     def set_power_state(self, uuid: str, target: str, timeout: int | None = None) -> None:
         """Request ``power on``/``power off``/``rebooting``/``soft power off``...

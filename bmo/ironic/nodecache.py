@@ -169,6 +169,7 @@ class NodeCache:
         self._last_duration = 0.0
         self._last_known: _Snapshot | None = None
         self._listeners: list[Listener] = []
+        self._poll_listeners: list[Callable[[], None]] = []
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -281,6 +282,11 @@ class NodeCache:
         with self._lock:
             self._listeners.append(listener)
 
+    def add_poll_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every successful poll, once its changes were told."""
+        with self._lock:
+            self._poll_listeners.append(listener)
+
     # -- polling ---------------------------------------------------------------------------
 
     def interval(self) -> float:
@@ -337,6 +343,7 @@ class NodeCache:
             self._written = {k: at for k, at in self._written.items() if at >= started}
             self._moved = {k: at for k, at in self._moved.items() if at >= started}
             listeners = list(self._listeners)
+            poll_listeners = list(self._poll_listeners)
         changes = self._diff(previous, by_uuid)
         if previous is not None and previous.by_uuid and not by_uuid:
             log.warning("ironic node cache: all %d nodes vanished", len(previous.by_uuid))
@@ -346,6 +353,11 @@ class NodeCache:
                     listener(change)
                 except Exception:  # a listener's bug must not stop the poller
                     log.exception("ironic node cache listener failed")
+        for poll_listener in poll_listeners:
+            try:
+                poll_listener()
+            except Exception:
+                log.exception("ironic node cache poll listener failed")
         return changes
 
     def _poll_ports(self) -> dict[str, tuple[PortView, ...]] | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["STABLE_STATES", "Power", "State", "Target"]
+__all__ = ["SLOT_TARGETS", "STABLE_STATES", "Power", "State", "Target"]
 
 
 class State:
@@ -73,6 +73,16 @@ class Target:
     ADOPT: Final = "adopt"
     ABORT: Final = "abort"
     SERVICE: Final = "service"
+
+
+#: Provision-state targets that move a node into a state holding a ``PROVISIONING_LIMIT``
+#: slot (``bmo.ironic.capacity.BUSY_STATES``): inspecting, cleaning (``provide``, ``clean``,
+#: and ``deleted`` via deleting), deploying. Until the node cache sees the node there, such a
+#: request counts as taking a slot. ``manage`` (verifying), ``adopt``, ``abort`` and
+#: ``service`` do not, as upstream ``ironic.go loadBusyHosts`` does not count those states.
+SLOT_TARGETS: Final = frozenset(
+    {Target.INSPECT, Target.PROVIDE, Target.CLEAN, Target.ACTIVE, Target.DELETED}
+)
 
 
 class Power:

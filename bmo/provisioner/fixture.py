@@ -257,7 +257,7 @@ class FixtureRegistry:
         self.hosts: dict[tuple[str, str], FixtureHost] = {}
         self._busy: set[tuple[str, str]] = set()
         self._watchers: list[Callable[[str, str], None]] = []
-        self._capacity_watchers: list[Callable[[], None]] = []
+        self._capacity_watchers: list[Callable[[int], None]] = []
 
     def host(self, namespace: str, name: str) -> FixtureHost:
         """The state of one host, created on first use."""
@@ -285,7 +285,7 @@ class FixtureRegistry:
     def watch(self, wake: Callable[[str, str], None]) -> None:
         self._watchers.append(wake)
 
-    def watch_capacity(self, freed: Callable[[], None]) -> None:
+    def watch_capacity(self, freed: Callable[[int], None]) -> None:
         self._capacity_watchers.append(freed)
 
     def busy_count(self) -> int:
@@ -324,8 +324,10 @@ class FixtureRegistry:
         """The host gives back its (de)provisioning slot: hosts waiting for one may go."""
         if key in self._busy:
             self._busy.discard(key)
-            for freed in list(self._capacity_watchers):
-                freed()
+            free = self.capacity - len(self._busy) if self.capacity is not None else 0
+            if free > 0:  # without a limit nothing waits for a slot
+                for freed in list(self._capacity_watchers):
+                    freed(free)
 
     def _fail(self, state: FixtureHost, op: str, message: str) -> ProvisionResult:
         self._finish(state, op)
@@ -753,7 +755,7 @@ class FixtureProvisionerFactory:
         self.registry.watch(wake)
         return True
 
-    def watch_capacity(self, freed: Callable[[], None]) -> None:
+    def watch_capacity(self, freed: Callable[[int], None]) -> None:
         self.registry.watch_capacity(freed)
 
     def new(self, host_data: HostData, publish: EventPublisher) -> FixtureProvisioner:

@@ -183,8 +183,9 @@ class HostWatcher(Protocol):
         whether it will (``False``: this backend cannot tell, hosts keep polling)."""
         ...
 
-    def watch_capacity(self, freed: Callable[[], None]) -> None:
-        """Call ``freed()`` whenever a machine gave back a (de)provisioning slot, so hosts
-        waiting for one (operational status ``delayed``) can try now instead of after their
-        1-2 minute backoff."""
+    def watch_capacity(self, freed: Callable[[int], None]) -> None:
+        """Call ``freed(n)`` whenever ``n`` > 0 (de)provisioning slots may be free, so as
+        many hosts waiting for one (operational status ``delayed``) can try now instead of
+        after their 1-2 minute backoff. Waking more would only have them read the count and
+        go back to waiting."""
         ...

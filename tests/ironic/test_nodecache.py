@@ -263,6 +263,30 @@ def test_capacity_counts_nodes_just_written_as_busy(
     assert len(list_requests(mock_ironic)) == 1, "counted from the cache"
 
 
+def test_capacity_does_not_count_requests_that_take_no_slot(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, clock: FakeClock
+) -> None:
+    """``manage`` (verifying), ``adopt`` and ``abort`` lead to no state that holds a slot
+    (upstream ``loadBusyHosts``): a fleet being registered does not look busy."""
+    from bmo.ironic.capacity import has_capacity
+
+    mock_ironic.get(
+        f"{API}/nodes",
+        json=listing(
+            node_json(U1, name="ns~a", provision_state="inspecting"),
+            node_json(U2, name="ns~b", provision_state="enroll"),
+        ),
+    )
+    mock_ironic.put(f"{API}/nodes/{U2}/states/provision", status_code=202)
+    cache = client.node_cache(clock=clock)
+    cache.poll()
+    for target in ("manage", "adopt", "abort"):
+        client.set_provision_state(U2, target)
+        assert has_capacity(client, "ns~c", 2, cache), target
+    client.set_provision_state(U2, "provide")
+    assert not has_capacity(client, "ns~c", 2, cache), "cleaning holds a slot"
+
+
 def test_the_poller_thread_polls_and_stops(
     client: IronicClient, mock_ironic: requests_mock.Mocker
 ) -> None:
@@ -547,14 +571,19 @@ def test_a_failed_readiness_check_distrusts_the_cache(
     assert cache.lookup(U1) is not None
 
 
-def test_a_node_giving_back_a_provisioning_slot_wakes_the_delayed_hosts(
+def test_every_poll_tells_the_controller_how_many_provisioning_slots_are_free(
     client: IronicClient, mock_ironic: requests_mock.Mocker, clock: FakeClock
 ) -> None:
-    """``PROVISIONING_LIMIT`` slots: a node leaving inspection/cleaning/deployment (or
-    vanishing from one) tells the controller once per slot freed; a node moving between
-    idle states, or a virtual-media node (never counted), does not."""
+    """``PROVISIONING_LIMIT`` slots: after each poll the controller hears how many are free,
+    so it wakes that many delayed hosts. Busy PXE nodes and nodes just sent toward a busy
+    state count; a virtual-media node never does; a poll finding every slot taken is silent."""
+    import dataclasses
+
     from bmo.ironic.provisioner import IronicProvisionerFactory
 
+    vmedia = node_json(
+        U3, name="ns~c", provision_state="deploying", boot_interface="redfish-virtual-media"
+    )
     mock_ironic.get(
         f"{API}/nodes",
         [
@@ -562,34 +591,49 @@ def test_a_node_giving_back_a_provisioning_slot_wakes_the_delayed_hosts(
                 "json": listing(
                     node_json(U1, name="ns~a", provision_state="inspect wait"),
                     node_json(U2, name="ns~b", provision_state="manageable"),
-                    node_json(
-                        U3,
-                        name="ns~c",
-                        provision_state="deploying",
-                        boot_interface="redfish-virtual-media",
-                    ),
+                    vmedia,
+                )
+            },
+            {
+                "json": listing(
+                    node_json(U1, name="ns~a", provision_state="inspect wait"),
+                    node_json(U2, name="ns~b", provision_state="manageable"),
+                    vmedia,
+                )
+            },
+            {
+                "json": listing(
+                    node_json(U1, name="ns~a", provision_state="inspect wait"),
+                    node_json(U2, name="ns~b", provision_state="inspecting"),
+                    vmedia,
                 )
             },
             {
                 "json": listing(
                     node_json(U1, name="ns~a", provision_state="manageable"),
-                    node_json(U2, name="ns~b", provision_state="available"),
-                    node_json(
-                        U3,
-                        name="ns~c",
-                        provision_state="active",
-                        boot_interface="redfish-virtual-media",
-                    ),
+                    node_json(U2, name="ns~b", provision_state="manageable"),
+                    vmedia,
                 )
             },
         ],
     )
-    factory = IronicProvisionerFactory(client, client.config, node_cache=True)
+    mock_ironic.put(f"{API}/nodes/{U2}/states/provision", status_code=202)
+    cache = client.node_cache(clock=clock)  # the factory then uses this one
+    config = dataclasses.replace(client.config, provisioning_limit=2)
+    factory = IronicProvisionerFactory(client, config, node_cache=True)
     freed: list[int] = []
-    factory.watch_capacity(lambda: freed.append(1))
-    cache = client.node_cache(clock=clock)
+    factory.watch_capacity(freed.append)
     cache.poll()
-    assert freed == [], "the first sync frees nothing"
+    assert freed == [1], "ns~a holds one of two slots; ns~c is virtual media"
+    # ns~b is sent to inspect as the next poll starts (the fake clock stands still): it
+    # counts before Ironic's list shows it.
+    clock.advance(1)
+    client.set_provision_state(U2, "inspect")
+    cache.poll()
+    assert freed == [1], "both slots taken, one by a request the list did not show yet"
     clock.advance(1)
     cache.poll()
     assert freed == [1]
+    clock.advance(1)
+    cache.poll()
+    assert freed == [1, 2]

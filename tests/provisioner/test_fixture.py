@@ -209,12 +209,12 @@ def test_watchers_hear_of_hand_made_changes_wipes_and_freed_slots() -> None:
     freed: list[int] = []
     assert isinstance(factory, HostWatcher)
     assert factory.watch_hosts(lambda ns, name: woken.append((ns, name))) is True
-    factory.watch_capacity(lambda: freed.append(registry.busy_count()))
+    factory.watch_capacity(freed.append)
     prov = registered(registry)
     inspect(prov)  # starts: holds the slot
     assert woken == [] and freed == []  # bmo's own calls are not news
     inspect(prov)  # done: the slot is given back
-    assert freed == [0]
+    assert freed == [1] and registry.busy_count() == 0
     registry.changed("ns", "h")
     registry.wipe()
     assert woken == [("ns", "h"), ("ns", "h")]

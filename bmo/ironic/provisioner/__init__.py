@@ -37,7 +37,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from bmo.ironic.capacity import busy_node_names
+from bmo.ironic.capacity import free_slots
 from bmo.ironic.client import IronicClient
 from bmo.ironic.config import IronicConfig
 from bmo.ironic.errors import NotReady
@@ -132,20 +132,25 @@ class IronicProvisionerFactory:
         self._cache.add_listener(on_change)
         return True
 
-    def watch_capacity(self, freed: Callable[[], None]) -> None:
-        """Call ``freed()`` when a node leaves the states that hold a ``PROVISIONING_LIMIT``
-        slot (or vanishes from one). A no-op without the node cache."""
-        if self._cache is None:
+    def watch_capacity(self, freed: Callable[[int], None]) -> None:
+        """After every node-cache poll, call ``freed(n)`` with the ``PROVISIONING_LIMIT``
+        slots free by the cache's count (when any are). A no-op without the node cache.
+
+        Every poll rather than only when a node leaves a busy state: a node may finish
+        cleaning between two polls, and a slot counted for a request the cache had not yet
+        seen come free without any node leaving a busy state.
+        """
+        cache = self._cache
+        if cache is None:
             return
+        limit = self._config.provisioning_limit
 
-        def on_change(change: NodeChange) -> None:
-            before, after = change.before, change.after
-            if before is None or not busy_node_names([before]):
-                return
-            if after is None or not busy_node_names([after]):
-                freed()
+        def after_poll() -> None:
+            free = free_slots(cache, limit)
+            if free > 0:
+                freed(free)
 
-        self._cache.add_listener(on_change)
+        cache.add_poll_listener(after_poll)
 
     def close(self) -> None:
         """Stop the node cache's poller (tests; ``bmo run`` lets the daemon thread end)."""

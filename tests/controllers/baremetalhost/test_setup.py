@@ -97,13 +97,13 @@ class WatchingFactory(FixtureProvisionerFactory):
     def __init__(self) -> None:
         super().__init__(FixtureRegistry())
         self.wake: Callable[[str, str], None] | None = None
-        self.freed: Callable[[], None] | None = None
+        self.freed: Callable[[int], None] | None = None
 
     def watch_hosts(self, wake: Callable[[str, str], None]) -> bool:
         self.wake = wake
         return True
 
-    def watch_capacity(self, freed: Callable[[], None]) -> None:
+    def watch_capacity(self, freed: Callable[[int], None]) -> None:
         self.freed = freed
 
 
@@ -121,11 +121,52 @@ def test_a_freed_provisioning_slot_enqueues_the_delayed_hosts_only(manager: Mana
         key, _ = queue.get(timeout=1)
         queue.done(key)
     assert factory.freed is not None and factory.wake is not None
-    factory.freed()
+    factory.freed(3)
     assert len(queue) == 1
     assert queue.get(timeout=1)[0] == "metal3/waiting"
     factory.wake("metal3", "fine")  # the machine of one host changed: that host
     assert len(queue) == 1
+
+
+def test_freed_slots_wake_as_many_delayed_hosts_the_longest_waiting_first(
+    manager: Manager,
+) -> None:
+    factory = WatchingFactory()
+    wired = setup(manager, Settings(), provisioner_factory=factory)
+    queue = wired.controller.queue
+
+    versions = iter(range(1, 100))
+
+    def host(name: str, status: str) -> None:
+        meta = {"namespace": "metal3", "name": name, "resourceVersion": str(next(versions))}
+        wired.hosts.apply_event(
+            "ADDED", {"metadata": meta, "status": {"operationalStatus": status}}
+        )
+
+    def drain() -> list[str]:
+        keys = []
+        while len(queue):
+            key, _ = queue.get(timeout=1)
+            queue.done(key)
+            keys.append(key)
+        return keys
+
+    for name in ("c", "a", "b"):
+        host(name, "delayed")
+    drain()
+    assert factory.freed is not None
+    factory.freed(1)
+    assert drain() == ["metal3/a"], "seen waiting together: by name"
+    host("0-late", "delayed")  # sorts first by name, but waits least
+    drain()
+    factory.freed(1)  # a found the slot taken (still delayed): it keeps its place
+    assert drain() == ["metal3/a"]
+    host("a", "OK")  # a got its slot
+    drain()
+    factory.freed(2)
+    assert drain() == ["metal3/b", "metal3/c"]
+    factory.freed(10)
+    assert sorted(drain()) == ["metal3/0-late", "metal3/b", "metal3/c"]
 
 
 class BlindFactory(FixtureProvisionerFactory):
