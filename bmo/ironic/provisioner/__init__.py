@@ -116,6 +116,7 @@ class IronicProvisionerFactory:
         self._allow_development = allow_development
         self._rng = rng
         self._preprov_image_builder = preprov_image_builder
+        self._watched = False
 
     def watch_hosts(self, wake: Callable[[str, str], None]) -> bool:
         """Call ``wake(namespace, name)`` when the node of that host changes in Ironic (its
@@ -130,6 +131,7 @@ class IronicProvisionerFactory:
                 wake(namespace, name)
 
         self._cache.add_listener(on_change)
+        self._watched = True
         return True
 
     def watch_capacity(self, freed: Callable[[int], None]) -> None:
@@ -172,4 +174,5 @@ class IronicProvisionerFactory:
             allow_development=self._allow_development,
             rng=self._rng,
             preprov_image_builder=self._preprov_image_builder,
+            watched=self._watched,
         )

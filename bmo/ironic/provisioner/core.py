@@ -47,6 +47,7 @@ __all__ = [
     "DELETE_MAINTENANCE_REASON",
     "LONG_DELAY",
     "SHORT_DELAY",
+    "WATCHED_WAIT_DELAY",
     "ProvisionerCore",
     "node_name",
 ]
@@ -56,6 +57,12 @@ log = logging.getLogger("bmo.ironic.provisioner")
 #: Requeue delays of the Go provisioner: state changes that settle fast, and slow ones.
 SHORT_DELAY: Final = 3.0
 LONG_DELAY: Final = 10.0
+#: The wait for Ironic's own progress (verifying, inspecting, cleaning, deploying, a power
+#: change) when the node cache wakes the host as soon as its node changes: the requeue is
+#: then only a safety net. Upstream (no cache) polls every node every 3-10 s; with hundreds
+#: of hosts waiting, those polls alone filled the queue, and each step of a host holding a
+#: provisioning slot waited 30-50 s behind them.
+WATCHED_WAIT_DELAY: Final = 60.0
 DELETE_MAINTENANCE_REASON: Final = "forcing deletion in baremetal-operator"
 #: Inspection runs the agent in the ramdisk unless the BMC inspects out of band
 #: (``register.go defaultInspectInterface``).
@@ -85,6 +92,7 @@ class ProvisionerCore:
         allow_development: bool = False,
         rng: Callable[[], float] = random.random,
         preprov_image_builder: bool = False,
+        watched: bool = False,
     ) -> None:
         self._client = client
         self._config = config
@@ -93,6 +101,9 @@ class ProvisionerCore:
         self._allow_development = allow_development
         self._rng = rng
         self._preprov_image_builder = preprov_image_builder
+        # The node cache wakes this host whenever its node changes (the factory's
+        # ``watch_hosts``): waits for Ironic's progress stretch to WATCHED_WAIT_DELAY.
+        self._watched = watched
         # Learned by register() within this reconcile when the node is (re)created.
         self._node_uuid = host_data.provisioner_id
         self._node: NodeView | None = None
@@ -111,7 +122,18 @@ class ProvisionerCore:
         return seconds * (1.0 + 0.25 * self._rng()) if seconds > 0 else 0.0
 
     def _wait(self, seconds: float) -> ProvisionResult:
+        """Come back after ``seconds`` to see Ironic's progress (0: at once). Every
+        non-zero wait ends with a change of the node's provision or power state, target,
+        maintenance, fault or last error, which a watched host is woken for."""
+        if self._watched and seconds > 0:
+            seconds = max(seconds, WATCHED_WAIT_DELAY)
         return ProvisionResult(dirty=True, requeue_after=self._delay(seconds))
+
+    def _retry_locked(self) -> ProvisionResult:
+        """Ironic refused a change because the node is locked by a task or conflicted: try
+        again soon. A lock's release changes nothing the node cache watches, so this wait
+        never stretches."""
+        return ProvisionResult(dirty=True, requeue_after=self._delay(SHORT_DELAY))
 
     def _scrub(self, text: str) -> str:
         """The BMC password out of a message, raw, JSON-escaped or URL-encoded (Ironic may
@@ -207,7 +229,7 @@ class ProvisionerCore:
             )
         except (NodeLocked, Conflict):
             log.info("node %s busy; retrying %s later", node.uuid, target)
-            return self._wait(SHORT_DELAY)
+            return self._retry_locked()
         log.info("node %s: %s -> %s", node.uuid, node.provision_state, target)
         return None
 

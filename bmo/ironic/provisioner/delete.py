@@ -69,7 +69,7 @@ class DeleteVerbs(ProvisionerCore):
         try:
             self._client.delete_node(node.uuid)
         except (NodeLocked, Conflict):
-            return self._wait(SHORT_DELAY)
+            return self._retry_locked()
         log.info("node %s (%s) deleted", node.uuid, self.node_name)
         self._node = None
         return self._wait(0)

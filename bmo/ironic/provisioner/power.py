@@ -34,7 +34,7 @@ class PowerVerbs(ProvisionerCore):
         try:
             self._client.set_power_state(node.uuid, target, timeout=timeout)
         except (NodeLocked, Conflict):
-            return self._wait(SHORT_DELAY)
+            return self._retry_locked()
         return None
 
     def power_on(self, force: bool) -> ProvisionResult:
