@@ -58,6 +58,7 @@ from hack.bench_scale import (
 )
 from testenv.fake_agent import FakeAgent, Inspection
 from testenv.ironic import LOOPBACK, IronicProcess, require_installed
+from testenv.ironic_proxy import IronicProxy
 from testenv.kubeapi import KubeAPIServer
 
 T = TypeVar("T")
@@ -241,6 +242,8 @@ class BmoResult:
     wall_seconds: float
     peak_rss_mib: float
     cpu_seconds: float
+    reconciles: float = 0.0
+    request_mix: str = ""  # with --count-requests: what bmo asked Ironic, most frequent first
 
 
 def run_bmo(
@@ -251,13 +254,19 @@ def run_bmo(
     workdir: Path,
     bmo_args: Sequence[str] = (),
     provisioning_limit: int | None = None,
+    count_requests: bool = False,
 ) -> BmoResult:
     server = KubeAPIServer(host=LOOPBACK, port=0)
+    proxy = IronicProxy(ironic.url) if count_requests else None
+    if proxy is not None:
+        proxy.start()
     server.install_crds_from_dir(CRD_DIR)
     server.start()
     bmo = BmoProcess(server.url, "ironic", workdir / "bmo-ironic.log", bmo_args)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IRONIC_", "METAL3_"))}
     env.update(ironic.env())
+    if proxy is not None:
+        env["IRONIC_ENDPOINT"] = f"{proxy.url}/v1/"
     env["PYTHONUNBUFFERED"] = "1"
     if provisioning_limit is not None:
         env["PROVISIONING_LIMIT"] = str(provisioning_limit)
@@ -274,10 +283,19 @@ def run_bmo(
         available = wait_for_first_pass(server.url, count, bmo, timeout, started)
         wall = wait_for_state(server.url, count, "provisioned", bmo, timeout, started)
         rss, cpu = bmo.peak_rss_mib(), bmo.cpu_seconds()
+        reconciles = bmo.metric("controller_runtime_reconcile_total")
     finally:
         bmo.stop()
         server.stop()
-    return BmoResult(count, available, wall, rss, cpu)
+        if proxy is not None:
+            proxy.stop()
+    mix = ""
+    if proxy is not None:
+        counts = proxy.counts()
+        mix = f"{sum(counts.values())} Ironic requests: " + ", ".join(
+            f"{n} {method} {template}" for (method, template, _), n in counts.most_common(12)
+        )
+    return BmoResult(count, available, wall, rss, cpu, reconciles, mix)
 
 
 def create_hosts_with_image(kube_url: str, count: int, image: Image) -> None:
@@ -341,6 +359,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="extra bmo run flag, repeatable (e.g. --bmo-arg=--kube-api-qps=200)",
     )
     parser.add_argument("--workdir", type=Path, default=None, help="logs (default: a temp dir)")
+    parser.add_argument(
+        "--count-requests",
+        action="store_true",
+        help="put bmo behind testenv.ironic_proxy and print what it asked Ironic (the proxy "
+        "adds a hop to each request, so the time is not comparable with runs without it)",
+    )
     args = parser.parse_args(argv)
     require_installed()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bmo-bench-ironic-"))
@@ -380,6 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 workdir,
                 args.bmo_arg,
                 args.provisioning_limit,
+                args.count_requests,
             )
             latencies["bmo"] = agent.inspections
     except BenchError as exc:
@@ -414,7 +439,12 @@ def print_table(script: ScriptResult | None, bmo: BmoResult | None) -> None:
             f"{'bmo run (ironic)':<28} {bmo.hosts:>4} {bmo.available_seconds:>14.1f} "
             f"{bmo.wall_seconds:>23.1f}"
         )
-        print(f"  (bmo: peak RSS {bmo.peak_rss_mib:.0f} MiB, CPU {bmo.cpu_seconds:.1f} s)")
+        print(
+            f"  (bmo: peak RSS {bmo.peak_rss_mib:.0f} MiB, CPU {bmo.cpu_seconds:.1f} s, "
+            f"{bmo.reconciles:.0f} reconciles in all controllers)"
+        )
+        if bmo.request_mix:
+            print(f"  (bmo: {bmo.request_mix})")
     if script is not None and bmo is not None:
         print(f"bmo / script (to provisioned): {bmo.wall_seconds / script.wall_seconds:.2f}")
 

@@ -189,9 +189,9 @@ class IronicClient:
         """The node cache, if :meth:`node_cache` created one."""
         return self._cache
 
-    def _written(self, *idents: str | None, moved: bool = False) -> None:
+    def _written(self, *idents: str | None, moved: bool = False, ports: bool = False) -> None:
         if self._cache is not None:
-            self._cache.invalidate(*idents, moved=moved)
+            self._cache.invalidate(*idents, moved=moved, ports=ports)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -507,7 +507,7 @@ class IronicClient:
             f"delete node {uuid}",
             lambda: self._baremetal().delete_node(uuid, ignore_missing=True),
         )
-        self._written(uuid)
+        self._written(uuid, ports=True)  # Ironic deletes the node's ports with it
         self._bios.evict(uuid)
 
     def list_nodes(self, fields: Iterable[str] | None = None) -> list[NodeView]:
@@ -790,5 +790,5 @@ class IronicClient:
         finally:
             # Even a failed POST may have created the port: the next read must not be
             # answered by a poll that started before it.
-            self._written(node_uuid)
+            self._written(node_uuid, ports=True)
         return result

@@ -412,7 +412,7 @@ def test_a_port_written_after_the_poll_started_is_never_hidden(
     cache = fake.cache()
     # bmo creates a port on U2 while the node list is under way: the port list may or may
     # not hold it, so the poll must not answer for U2.
-    fake.during_nodes.append(lambda: cache.invalidate(U2))
+    fake.during_nodes.append(lambda: cache.invalidate(U2, ports=True))
     cache.poll()
     assert cache.ports(U2) is None
     assert cache.ports(U1) is not None, "other nodes are still served"
@@ -421,8 +421,19 @@ def test_a_port_written_after_the_poll_started_is_never_hidden(
     cache.poll()
     assert cache.ports(U2) == [port("p4", U2, MAC2)], "a poll that started later serves it"
     clock.advance(1)
-    cache.invalidate("ns~a")  # a write by name counts too
+    cache.invalidate("ns~a", ports=True)  # a write by name counts too
     assert cache.ports(U1) is None
+
+
+def test_a_node_write_leaves_its_cached_ports_served(fake: FakeIronic, clock: FakeClock) -> None:
+    """A PATCH or a provision-state request cannot change a node's ports: its node is read
+    from Ironic again, its ports still come from the poll."""
+    cache = fake.cache()
+    cache.poll()
+    clock.advance(1)
+    cache.invalidate(U1, moved=True)
+    assert cache.lookup(U1) is None
+    assert cache.ports(U1) == [port("p1", U1, MAC1), port("p2", U1, MAC2)]
 
 
 def test_a_stale_snapshot_does_not_answer_for_ports(fake: FakeIronic, clock: FakeClock) -> None:

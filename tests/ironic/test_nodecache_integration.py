@@ -155,8 +155,10 @@ def test_registration_at_rest_lists_no_ports_and_recreates_one_deleted_out_of_ba
         node_uuid = host.provisioner_id
         assert ironic_macs(node_uuid) == [mac]
         # At rest once a poll that started after bmo's last write has seen node and port.
-        while [p.address for p in cache.ports(node_uuid) or ()] != [mac]:
-            assert time.monotonic() < end, "the cache never served the node's ports"
+        while cache.lookup(node_uuid) is None or [
+            p.address for p in cache.ports(node_uuid) or ()
+        ] != [mac]:
+            assert time.monotonic() < end, "the cache never served the node and its ports"
             time.sleep(0.05)
 
         since = proxy.now()
