@@ -244,6 +244,7 @@ class BmoResult:
     cpu_seconds: float
     reconciles: float = 0.0
     request_mix: str = ""  # with --count-requests: what bmo asked Ironic, most frequent first
+    queue: str = ""
 
 
 def run_bmo(
@@ -284,6 +285,7 @@ def run_bmo(
         wall = wait_for_state(server.url, count, "provisioned", bmo, timeout, started)
         rss, cpu = bmo.peak_rss_mib(), bmo.cpu_seconds()
         reconciles = bmo.metric("controller_runtime_reconcile_total")
+        queue = queue_summary(bmo.metrics_url, "baremetalhost")
     finally:
         bmo.stop()
         server.stop()
@@ -295,7 +297,27 @@ def run_bmo(
         mix = f"{sum(counts.values())} Ironic requests: " + ", ".join(
             f"{n} {method} {template}" for (method, template, _), n in counts.most_common(12)
         )
-    return BmoResult(count, available, wall, rss, cpu, reconciles, mix)
+    return BmoResult(count, available, wall, rss, cpu, reconciles, mix, queue)
+
+
+def queue_summary(metrics_url: str, queue: str) -> str:
+    """Items handled by one work queue, their mean wait in it and mean processing time
+    (client-go's ``workqueue_queue_duration_seconds`` and ``workqueue_work_duration_seconds``)."""
+    import urllib.request
+
+    with urllib.request.urlopen(metrics_url, timeout=10) as response:
+        text = response.read().decode()
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        head, _, value = line.rpartition(" ")
+        if f'name="{queue}"' in head and head.split("{")[0].endswith(("_sum", "_count")):
+            values[head.split("{")[0]] = float(value)
+    items = values.get("workqueue_work_duration_seconds_count", 0.0)
+    if not items:
+        return ""
+    wait = values.get("workqueue_queue_duration_seconds_sum", 0.0) / items
+    work = values.get("workqueue_work_duration_seconds_sum", 0.0) / items
+    return f"{queue} queue: {items:.0f} items, mean wait {wait:.2f} s, mean work {work:.3f} s"
 
 
 def create_hosts_with_image(kube_url: str, count: int, image: Image) -> None:
@@ -443,6 +465,8 @@ def print_table(script: ScriptResult | None, bmo: BmoResult | None) -> None:
             f"  (bmo: peak RSS {bmo.peak_rss_mib:.0f} MiB, CPU {bmo.cpu_seconds:.1f} s, "
             f"{bmo.reconciles:.0f} reconciles in all controllers)"
         )
+        if bmo.queue:
+            print(f"  (bmo: {bmo.queue})")
         if bmo.request_mix:
             print(f"  (bmo: {bmo.request_mix})")
     if script is not None and bmo is not None:
