@@ -35,9 +35,9 @@ replaces those reads with one paginated ``GET /v1/nodes?fields=...`` (only the f
   its last write that could change them: an empty list for a node it created, a port list
   read since, or a list the cache served right before bmo created a port (plus that port,
   which is thus never hidden) or wrote something that cannot change ports (a PATCH, a
-  power or maintenance request). A provision-state request drops the node's overlay (a 202 without a
-  body: the state is unknown), and its ports too unless the target is one that never
-  touches ports (:data:`PORT_NEUTRAL_TARGETS`).
+  power or maintenance request). A provision-state request drops the node's overlay (a 202
+  without a body: the state is unknown), and its ports too unless the target is one that
+  never touches ports (:data:`PORT_NEUTRAL_TARGETS`).
 * **Never trusted when stale.** After a failed poll, or when the last good one is older than
   two slow intervals, every read goes to Ironic directly, where an outage raises as before.
   The same once the client saw Ironic unreachable or not ready (:meth:`NodeCache.distrust`):
