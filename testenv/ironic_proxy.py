@@ -83,6 +83,8 @@ class ProxiedRequest:
     node: str | None
     target: str | None
     status: int
+    #: The query string (``fields=...&limit=1000``, ``node_uuid=...``), without the ``?``.
+    query: str = ""
 
     @property
     def key(self) -> tuple[str, str, str | None]:
@@ -403,6 +405,7 @@ class IronicProxy:
             node=node,
             target=target,
             status=status,
+            query=urllib.parse.urlsplit(handler.path).query,
         )
         with self._lock:
             self._records.append(record)

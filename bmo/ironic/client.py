@@ -63,7 +63,7 @@ from bmo.ironic.microversion import (
     choose_microversion,
     parse_version,
 )
-from bmo.ironic.nodecache import NodeCache, cache_fields
+from bmo.ironic.nodecache import PORT_NEUTRAL_TARGETS, NodeCache, cache_fields
 from bmo.ironic.retry import RetryPolicy, call_with_retries
 from bmo.ironic.states import SLOT_TARGETS
 from bmo.ironic.updates import PatchOp, render_ops
@@ -189,9 +189,23 @@ class IronicClient:
         """The node cache, if :meth:`node_cache` created one."""
         return self._cache
 
-    def _written(self, *idents: str | None, moved: bool = False, ports: bool = False) -> None:
+    def _written(
+        self,
+        *idents: str | None,
+        moved: bool = False,
+        answer: NodeView | None = None,
+        ports: Sequence[PortView] | None = None,
+        keep_ports: bool = False,
+    ) -> None:
+        """Tell the node cache bmo wrote to the node, and what the write answered
+        (:meth:`NodeCache.invalidate`)."""
         if self._cache is not None:
-            self._cache.invalidate(*idents, moved=moved, ports=ports)
+            self._cache.invalidate(
+                *idents, moved=moved, answer=answer, ports=ports, keep_ports=keep_ports
+            )
+
+    def _mark(self) -> int | None:
+        return self._cache.mark() if self._cache is not None else None
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -396,11 +410,16 @@ class IronicClient:
                 return None
         operation = f"get node {uuid_or_name}"
         path = _node_path(uuid_or_name)
+        mark = self._mark()
         try:
             response = self._call(operation, lambda: self._raw("GET", path, operation))
         except NodeNotFound:
             return None
-        return NodeView.from_json(self._json(response, operation))
+        node = NodeView.from_json(self._json(response, operation))
+        if self._cache is not None and mark is not None:
+            # Newer than the snapshot: the host's next reads in this pass are served.
+            self._cache.observed(mark, node)
+        return node
 
     def find_node(
         self,
@@ -473,15 +492,27 @@ class IronicClient:
         if extra:
             body["extra"] = dict(extra)
         operation = f"create node {name}"
+        created: list[NodeView] = []
 
         def create() -> NodeView:
             response = self._raw("POST", "/nodes", operation, json=body)
-            return NodeView.from_json(self._json(response, operation))
+            node = NodeView.from_json(self._json(response, operation))
+            created.append(node)
+            return node
 
-        node: NodeView = self._call(
-            operation, create, recover_conflict=lambda: self.get_node(name, fresh=True)
-        )
-        self._written(node.uuid, name)
+        try:
+            node: NodeView = self._call(
+                operation, create, recover_conflict=lambda: self.get_node(name, fresh=True)
+            )
+        except IronicError:
+            self._written(name)  # a failed POST may still have created it
+            raise
+        if created and created[-1] is node:
+            # Ironic answered the POST with the whole node, and a new node has no ports.
+            self._written(name, answer=node, ports=())
+        else:
+            # Found after a conflict (an earlier attempt, or someone else): ports unknown.
+            self._written(node.uuid, name)
         return node
 
     def update_node(self, uuid: str, ops: Sequence[PatchOp]) -> NodeView:
@@ -497,8 +528,14 @@ class IronicClient:
         patch = [op.to_json() for op in ops]
         path = _node_path(uuid)
         response = self._call(operation, lambda: self._raw("PATCH", path, operation, json=patch))
-        self._written(uuid)
-        return NodeView.from_json(self._json(response, operation))
+        try:
+            node = NodeView.from_json(self._json(response, operation))
+        except IronicError:
+            self._written(uuid)
+            raise
+        # Ironic answers a PATCH with the whole node; a node's fields never change its ports.
+        self._written(uuid, answer=node, keep_ports=True)
+        return node
 
     def delete_node(self, uuid: str) -> None:
         """Delete; a node that is already gone is fine."""
@@ -507,7 +544,7 @@ class IronicClient:
             f"delete node {uuid}",
             lambda: self._baremetal().delete_node(uuid, ignore_missing=True),
         )
-        self._written(uuid, ports=True)  # Ironic deletes the node's ports with it
+        self._written(uuid)
         self._bios.evict(uuid)
 
     def list_nodes(self, fields: Iterable[str] | None = None) -> list[NodeView]:
@@ -571,7 +608,8 @@ class IronicClient:
         operation = f"set provision state {target} on node {uuid}"
         path = _node_path(uuid, "states/provision")
         self._call(operation, lambda: self._raw("PUT", path, operation, json=body))
-        self._written(uuid, moved=target in SLOT_TARGETS)
+        # 202 without a body: the node's state is unknown until read again.
+        self._written(uuid, moved=target in SLOT_TARGETS, keep_ports=target in PORT_NEUTRAL_TARGETS)
 
     def set_power_state(self, uuid: str, target: str, timeout: int | None = None) -> None:
         """Request ``power on``/``power off``/``rebooting``/``soft power off``...
@@ -585,7 +623,7 @@ class IronicClient:
         operation = f"set power state {target} on node {uuid}"
         path = _node_path(uuid, "states/power")
         self._call(operation, lambda: self._raw("PUT", path, operation, json=body))
-        self._written(uuid)
+        self._written(uuid, keep_ports=True)
 
     def set_maintenance(self, uuid: str, reason: str | None = None) -> None:
         check_action("set maintenance")
@@ -593,14 +631,14 @@ class IronicClient:
         body = {"reason": reason} if reason else {}
         path = _node_path(uuid, "maintenance")
         self._call(operation, lambda: self._raw("PUT", path, operation, json=body))
-        self._written(uuid)
+        self._written(uuid, keep_ports=True)
 
     def unset_maintenance(self, uuid: str) -> None:
         check_action("unset maintenance")
         operation = f"unset maintenance on node {uuid}"
         path = _node_path(uuid, "maintenance")
         self._call(operation, lambda: self._raw("DELETE", path, operation))
-        self._written(uuid)
+        self._written(uuid, keep_ports=True)
 
     def validate(self, uuid: str) -> dict[str, ValidationResult]:
         """Per-interface validation; never raises for failing interfaces (caller decides)."""
@@ -740,7 +778,11 @@ class IronicClient:
             cached = self._cache.ports(node_uuid)
             if cached is not None:
                 return cached
-        return self.find_ports(node_uuid=node_uuid)
+        mark = self._mark()
+        ports = self.find_ports(node_uuid=node_uuid)
+        if self._cache is not None and mark is not None:
+            self._cache.observed(mark, ports_of=node_uuid, ports=ports)
+        return ports
 
     def list_all_ports(self) -> list[PortView]:
         """Every port (paged, only the :class:`PortView` fields): the node cache's port list."""
@@ -787,8 +829,12 @@ class IronicClient:
 
         try:
             result: PortView = self._call(operation, create, recover_conflict=recover)
-        finally:
+        except BaseException:
             # Even a failed POST may have created the port: the next read must not be
             # answered by a poll that started before it.
-            self._written(node_uuid, ports=True)
+            self._written(node_uuid)
+            raise
+        if self._cache is not None:
+            # Served with the node's ports when bmo knew them right before: never hidden.
+            self._cache.port_created(node_uuid, result)
         return result

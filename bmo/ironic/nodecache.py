@@ -24,6 +24,20 @@ replaces those reads with one paginated ``GET /v1/nodes?fields=...`` (only the f
   :meth:`NodeCache.invalidate` the node (creating a port invalidates its node):
   reads of it and of its ports bypass the cache until a poll that *started after the write*
   has seen it, so a reconcile never acts on a state older than its own last write.
+* **Unless the write answered them** (the overlay). ``POST /v1/nodes`` and
+  ``PATCH /v1/nodes/{id}`` answer with the whole node, ``POST /v1/ports`` with the port; a
+  node bmo has just created has no ports. Such an answer (and a direct read made after
+  bmo's last write to the node: :meth:`NodeCache.observed`) is served for that node until a
+  poll that started after it, or until bmo's next write to the node that did not answer it.
+  Upstream (``ironic.go getNode``, ``register.go ensurePort``) GETs the node and lists its
+  ports on every reconcile; after a wipe every host re-enrolls at once, and those reads
+  were most of what bmo sent Ironic. A node's ports are known when bmo learnt them after
+  its last write that could change them: an empty list for a node it created, a port list
+  read since, or a list the cache served right before bmo created a port (plus that port,
+  which is thus never hidden) or wrote something that cannot change ports (a PATCH, a
+  power or maintenance request). A provision-state request drops the node's overlay (a 202
+  without a body: the state is unknown), and its ports too unless the target is one that
+  never touches ports (:data:`PORT_NEUTRAL_TARGETS`).
 * **Never trusted when stale.** After a failed poll, or when the last good one is older than
   two slow intervals, every read goes to Ironic directly, where an outage raises as before.
   The same once the client saw Ironic unreachable or not ready (:meth:`NodeCache.distrust`):
@@ -61,6 +75,11 @@ DEFAULT_SLOW_INTERVAL: Final = 60.0
 #: After a write, poll fast this long even if no node looks busy yet (a ``manage`` request
 #: leaves ``enroll`` with no target set for a moment).
 WRITE_HOT_WINDOW: Final = 10.0
+#: Provision-state targets after which a node's ports stay as bmo last knew them: Ironic's
+#: conductor creates or changes ports only while inspecting (``ironic/drivers/modules/
+#: inspect_utils.py create_ports_if_not_exist``, called by the inspection hooks), and none
+#: of these requests inspects.
+PORT_NEUTRAL_TARGETS: Final = frozenset({"manage", "adopt", "provide", "active", "deleted"})
 
 #: Fields whose change wakes the host owning the node.
 _WATCHED: Final = (
@@ -134,6 +153,19 @@ class _Snapshot:
     # Node UUID → its ports, listed after the nodes; ``None`` when that list failed (or the
     # cache lists no ports): port reads then go to Ironic.
     ports: Mapping[str, tuple[PortView, ...]] | None = None
+    # The write sequence number when the list was requested (:attr:`NodeCache._seq`): an
+    # overlay with a higher one is newer than this snapshot.
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class _Overlay:
+    """What bmo learnt about one node after the snapshot it holds: the answer of its own
+    write, or a direct read since its last write. ``seq`` orders it against bmo's writes
+    (a sequence number, not a clock time: two writes may share a clock tick)."""
+
+    seq: int
+    value: NodeView | tuple[PortView, ...]
 
 
 class NodeCache:
@@ -166,8 +198,14 @@ class NodeCache:
         # last provision-state request (which may take a capacity slot).
         self._written: dict[str, float] = {}
         self._moved: dict[str, float] = {}
-        # ident → clock time bmo last created (or deleted the node of) a port of that node.
-        self._ports_written: dict[str, float] = {}
+        # Every write (:meth:`invalidate`) takes the next sequence number; ident → the
+        # number of bmo's last write to that node. The overlays (node UUID → what bmo
+        # learnt since the snapshot) are served while no later write touched the node.
+        self._seq = 0
+        self._written_seq: dict[str, int] = {}
+        self._node_overlay: dict[str, _Overlay] = {}
+        self._overlay_names: dict[str, str] = {}
+        self._port_overlay: dict[str, _Overlay] = {}
         self._last_duration = 0.0
         self._last_known: _Snapshot | None = None
         self._listeners: list[Listener] = []
@@ -186,6 +224,9 @@ class NodeCache:
             snapshot = self._snapshot
             if snapshot is None or not self._fresh(snapshot):
                 return None
+            overlaid = self._overlaid_node(ident, snapshot)
+            if overlaid is not None:
+                return overlaid
             node = snapshot.by_uuid.get(ident) or snapshot.by_name.get(ident)
             if node is None or self._written_since(node, snapshot):
                 return None
@@ -194,33 +235,54 @@ class NodeCache:
     def ports(self, node_uuid: str) -> list[PortView] | None:
         """The node's cached ports (``[]`` for a listed node without any), or ``None`` when
         the cache cannot answer (stale, never synced, the port list failed, the node not
-        listed, or bmo wrote its ports since the poll started: a port bmo created is never
-        hidden).
-
-        Only port writes count: a PATCH or a state change of the node leaves its ports
-        alone, and bmo writes to most nodes it reconciles, so bypassing on those sent a port
-        list to Ironic on nearly every pass (9 a host on the way to ``provisioned``).
-        """
+        listed, or written since the poll started: a port bmo created is never hidden)."""
         with self._lock:
-            snapshot = self._snapshot
-            if snapshot is None or snapshot.ports is None or not self._fresh(snapshot):
-                return None
-            node = snapshot.by_uuid.get(node_uuid)
-            if node is None or self._written_since(node, snapshot, self._ports_written):
-                return None
-            return list(snapshot.ports.get(node.uuid, ()))
+            served = self._served_ports(node_uuid)
+            return list(served) if served is not None else None
 
-    def _written_since(
-        self, node: NodeView, snapshot: _Snapshot, writes: Mapping[str, float] | None = None
-    ) -> bool:
-        """bmo wrote to the node (by UUID or name) since the snapshot's poll started;
-        ``writes`` picks which writes (default: any)."""
-        writes = self._written if writes is None else writes
+    def _served_ports(self, node_uuid: str) -> tuple[PortView, ...] | None:
+        """What :meth:`ports` answers (lock held)."""
+        snapshot = self._snapshot
+        if snapshot is None or not self._fresh(snapshot):
+            return None
+        overlaid = self._overlaid_ports(node_uuid, snapshot)
+        if overlaid is not None:
+            return overlaid
+        if snapshot.ports is None:
+            return None
+        node = snapshot.by_uuid.get(node_uuid)
+        if node is None or self._written_since(node, snapshot):
+            return None
+        return snapshot.ports.get(node.uuid, ())
+
+    def _written_since(self, node: NodeView, snapshot: _Snapshot) -> bool:
+        """bmo wrote to the node (by UUID or name) since the snapshot's poll started."""
         for key in (node.uuid, node.name):
-            written = writes.get(key) if key else None
+            written = self._written.get(key) if key else None
             if written is not None and written >= snapshot.started_at:
                 return True
         return False
+
+    def _valid(self, overlay: _Overlay | None, snapshot: _Snapshot, *idents: str | None) -> bool:
+        """Newer than the snapshot, and no write to the node since."""
+        if overlay is None or overlay.seq <= snapshot.seq:
+            return False
+        return all(self._written_seq.get(ident, -1) <= overlay.seq for ident in idents if ident)
+
+    def _overlaid_node(self, ident: str, snapshot: _Snapshot) -> NodeView | None:
+        overlay = self._node_overlay.get(self._overlay_names.get(ident, ident))
+        if overlay is None or not isinstance(overlay.value, NodeView):
+            return None
+        node = overlay.value
+        if ident not in (node.uuid, node.name):  # renamed since the name was indexed
+            return None
+        return node if self._valid(overlay, snapshot, node.uuid, node.name) else None
+
+    def _overlaid_ports(self, node_uuid: str, snapshot: _Snapshot) -> tuple[PortView, ...] | None:
+        overlay = self._port_overlay.get(node_uuid)
+        if overlay is None or isinstance(overlay.value, NodeView):
+            return None
+        return overlay.value if self._valid(overlay, snapshot, node_uuid) else None
 
     def knows_absent(self, ident: str) -> bool:
         """True when a fresh snapshot has no node by this UUID or name and bmo has not
@@ -264,21 +326,102 @@ class NodeCache:
 
     # -- writes ----------------------------------------------------------------------------
 
-    def invalidate(self, *idents: str | None, moved: bool = False, ports: bool = False) -> None:
+    def invalidate(
+        self,
+        *idents: str | None,
+        moved: bool = False,
+        answer: NodeView | None = None,
+        ports: Iterable[PortView] | None = None,
+        keep_ports: bool = False,
+    ) -> None:
         """bmo wrote to this node: bypass the cache for it until a later poll saw it, and
         poll fast for a while. ``moved``: the write was a provision-state request toward a
-        slot; ``ports``: it created a port of the node (or deleted the node and its ports)."""
-        now = self._clock()
+        state that holds a provisioning slot (:meth:`pending_moves`).
+
+        What the write answered is served instead (the overlay): ``answer``, the node it
+        returned (keyed by its UUID and name, which join ``idents``); ``ports``, the node's
+        whole port list when the write makes it known (``()`` for a node bmo just created).
+        ``keep_ports``: the write cannot have changed the node's ports, so the port list
+        :meth:`ports` served right before (overlay or poll) stays served. Any other write
+        drops both overlays.
+        """
+        if answer is not None:
+            idents = (*idents, answer.uuid, answer.name)
         with self._lock:
-            for ident in idents:
-                if ident:
-                    self._written[ident] = now
-                    if moved:
-                        self._moved[ident] = now
-                    if ports:
-                        self._ports_written[ident] = now
-            self._last_write_at = now
+            kept = {ident: self._served_ports(ident) for ident in idents if ident and keep_ports}
+            seq = self._stamp(idents, moved=moved)
+            for ident, known in kept.items():
+                if known is not None:
+                    self._port_overlay[ident] = _Overlay(seq, known)
+            if answer is not None:
+                self._remember_node(answer, seq)
+                if ports is not None:
+                    self._port_overlay[answer.uuid] = _Overlay(seq, tuple(ports))
         self._wake.set()
+
+    def port_created(self, node_uuid: str, port: PortView) -> None:
+        """bmo created this port on the node (``POST /v1/ports`` answered it): invalidate
+        the node, and when :meth:`ports` could answer for it right before, serve that list
+        with this port added (it would have served the list anyway; the port is never
+        hidden). Otherwise the node's ports are read from Ironic until the next poll."""
+        with self._lock:
+            known = self._served_ports(node_uuid)
+            seq = self._stamp((node_uuid,))
+            if known is not None:
+                updated = (*(p for p in known if p.uuid != port.uuid), port)
+                self._port_overlay[node_uuid] = _Overlay(seq, updated)
+        self._wake.set()
+
+    def _stamp(self, idents: Iterable[str | None], *, moved: bool = False) -> int:
+        """Record one write to these idents (lock held); its sequence number."""
+        now = self._clock()
+        self._seq += 1
+        for ident in idents:
+            if ident:
+                self._written[ident] = now
+                self._written_seq[ident] = self._seq
+                if moved:
+                    self._moved[ident] = now
+        self._last_write_at = now
+        return self._seq
+
+    def mark(self) -> int:
+        """Taken before a direct read: hand it to :meth:`observed` with the answer."""
+        with self._lock:
+            return self._seq
+
+    def observed(
+        self,
+        mark: int,
+        node: NodeView | None = None,
+        *,
+        ports_of: str | None = None,
+        ports: Iterable[PortView] = (),
+    ) -> None:
+        """A direct read requested at ``mark`` answered ``node`` (or, with ``ports_of``, that
+        node's whole port list): serve it until a poll that started later, unless bmo wrote
+        to the node since ``mark`` (the answer may predate that write)."""
+        with self._lock:
+            snapshot = self._snapshot
+            if snapshot is None or mark <= snapshot.seq:
+                return  # the snapshot is as new as this read: it answers already
+            idents = (node.uuid, node.name) if node is not None else ()
+            if node is not None and all(
+                self._written_seq.get(ident, -1) <= mark for ident in idents if ident
+            ):
+                self._remember_node(node, mark)
+            if ports_of and self._written_seq.get(ports_of, -1) <= mark:
+                current = self._port_overlay.get(ports_of)
+                if current is None or current.seq <= mark:
+                    self._port_overlay[ports_of] = _Overlay(mark, tuple(ports))
+
+    def _remember_node(self, node: NodeView, seq: int) -> None:
+        current = self._node_overlay.get(node.uuid)
+        if current is not None and current.seq > seq:
+            return
+        self._node_overlay[node.uuid] = _Overlay(seq, node)
+        if node.name:
+            self._overlay_names[node.name] = node.uuid
 
     def distrust(self) -> None:
         """Ironic was seen unreachable or not ready: it may come back restarted on another
@@ -333,6 +476,7 @@ class NodeCache:
         started = self._clock()
         with self._lock:
             self._last_poll_at = started
+            seq = self._seq
         try:
             listed = self._list_nodes(self._fields())
         except IronicError as exc:
@@ -351,14 +495,17 @@ class NodeCache:
         with self._lock:
             previous = self._snapshot or self._last_known
             self._last_known = None
-            self._snapshot = _Snapshot(started, by_uuid, by_name, ports)
+            self._snapshot = _Snapshot(started, by_uuid, by_name, ports, seq)
             self._last_duration = max(0.0, self._clock() - started)
             self.polls += 1
-            # Writes this poll has seen need no remembering.
+            # Writes this poll has seen need no remembering, nor what they answered.
             self._written = {k: at for k, at in self._written.items() if at >= started}
             self._moved = {k: at for k, at in self._moved.items() if at >= started}
-            self._ports_written = {
-                k: at for k, at in self._ports_written.items() if at >= started
+            self._written_seq = {k: n for k, n in self._written_seq.items() if n > seq}
+            self._node_overlay = {k: o for k, o in self._node_overlay.items() if o.seq > seq}
+            self._port_overlay = {k: o for k, o in self._port_overlay.items() if o.seq > seq}
+            self._overlay_names = {
+                k: u for k, u in self._overlay_names.items() if u in self._node_overlay
             }
             listeners = list(self._listeners)
             poll_listeners = list(self._poll_listeners)

@@ -13,12 +13,15 @@ from collections.abc import Iterator
 import pytest
 
 from bmo.api.bmc import Credentials
+from bmo.api.constants import ProvisioningState
+from bmo.api.host import Image
 from bmo.ironic.client import IronicClient
 from bmo.ironic.config import IronicConfig
 from bmo.ironic.nodecache import NodeChange
 from bmo.ironic.provisioner import IronicProvisionerFactory
 from bmo.provisioner import FirmwareSettingsResult, HostData, ManagementAccessData, ProvisionResult
-from testenv.ironic_proxy import IronicProxy
+from bmo.provisioner.types import AdoptData
+from testenv.ironic_proxy import IronicProxy, ProxiedRequest
 from tests.fixtures.ironic import IronicFixture, unique_name
 
 pytestmark = pytest.mark.ironic
@@ -110,7 +113,7 @@ def test_hosts_at_rest_cost_one_list_per_interval_not_one_read_per_host(
     assert len(lists) <= window / interval + 1, [r.path for r in seen]
     # Each poll lists the ports once, after the nodes (one poll may straddle either edge).
     assert abs(len(port_lists) - len(lists)) <= 1, [r.path for r in seen]
-    assert all("node_uuid=" not in r.path for r in port_lists)
+    assert all("node_uuid=" not in r.query for r in port_lists)
     assert len(seen) == len(lists) + len(port_lists)
 
 
@@ -166,7 +169,7 @@ def test_registration_at_rest_lists_no_ports_and_recreates_one_deleted_out_of_ba
             assert reconcile() == ProvisionResult()
             assert [p.address for p in client.list_ports(node_uuid)] == [mac]
         seen = proxy.requests(since=since)
-        per_node_ports = [r for r in seen if r.template == "/v1/ports" and "node_uuid=" in r.path]
+        per_node_ports = [r for r in seen if r.template == "/v1/ports" and "node_uuid=" in r.query]
         assert per_node_ports == [], "the ports of a cached node come from the poll"
         assert [r for r in seen if r.node is not None] == [], "nor is the node read"
 
@@ -269,3 +272,89 @@ def test_bios_settings_of_a_node_read_by_uuid_are_read_once(
     assert results[1:] == results[:1] * 2
     assert len([r for r in seen if r.template == BIOS_TEMPLATE]) == 1, [r.path for r in seen]
     assert len([r for r in seen if r.method == "GET" and r.template == "/v1/nodes/*"]) == 3
+
+
+def test_a_host_re_enrolled_after_a_wipe_reads_what_its_writes_answered(
+    fresh_ironic: IronicFixture, client: IronicClient, proxy: IronicProxy
+) -> None:
+    """A provisioned host whose node Ironic lost (its UUID unknown to this fresh Ironic) is
+    re-enrolled and adopted. Its node and ports come from the answers of bmo's own writes
+    (the node cache's overlay): the port list is never read per node, and the node is read
+    only after a provision-state request (202, no body), at most once per pass."""
+    cache = client.node_cache(fast_interval=0.2, slow_interval=2.0)
+    factory = IronicProvisionerFactory(
+        client, client.config, allow_development=True, node_cache=True
+    )
+    mac = "52:54:00:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
+    image = Image(url="http://127.0.0.1:9/images/host.qcow2", checksum="0123456789abcdef")
+    host = HostData(
+        namespace="ns",
+        name=unique_name("wiped"),
+        uid=str(uuid.uuid4()),
+        bmc_address="fake://127.0.0.1",
+        bmc_credentials=Credentials("admin", "pw-" + secrets.token_hex(4)),
+        boot_mac_address=mac,
+        provisioner_id=str(uuid.uuid4()),  # the node Ironic lost
+    )
+    state = ProvisioningState.PROVISIONED
+    data = ManagementAccessData(boot_mode="UEFI", state=state, current_image=image)
+
+    def reconcile() -> bool:
+        """One pass as the host state machine makes it: register, then adopt; True once
+        nothing is left to do."""
+        nonlocal host
+        provisioner = factory.new(host, lambda reason, message: None)
+        result, node_uuid = provisioner.register(data, False, False)
+        assert not result.error_message, result.error_message
+        host = dataclasses.replace(host, provisioner_id=node_uuid)
+        if result.dirty:
+            return False
+        adopted = provisioner.adopt(AdoptData(state=state), False)
+        assert not adopted.error_message, adopted.error_message
+        return not adopted.dirty
+
+    try:
+        factory.new(host, lambda reason, message: None)  # starts the node cache
+        end = time.monotonic() + DEADLINE
+        while not cache.knows_absent(host.provisioner_id):
+            assert time.monotonic() < end, "the cache never listed the empty Ironic"
+            time.sleep(0.05)
+        since = proxy.now()
+        passes: list[list[ProxiedRequest]] = []
+        while True:
+            before = proxy.now()
+            done = reconcile()
+            passes.append([r for r in proxy.requests(since=before) if not _polled(r)])
+            if done:
+                break
+            assert time.monotonic() < end, "the host was never adopted"
+            time.sleep(0.1)
+        seen = [r for r in proxy.requests(since=since) if not _polled(r)]
+    finally:
+        factory.close()
+
+    node = fresh_ironic.connection().baremetal.get_node(host.provisioner_id)
+    assert node.provision_state == "active" and node.name == f"ns~{host.name}"
+    assert node.instance_info["image_source"] == image.url
+    first = [(r.method, r.template, r.target) for r in passes[0]]
+    assert first == [
+        ("GET", "/v1/ports", None),  # find_node by boot MAC (no node by UUID or name)
+        ("POST", "/v1/nodes", None),
+        ("POST", "/v1/ports", None),
+        ("PUT", "/v1/nodes/*/states/provision", "manage"),
+    ], [r.path for r in passes[0]]
+    by_node = [r.query for r in seen if r.template == "/v1/ports" and "node_uuid=" in r.query]
+    assert by_node == [], "the node's ports were known from bmo's own writes"
+    writes = {("PATCH", "/v1/nodes/*"), ("PUT", "/v1/nodes/*/states/provision")}
+    for requests in passes:
+        reads = [r for r in requests if r.method == "GET" and r.template == "/v1/nodes/*"]
+        assert len(reads) <= 1, [r.path for r in requests]
+    assert sum(1 for r in seen if (r.method, r.template) in writes) == 3, [
+        (r.method, r.path, r.target) for r in seen
+    ]
+
+
+def _polled(request: ProxiedRequest) -> bool:
+    """One of the node cache's paged lists (every other list names a node or a MAC)."""
+    paged = "limit=" in request.query
+    return request.method == "GET" and request.template in ("/v1/nodes", "/v1/ports") and paged
