@@ -158,6 +158,11 @@ class Informer:
         with self._dispatch_lock:
             self._handlers.append(handler)
 
+    @property
+    def connections(self) -> int:
+        """API connections the informer holds open at once: one watch per namespace."""
+        return len(self._reflectors)
+
     def has_synced(self) -> bool:
         """True once every namespace's initial list is in the cache and was delivered."""
         return all(r.synced for r in self._reflectors)
