@@ -82,12 +82,19 @@ class HostWriter:
 
     def _put(self, subresource: str | None, body: dict[str, Any]) -> KubeObject:
         """``r.Update`` (``subresource`` None) or ``r.Status().Update`` of the host."""
-        resource = custom_object_path(
-            API_GROUP, API_VERSION, self.namespace, BMH_PLURAL, self.name, subresource=subresource
-        )
         try:
             with kube_errors():
-                result: KubeObject = self._json.put(resource, body)
+                result: KubeObject = self._json.put(
+                    custom_object_path(
+                        API_GROUP,
+                        API_VERSION,
+                        self.namespace,
+                        BMH_PLURAL,
+                        self.name,
+                        subresource=subresource,
+                    ),
+                    body,
+                )
         except Conflict:
             raise WriteConflict(
                 f"BareMetalHost {self.namespace}/{self.name} changed since it was read "

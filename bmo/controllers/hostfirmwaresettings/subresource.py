@@ -85,11 +85,19 @@ def replace_status(
     meta = body["metadata"]
     # ``replace_namespaced_custom_object_status``'s request, through the thin JSON path
     # (``bmo.runtime.jsonapi``: the same bytes, without pydantic validation and sanitizing).
-    resource = custom_object_path(
-        API_GROUP, API_VERSION, meta["namespace"], plural, meta["name"], subresource="status"
-    )
     with kube_errors():
-        result: KubeObject = JsonApi(api.api_client).put(resource, body, timeout=timeout)
+        result: KubeObject = JsonApi(api.api_client).put(
+            custom_object_path(
+                API_GROUP,
+                API_VERSION,
+                meta["namespace"],
+                plural,
+                meta["name"],
+                subresource="status",
+            ),
+            body,
+            timeout=timeout,
+        )
     return result
 
 
