@@ -229,7 +229,11 @@ def build_provisioner_factory(settings: Settings) -> ProvisionerFactory:
     ``--provisioner fixture`` never loads openstacksdk."""
     if settings.provisioner.name == "fixture":
         delays = FIXTURE_DELAYS if settings.provisioner.fixture_timing == "demo" else INSTANT
-        registry = FixtureRegistry(delays=delays, poll_interval=FIXTURE_POLL_INTERVAL)
+        # No call log: tests read it from an in-process registry; in ``bmo run`` it only
+        # grew with every provisioner call for as long as the process lived.
+        registry = FixtureRegistry(
+            delays=delays, poll_interval=FIXTURE_POLL_INTERVAL, record_calls=False
+        )
         return FixtureProvisionerFactory(registry)
     config = settings.provisioner.ironic
     if config is None:

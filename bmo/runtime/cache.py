@@ -33,6 +33,33 @@ def freeze(value: Any) -> Any:
     return value
 
 
+def freeze_decoded(value: Any) -> Any:
+    """:func:`freeze` for a value ``json.loads`` just returned and nobody else holds: its
+    dicts are wrapped in place instead of copied (a list still becomes a new tuple).
+
+    The informer decodes every watch event and list item and caches it; copying each dict
+    again to freeze it cost twice the decoding. JSON objects only ever hold ``str`` keys,
+    ``dict``, ``list`` and scalars, so exact type checks stand in for :func:`freeze`'s
+    ``Mapping`` test (an ABC check, slow on every scalar). The caller must drop its own
+    references to the mutable dicts: they are the frozen object's storage now.
+    """
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            item_kind = type(item)
+            if item_kind is dict or item_kind is list:
+                value[key] = freeze_decoded(item)
+        return MappingProxyType(value)
+    if kind is list:
+        return tuple(
+            [freeze_decoded(item) if type(item) in _CONTAINERS else item for item in value]
+        )
+    return value
+
+
+_CONTAINERS = (dict, list)
+
+
 def thaw(value: Any) -> Any:
     """Deep mutable copy of a (frozen) JSON value, e.g. to build an update body."""
     if isinstance(value, Mapping):

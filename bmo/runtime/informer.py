@@ -29,6 +29,7 @@ import socket
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import structlog
@@ -41,6 +42,7 @@ from bmo.runtime.cache import (
     KubeObject,
     Store,
     freeze,
+    freeze_decoded,
     object_key,
     resource_version,
 )
@@ -157,6 +159,11 @@ class Informer:
         """Register before :meth:`run`; handlers added later miss the initial list."""
         with self._dispatch_lock:
             self._handlers.append(handler)
+
+    @property
+    def connections(self) -> int:
+        """API connections the informer holds open at once: one watch per namespace."""
+        return len(self._reflectors)
 
     def has_synced(self) -> bool:
         """True once every namespace's initial list is in the cache and was delivered."""
@@ -277,7 +284,7 @@ class Informer:
             if event_type == "DELETED":
                 old = self.store.delete(object_key(obj))
                 if old is not None:
-                    self._deliver("delete", freeze(obj) if obj else old)
+                    self._deliver("delete", _frozen(obj) if obj else old)
                 return
             if current is not None and resource_version(current) == resource_version(obj):
                 return  # already seen (a relist raced this event): never deliver twice
@@ -311,6 +318,10 @@ class Informer:
                     self._deliver("add", stored)
                 else:
                     self._deliver("update", previous, stored)
+
+
+def _frozen(obj: Mapping[str, Any]) -> KubeObject:
+    return obj if isinstance(obj, MappingProxyType) else freeze(obj)
 
 
 def _older(obj: Mapping[str, Any], than: KubeObject) -> bool:
@@ -401,7 +412,7 @@ class _Reflector:
                 # whether they came from a list or a watch.
                 item.setdefault("kind", kind)
                 item.setdefault("apiVersion", api_version)
-                items.append(item)
+                items.append(freeze_decoded(item))
             continue_token = meta.get("continue") or None
             if not continue_token:
                 break
@@ -463,7 +474,8 @@ class _Reflector:
         if event_type not in ("ADDED", "MODIFIED", "DELETED"):
             self._log.warning("unknown watch event type ignored", type=event_type)
             return
-        self.informer.apply_event(event_type, obj)
+        # The event was decoded for this call alone: freeze it where it lies.
+        self.informer.apply_event(event_type, freeze_decoded(obj))
         if rv:
             self.last_rv = rv
 
@@ -504,20 +516,28 @@ class _Backoff:
 
 
 def _iter_events(resp: Any) -> Iterator[dict[str, Any]]:
-    """Newline-delimited JSON watch events from a streaming response."""
-    pending = b""
+    """Newline-delimited JSON watch events from a streaming response.
+
+    A large object (a FirmwareSchema owned by a whole fleet) arrives in many chunks: they are
+    collected and joined once its line ends, not re-concatenated and re-scanned per chunk.
+    """
+    parts: list[bytes] = []
     for chunk in resp.stream(amt=None, decode_content=False):
         if not chunk:
             continue
-        pending += chunk
-        if b"\n" not in pending:
+        if b"\n" not in chunk:
+            parts.append(chunk)
             continue
-        *lines, pending = pending.split(b"\n")
+        first, *lines, rest = chunk.split(b"\n")
+        parts.append(first)
+        lines.insert(0, b"".join(parts))
+        parts = [rest] if rest else []
         for line in lines:
             if line.strip():
                 yield json.loads(line)
-    if pending.strip():
-        yield json.loads(pending)
+    tail = b"".join(parts)
+    if tail.strip():
+        yield json.loads(tail)
 
 
 def _describe(exc: BaseException) -> str:

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 import structlog
 from kubernetes import client as k8s
+from kubernetes.client import rest as k8s_rest
 from urllib3.util.retry import Retry
 
 from bmo.runtime.authfilter import DelegatingAuthorizer
@@ -55,6 +56,9 @@ log = structlog.get_logger(__name__)
 
 EXIT_OK = 0
 EXIT_LEADERSHIP_LOST = 1
+SPARE_CONNECTIONS = 4
+"""Connections beyond the workers' and watches': leader election, the metrics endpoint's
+token and access reviews, the webhook's cache-miss lookups."""
 
 
 def api_type(url: str) -> str:
@@ -75,6 +79,30 @@ def api_type(url: str) -> str:
         rest = rest[2:]
     plural = rest[0] if rest else ""
     return f"{group}/{plural}" if group else plural
+
+
+def size_connection_pool(api_client: k8s.ApiClient, connections: int) -> bool:
+    """Let ``api_client`` keep ``connections`` idle connections to the API server; returns
+    whether its pool grew. Call before its first request.
+
+    The Python client's urllib3 pool keeps ``cpu_count * 5`` connections by default (10 on a
+    2-core machine) while bmo's workers and watches hold many more at once; every connection
+    past the pool size was closed when its request ended ("Connection pool is full,
+    discarding connection") and the next request opened a new one. client-go shares one
+    HTTP/2 connection between all of a process's requests, so nothing upstream corresponds;
+    what matters is that a connection is reused rather than re-dialled.
+
+    The pool reads its size from the configuration when the REST client is built, so a larger
+    one takes a new REST client (the old one's pools are closed).
+    """
+    configuration = api_client.configuration
+    if connections <= (configuration.connection_pool_maxsize or 0):
+        return False
+    configuration.connection_pool_maxsize = connections
+    old = api_client.rest_client
+    api_client.rest_client = k8s_rest.RESTClientObject(configuration)
+    old.close()
+    return True
 
 
 class RateLimitedApiClient(k8s.ApiClient):
@@ -256,6 +284,14 @@ class Manager:
     def caches_synced(self) -> bool:
         return all(informer.has_synced() for informer in self.informers)
 
+    def connections_wanted(self) -> int:
+        """How many API connections this manager's threads hold at most at once: one per
+        reconcile worker (a reconcile makes its calls one after another), one per watch
+        (relists happen on the watching thread), and :data:`SPARE_CONNECTIONS`."""
+        workers = sum(controller.workers for controller in self.controllers)
+        watches = sum(informer.connections for informer in self.informers)
+        return workers + watches + SPARE_CONNECTIONS
+
     def is_leader(self) -> bool:
         return self._leading.is_set()
 
@@ -278,6 +314,11 @@ class Manager:
         informer_stop = threading.Event()
         elector_stop = threading.Event()
         threads: list[threading.Thread] = []
+        if size_connection_pool(self.api_client, self.connections_wanted()):
+            log.info(
+                "Kubernetes API connection pool sized",
+                connections=self.api_client.configuration.connection_pool_maxsize,
+            )
         try:
             self._start_endpoints()
             self._started.set()

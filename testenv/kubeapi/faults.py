@@ -97,6 +97,7 @@ class Faults:
         self._rng = random.Random(0)
         self._latency = 0.0
         self._stalls: list[_Stall] = []
+        self._held = 0
 
     # ---------------------------------------------------------------- what tests call
     def drop_watches(self, abrupt: bool = False, resource: str | None = None) -> int:
@@ -156,6 +157,12 @@ class Faults:
                 _Stall(path_contains, method.upper() if method else None, seconds, user_agent)
             )
 
+    def held(self) -> int:
+        """How many requests a stall is holding right now (to wait until a test's
+        concurrent requests have all arrived)."""
+        with self._lock:
+            return self._held
+
     def release_stalls(self) -> None:
         with self._lock:
             stalls, self._stalls = self._stalls, []
@@ -190,7 +197,13 @@ class Faults:
         with self._lock:
             match = next((s for s in self._stalls if s.matches(method, path, user_agent)), None)
         if match is not None:
-            match.released.wait(match.seconds)
+            with self._lock:
+                self._held += 1
+            try:
+                match.released.wait(match.seconds)
+            finally:
+                with self._lock:
+                    self._held -= 1
 
     def take_gone(self, rt: ResourceType) -> bool:
         with self._lock:

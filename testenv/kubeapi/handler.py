@@ -51,6 +51,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         super().setup()
         with self.server.sockets_lock:
             self.server.open_sockets.add(self.connection)
+            self.server.accepted += 1
 
     def finish(self) -> None:
         with contextlib.suppress(OSError):

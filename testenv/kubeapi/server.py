@@ -27,6 +27,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self.api = api
         self.open_sockets: set[socket.socket] = set()
         self.sockets_lock = threading.Lock()
+        self.accepted = 0
         super().__init__(address, RequestHandler)
 
 
@@ -113,6 +114,16 @@ class KubeAPIServer:
         return names
 
     # ------------------------------------------------------------ request log
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted since :meth:`start` (a client that reuses its
+        connections keeps this flat)."""
+        httpd = self._httpd
+        if httpd is None:
+            return 0
+        with httpd.sockets_lock:
+            return httpd.accepted
+
     @property
     def requests(self) -> list[RequestRecord]:
         return self.request_log.snapshot()

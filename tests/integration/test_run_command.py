@@ -27,6 +27,7 @@ from bmo.commands.run import (
     build_webhook,
 )
 from bmo.controllers.baremetalhost import metrics
+from bmo.provisioner.fixture import FixtureProvisionerFactory
 from testenv.fake_agent import FakeAgent
 from testenv.kubeapi import KubeAPIServer
 from tests.fixtures.ironic import IronicFixture
@@ -255,6 +256,17 @@ def test_webhook_is_built_only_when_enabled() -> None:
     assert server is not None
     assert server.config.port == 9999
     assert server.config.allow_development
+
+
+def test_the_run_commands_fixture_keeps_no_call_log() -> None:
+    """A long-running ``bmo run --provisioner fixture`` must not record every provisioner
+    call (the log is for tests holding the registry, and grew without bound)."""
+    parser = argparse.ArgumentParser()
+    settings_mod.add_arguments(parser)
+    settings = settings_mod.from_args(parser.parse_args(["--provisioner", "fixture"]), {})
+    factory = build_provisioner_factory(settings)
+    assert isinstance(factory, FixtureProvisionerFactory)
+    assert factory.registry.record_calls is False
 
 
 @pytest.mark.parametrize("selector", [None, "shard=a"], ids=["unsharded", "sharded"])

@@ -25,9 +25,16 @@ from urllib3.exceptions import HTTPError as TransportError
 from bmo.runtime.controller import Controller, Result
 from bmo.runtime.errors import is_not_found
 from bmo.runtime.eventhandlers import EnqueueHandler, ignore_status_only
-from bmo.runtime.manager import Manager, RateLimitedApiClient, api_type
+from bmo.runtime.manager import (
+    SPARE_CONNECTIONS,
+    Manager,
+    RateLimitedApiClient,
+    api_type,
+    size_connection_pool,
+)
 from bmo.runtime.queue import RateLimitingQueue
 from bmo.runtime.settings import Address, LeaderElectionSettings, ManagerSettings
+from testenv.kubeapi import KubeAPIServer
 from tests.runtime.test_informer import WIDGETS, Widgets, wait_until, widget_crd
 
 __all__ = ["widget_crd"]  # a fixture, imported so pytest finds it here too
@@ -354,6 +361,73 @@ def test_rate_limited_client_has_a_budget_per_api_type(kube_server: Any) -> None
 )
 def test_api_type_of_a_request(url: str, kind: str) -> None:
     assert api_type(url) == kind
+
+
+def test_connections_wanted_are_one_per_worker_and_watch_plus_spares() -> None:
+    manager = Manager(
+        ManagerSettings(namespaces=("a", "b"), health_addr=Address("127.0.0.1", 0)),
+        k8s.ApiClient(k8s.Configuration(host="http://127.0.0.1:1")),
+    )
+    manager.informer(WIDGETS)  # one watch per namespace: 2
+    manager.informer(WIDGETS, label_selector="x=y")  # 2 more
+    manager.informer(WIDGETS)  # shared: no more
+    for workers in (8, 3):
+        queue: RateLimitingQueue[str] = RateLimitingQueue(name=f"test-{uuid.uuid4().hex[:6]}")
+        manager.add_controller(Controller(f"c-{uuid.uuid4().hex[:6]}", Recording(), queue, workers))
+    assert manager.connections_wanted() == 8 + 3 + 4 + SPARE_CONNECTIONS
+
+
+def test_a_running_manager_sizes_its_clients_pool(
+    widget_crd: None,
+    kube_api_client: k8s.ApiClient,
+    kube_namespace: str,
+    start_manager: Callable[[Manager], Running],
+) -> None:
+    manager = make_manager(kube_api_client, kube_namespace, Recording())
+    queue: RateLimitingQueue[str] = RateLimitingQueue(name=f"test-{uuid.uuid4().hex[:6]}")
+    manager.add_controller(Controller(f"wide-{uuid.uuid4().hex[:6]}", Recording(), queue, 20))
+    wanted = manager.connections_wanted()
+    assert wanted == 2 + 20 + 1 + SPARE_CONNECTIONS
+    start_manager(manager)
+    assert kube_api_client.configuration.connection_pool_maxsize == wanted
+    wait_until(manager.caches_synced, what="caches to sync through the new pool")
+
+
+def _concurrent_lists(server: KubeAPIServer, api: k8s.ApiClient, count: int) -> None:
+    """``count`` namespace lists in flight at once: each is held by the emulator until all
+    have arrived."""
+    server.faults.stall(path_contains="/api/v1/namespaces", method="GET", seconds=30)
+    core = k8s.CoreV1Api(api)
+    threads = [threading.Thread(target=core.list_namespace) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: server.faults.held() == count, what=f"{count} held lists")
+    server.faults.release_stalls()
+    for thread in threads:
+        thread.join(30)
+
+
+@pytest.mark.parametrize("sized", [False, True])
+def test_a_sized_pool_reuses_a_connection_per_concurrent_request(sized: bool) -> None:
+    """With the client's default pool (10 connections), 16 concurrent requests open 16
+    connections and keep 10: the next 16 open 6 more. Sized for 16, the second round opens
+    none."""
+    server = KubeAPIServer(host="127.0.0.1", port=0).start()
+    api = RateLimitedApiClient(
+        k8s.Configuration(host=server.url, connection_pool_maxsize=10), qps=1000, burst=1000
+    )
+    try:
+        if sized:
+            assert size_connection_pool(api, 16)
+            assert api.configuration.connection_pool_maxsize == 16
+            assert not size_connection_pool(api, 12)  # never shrinks
+        _concurrent_lists(server, api, 16)
+        assert server.connections_accepted == 16
+        _concurrent_lists(server, api, 16)
+        assert server.connections_accepted == (16 if sized else 22)
+    finally:
+        api.close()
+        server.stop()
 
 
 # -- real processes -----------------------------------------------------------------------

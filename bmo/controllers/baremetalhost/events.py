@@ -38,6 +38,7 @@ from bmo.api.host import BareMetalHost
 from bmo.api.meta import ObjectReference
 from bmo.redaction import scrub_userinfo
 from bmo.runtime.errors import is_not_found, translate
+from bmo.runtime.jsonapi import JsonApi, core_path
 
 __all__ = [
     "EVENT_TYPE_NORMAL",
@@ -180,7 +181,10 @@ class EventRecorder:
         source_component: str = SOURCE_COMPONENT,
         reporting_controller: str = REPORTING_CONTROLLER,
     ) -> None:
-        self._core = k8s.CoreV1Api(api_client)
+        # Creates and bumps go through the thin JSON path (``bmo.runtime.jsonapi``): the
+        # bytes ``CoreV1Api.create_namespaced_event`` / ``patch_namespaced_event`` would send,
+        # without building (and validating) a ``CoreV1Event`` model each way.
+        self._json = JsonApi(api_client)
         # The firmware controllers publish under their own names (upstream
         # ``hostfirmwaresettings_controller.go publishEvent``).
         self._source_component = source_component
@@ -254,12 +258,11 @@ class EventRecorder:
         """Patch ``count``/``lastTimestamp``; ``False`` when the Event is gone (create anew)."""
         body = {"count": seen.count + 1, "lastTimestamp": _rfc3339(now)}
         try:
-            self._core.patch_namespaced_event(
-                seen.name,
-                namespace,
+            self._json.patch(
+                core_path("events", namespace, seen.name),
                 body,
-                _content_type="application/strategic-merge-patch+json",
-                _request_timeout=self._timeout,
+                "application/strategic-merge-patch+json",
+                timeout=self._timeout,
             )
         except ApiException as exc:
             if is_not_found(exc):
@@ -291,13 +294,68 @@ class EventRecorder:
         related = target.related_object()
         if related is not None:
             body["related"] = related
-        event = k8s.CoreV1Event.from_dict(body)
-        if event is None:  # from_dict returns None only for a None input
-            raise TypeError("event body did not decode")
-        created = self._core.create_namespaced_event(
-            target.namespace, event, _request_timeout=self._timeout
+        created = self._json.post(
+            core_path("events", target.namespace),
+            _as_client_sends(body, now),
+            timeout=self._timeout,
         )
         return _created_name(created)
+
+
+_EVENT_ORDER: Final = (
+    "apiVersion",
+    "count",
+    "firstTimestamp",
+    "involvedObject",
+    "kind",
+    "lastTimestamp",
+    "message",
+    "metadata",
+    "reason",
+    "related",
+    "reportingComponent",
+    "reportingInstance",
+    "source",
+    "type",
+)
+_REFERENCE_ORDER: Final = (
+    "apiVersion",
+    "fieldPath",
+    "kind",
+    "name",
+    "namespace",
+    "resourceVersion",
+    "uid",
+)
+
+
+def _as_client_sends(body: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """``body`` as ``sanitize_for_serialization(CoreV1Event.from_dict(body))`` put it on the
+    wire when Events were created through the model: keys in the models' field order
+    (``CoreV1Event``, ``V1ObjectReference``, ``V1ObjectMeta``: alphabetical by Python name)
+    and the timestamps as the model's ``datetime.isoformat()`` (``+00:00``; the API server
+    reads both that and upstream's ``Z`` as the same ``metav1.Time``)."""
+    stamp = _second(now).isoformat()
+    out: dict[str, Any] = {}
+    for key in _EVENT_ORDER:
+        if key not in body:
+            continue
+        value = body[key]
+        if key in ("firstTimestamp", "lastTimestamp"):
+            value = stamp
+        elif key in ("involvedObject", "related"):
+            value = {k: value[k] for k in _REFERENCE_ORDER if k in value}
+        elif key == "metadata":
+            value = dict(sorted(value.items()))  # generateName, namespace
+        out[key] = value
+    return out
+
+
+def _second(when: datetime) -> datetime:
+    """``when`` in UTC, whole seconds: the instant :func:`_rfc3339` writes."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).replace(microsecond=0)
 
 
 def _generate_name(reason: str) -> str:

@@ -60,6 +60,7 @@ from bmo.provisioner import (
 )
 from bmo.runtime.cache import KubeObject, thaw
 from bmo.runtime.errors import AlreadyExists, kube_errors
+from bmo.runtime.jsonapi import JsonApi, custom_object_path
 
 __all__ = ["FirmwareObjects", "FirmwareStepWatch", "firmware_state", "needs_firmware_objects"]
 
@@ -382,13 +383,12 @@ class FirmwareObjects:
     def _create(self, host: BareMetalHost, plural: str, body: dict[str, Any]) -> bool:
         try:
             with kube_errors():
-                self._api.create_namespaced_custom_object(
-                    API_GROUP,
-                    API_VERSION,
-                    host.namespace,
-                    plural,
+                # ``create_namespaced_custom_object``'s request through the thin JSON path
+                # (``bmo.runtime.jsonapi``): the same bytes, without validate_call/sanitizing.
+                JsonApi(self._api.api_client).post(
+                    custom_object_path(API_GROUP, API_VERSION, host.namespace, plural),
                     body,
-                    _request_timeout=_TIMEOUT,
+                    timeout=_TIMEOUT,
                 )
         except AlreadyExists:
             return False

@@ -41,6 +41,7 @@ from bmo.api.host import BareMetalHost, BareMetalHostStatus
 from bmo.runtime.cache import thaw
 from bmo.runtime.controller import ReconcileError
 from bmo.runtime.errors import AlreadyExists, Conflict, NotFound, kube_errors
+from bmo.runtime.jsonapi import JsonApi, custom_object_path
 
 __all__ = [
     "HardwareDataClient",
@@ -132,8 +133,12 @@ class HardwareDataClient:
             }
             try:
                 with kube_errors():
-                    self._api.create_namespaced_custom_object(
-                        API_GROUP, API_VERSION, host.namespace, HARDWARE_DATA_PLURAL, body
+                    # ``create_namespaced_custom_object``'s request, thin (``bmo.runtime.jsonapi``).
+                    JsonApi(self._api.api_client).post(
+                        custom_object_path(
+                            API_GROUP, API_VERSION, host.namespace, HARDWARE_DATA_PLURAL
+                        ),
+                        body,
                     )
                 return
             except (AlreadyExists, Conflict):

@@ -44,6 +44,7 @@ from bmo.hoststate.run import SecretVersion
 from bmo.provisioner import ProvisionerError
 from bmo.runtime.cache import KubeObject, resource_version, thaw
 from bmo.runtime.errors import KubeError, NotFound, Unreachable, kube_errors
+from bmo.runtime.jsonapi import JsonApi, core_path
 
 __all__ = [
     "BMCCredentialsError",
@@ -197,14 +198,12 @@ class SecretManager:
             meta["finalizers"] = [SECRET_FINALIZER]
             meta["$setElementOrder/finalizers"] = [SECRET_FINALIZER]
         with kube_errors():
-            resp: Any = self._core.patch_namespaced_secret(
-                name,
-                namespace,
-                cast(Any, {"metadata": meta}),
-                _content_type="application/strategic-merge-patch+json",
-                _preload_content=False,
+            # ``patch_namespaced_secret``'s request, thin (``bmo.runtime.jsonapi``).
+            patched: dict[str, Any] = JsonApi(self._core.api_client).patch(
+                core_path("secrets", namespace, name),
+                {"metadata": meta},
+                "application/strategic-merge-patch+json",
             )
-        patched: dict[str, Any] = json.loads(resp.data)
         self._written.remember(f"{namespace}/{name}", patched)
         return patched
 

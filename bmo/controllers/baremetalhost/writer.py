@@ -26,6 +26,7 @@ from bmo.api.host import BareMetalHostStatus
 from bmo.runtime.cache import KubeObject, resource_version, thaw
 from bmo.runtime.controller import ReconcileError
 from bmo.runtime.errors import Conflict, kube_errors
+from bmo.runtime.jsonapi import JsonApi, custom_object_path
 
 __all__ = [
     "HostWriter",
@@ -53,7 +54,10 @@ class HostWriter:
     """
 
     def __init__(self, api: k8s.CustomObjectsApi, raw: KubeObject) -> None:
-        self._api = api
+        # Both writes are plain JSON PUTs of the raw object: the thin path sends the bytes
+        # ``replace_namespaced_custom_object(_status)`` would, without their pydantic
+        # argument validation and body sanitizing (see ``bmo.runtime.jsonapi``).
+        self._json = JsonApi(api.api_client)
         self.raw: KubeObject = raw
         self.writes = 0
 
@@ -68,34 +72,29 @@ class HostWriter:
     def update_metadata(self, change: MetadataChange) -> None:
         body: dict[str, Any] = thaw(self.raw)
         change(body)
-        self.raw = self._call(
-            self._api.replace_namespaced_custom_object,
-            API_GROUP,
-            API_VERSION,
-            self.namespace,
-            BMH_PLURAL,
-            self.name,
-            body,
-        )
+        self.raw = self._put(None, body)
 
     def write_status(self, status: BareMetalHostStatus) -> None:
         body: dict[str, Any] = thaw(self.raw)
         # Status fields a newer operator wrote and this bmo does not model ride along.
         body["status"] = keep_unknown(BareMetalHostStatus, body.get("status"), status.to_dict())
-        self.raw = self._call(
-            self._api.replace_namespaced_custom_object_status,
-            API_GROUP,
-            API_VERSION,
-            self.namespace,
-            BMH_PLURAL,
-            self.name,
-            body,
-        )
+        self.raw = self._put("status", body)
 
-    def _call(self, method: Callable[..., Any], *args: Any) -> KubeObject:
+    def _put(self, subresource: str | None, body: dict[str, Any]) -> KubeObject:
+        """``r.Update`` (``subresource`` None) or ``r.Status().Update`` of the host."""
         try:
             with kube_errors():
-                result: KubeObject = method(*args)
+                result: KubeObject = self._json.put(
+                    custom_object_path(
+                        API_GROUP,
+                        API_VERSION,
+                        self.namespace,
+                        BMH_PLURAL,
+                        self.name,
+                        subresource=subresource,
+                    ),
+                    body,
+                )
         except Conflict:
             raise WriteConflict(
                 f"BareMetalHost {self.namespace}/{self.name} changed since it was read "

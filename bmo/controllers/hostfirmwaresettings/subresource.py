@@ -11,7 +11,6 @@ minute while a change is pending) to refresh what Ironic reports.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Final, Protocol
 
 from kubernetes import client as k8s
@@ -26,6 +25,7 @@ from bmo.api.constants import (
 from bmo.api.host import BareMetalHost
 from bmo.runtime.cache import KubeObject, thaw
 from bmo.runtime.errors import kube_errors
+from bmo.runtime.jsonapi import JsonApi, custom_object_path
 
 __all__ = [
     "PROVISIONER_RETRY_DELAY",
@@ -83,16 +83,20 @@ def replace_status(
     body: dict[str, Any] = thaw(raw)
     body["status"] = status
     meta = body["metadata"]
-    call: Callable[..., Any] = api.replace_namespaced_custom_object_status
+    # ``replace_namespaced_custom_object_status``'s request, through the thin JSON path
+    # (``bmo.runtime.jsonapi``: the same bytes, without pydantic validation and sanitizing).
     with kube_errors():
-        result: KubeObject = call(
-            API_GROUP,
-            API_VERSION,
-            meta["namespace"],
-            plural,
-            meta["name"],
+        result: KubeObject = JsonApi(api.api_client).put(
+            custom_object_path(
+                API_GROUP,
+                API_VERSION,
+                meta["namespace"],
+                plural,
+                meta["name"],
+                subresource="status",
+            ),
             body,
-            _request_timeout=timeout,
+            timeout=timeout,
         )
     return result
 

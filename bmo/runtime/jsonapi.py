@@ -1,0 +1,131 @@
+"""The hot writes as plain JSON, through the same ``ApiClient``, without the generated
+methods' per-call plumbing.
+
+Each generated method (``CustomObjectsApi.replace_namespaced_custom_object_status``,
+``CoreV1Api.create_namespaced_event``, ...) validates its arguments with pydantic
+(``validate_call``), walks the body with ``sanitize_for_serialization`` and decodes the
+answer through ``response_deserialize``; for a BareMetalHost status PUT that was a third of
+the host reconciler's CPU. The body bmo sends is already a JSON dict and the answer it wants
+is one, so :class:`JsonApi` keeps only what reaches the wire: the same headers (``Accept``,
+``Content-Type`` for a patch, the client's default headers and credentials, added by
+``ApiClient.param_serialize``), the same URL, and a body that ``RESTClientObject.request``
+serialises with the same ``json.dumps``. The request still goes through ``call_api``, so the
+rate limiter and request timeout of :class:`~bmo.runtime.manager.RateLimitedApiClient` apply,
+and a failure raises the same ``ApiException`` subclasses (``ApiException.from_response``)
+for :mod:`bmo.runtime.errors` to translate.
+
+The generated serializers this mirrors: ``kubernetes/client/api/custom_objects_api.py``
+``_replace_namespaced_custom_object_serialize`` and ``..._status_serialize``,
+``_create_namespaced_custom_object_serialize``, ``_patch_namespaced_custom_object_serialize``,
+and ``core_v1_api.py`` ``_create_namespaced_event_serialize``: ``Accept`` is
+``select_header_accept`` of JSON, YAML and protobuf (JSON wins); ``Content-Type`` is set only
+on a patch; the auth setting is ``BearerToken``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+__all__ = ["JsonApi", "core_path", "custom_object_path"]
+
+ACCEPT = "application/json"
+AUTH_SETTINGS = ["BearerToken"]
+
+
+def custom_object_path(
+    group: str,
+    version: str,
+    namespace: str,
+    plural: str,
+    name: str | None = None,
+    *,
+    subresource: str | None = None,
+) -> tuple[str, dict[str, str]]:
+    """The generated methods' ``resource_path`` template for a namespaced custom object (or
+    its collection), and its path parameters."""
+    path = "/apis/{group}/{version}/namespaces/{namespace}/{plural}"
+    params = {"group": group, "version": version, "namespace": namespace, "plural": plural}
+    if name is not None:
+        path += "/{name}"
+        params["name"] = name
+        if subresource is not None:
+            path += "/" + subresource
+    return path, params
+
+
+def core_path(plural: str, namespace: str, name: str | None = None) -> tuple[str, dict[str, str]]:
+    """The ``CoreV1Api`` ``resource_path`` of a namespaced core object (or collection)."""
+    path = "/api/v1/namespaces/{namespace}/" + plural
+    params = {"namespace": namespace}
+    if name is not None:
+        path += "/{name}"
+        params["name"] = name
+    return path, params
+
+
+class JsonApi:
+    """``PUT``/``POST``/``PATCH`` of JSON bodies through ``api_client``; answers are the
+    decoded JSON objects the generated ``object``-typed methods would return."""
+
+    def __init__(self, api_client: k8s.ApiClient) -> None:
+        self.api_client = api_client
+
+    def put(self, resource: tuple[str, dict[str, str]], body: Any, *, timeout: Any = None) -> Any:
+        return self.request("PUT", resource, body, timeout=timeout)
+
+    def post(self, resource: tuple[str, dict[str, str]], body: Any, *, timeout: Any = None) -> Any:
+        return self.request("POST", resource, body, timeout=timeout)
+
+    def patch(
+        self,
+        resource: tuple[str, dict[str, str]],
+        body: Any,
+        content_type: str,
+        *,
+        timeout: Any = None,
+    ) -> Any:
+        return self.request("PATCH", resource, body, content_type=content_type, timeout=timeout)
+
+    def request(
+        self,
+        method: str,
+        resource: tuple[str, dict[str, str]],
+        body: Any,
+        *,
+        content_type: str | None = None,
+        timeout: Any = None,
+    ) -> Any:
+        """One request; ``body`` must be plain JSON (dicts, lists, scalars), as
+        ``sanitize_for_serialization`` would have left it."""
+        path_template, path_params = resource
+        headers: dict[str, Any] = {"Accept": ACCEPT}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        # ``param_serialize`` adds the default headers (User-Agent), the cookie and the
+        # credentials, and quotes the path parameters as the generated methods have it do.
+        # The body is left out of it: it is already what its sanitizing would return.
+        method, url, header_params, _, post_params = self.api_client.param_serialize(
+            method=method,
+            resource_path=path_template,
+            path_params=path_params,
+            query_params=[],
+            header_params=headers,
+            body=None,
+            post_params=[],
+            files={},
+            auth_settings=AUTH_SETTINGS,
+            collection_formats={},
+        )
+        response = self.api_client.call_api(
+            method, url, header_params, body, post_params, _request_timeout=timeout
+        )
+        data = response.read()  # type: ignore[no-untyped-call]
+        if not 200 <= response.status <= 299:
+            # What ``ApiClient.response_deserialize`` raises: the subclass for the status,
+            # with the answer's text as its body.
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+        return json.loads(data) if data else None
