@@ -133,3 +133,11 @@ def test_go_json_accepts_case_insensitive_keys_and_trailing_stream_data() -> Non
                           stream=True) == {"OperationalStatus": "OK"}  # fmt: skip
     hwd = '{"cpu":{"clockMegahertz":2494.224},"nics":[{"vlans":[{"id":1}]}]}'
     assert go_json_decode(hwd, HardwareDetails, strict=True, stream=True)["cpu"]
+
+
+@pytest.mark.parametrize("text", ["¹", '{"errorCount":1¹}', "-¹", '{"errorCount":1.5e¹}', "٣"])
+def test_go_json_reads_only_ascii_digits(text: str) -> None:
+    """Superscripts and other scripts' digits are no JSON digits: a syntax error (as Go's
+    scanner reports it), never Python's decoder failing after the check let them through."""
+    with pytest.raises(GoJSONError, match=r"^invalid character"):
+        go_json_decode(text, BareMetalHostStatus, strict=True, stream=True)

@@ -112,7 +112,7 @@ class _Scanner:
         if c == '"':
             self.string()
             return
-        if c == "-" or c.isdigit():
+        if c == "-" or _digit(c):
             self.number()
             return
         for word in ("true", "false", "null"):
@@ -149,27 +149,34 @@ class _Scanner:
     def number(self) -> None:
         if self.peek() == "-":
             self.i += 1
-            if not self.peek().isdigit():
+            if not _digit(self.peek()):
                 raise self.err("in numeric literal")
         if self.peek() == "0":
             self.i += 1
         else:
-            while self.i < len(self.s) and self.s[self.i].isdigit():
+            while self.i < len(self.s) and _digit(self.s[self.i]):
                 self.i += 1
         if self.i < len(self.s) and self.s[self.i] == ".":
             self.i += 1
-            if not self.peek().isdigit():
+            if not _digit(self.peek()):
                 raise self.err("after decimal point in numeric literal")
-            while self.i < len(self.s) and self.s[self.i].isdigit():
+            while self.i < len(self.s) and _digit(self.s[self.i]):
                 self.i += 1
         if self.i < len(self.s) and self.s[self.i] in "eE":
             self.i += 1
             if self.peek() in "+-":
                 self.i += 1
-            if not self.peek().isdigit():
+            if not _digit(self.peek()):
                 raise self.err("in exponent of numeric literal")
-            while self.i < len(self.s) and self.s[self.i].isdigit():
+            while self.i < len(self.s) and _digit(self.s[self.i]):
                 self.i += 1
+
+
+def _digit(c: str) -> bool:
+    """An ASCII digit, as Go's scanner reads them (``encoding/json/scanner.go``): ``str.isdigit``
+    also accepts other scripts' digits and superscripts ("¹"), which Python's decoder then
+    refuses with an error the callers do not expect."""
+    return "0" <= c <= "9" and len(c) == 1
 
 
 def _check_syntax(text: str, *, stream: bool) -> None:
