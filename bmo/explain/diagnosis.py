@@ -69,9 +69,12 @@ from bmo.hoststate.actions import (
 )
 from bmo.hoststate.deletion import DELETE_RETRY_LIMIT
 
-PROVISIONER_POLL: Final = 10.0
-"""The Ironic provisioner's requeue while an operation runs (``pkg/provisioner/ironic/ironic.go``
-``provisionRequeueDelay``, returned through ``operationContinuing``)."""
+PROVISIONER_POLL: Final = 60.0
+"""The Ironic provisioner's requeue while an operation runs under ``bmo run``
+(``bmo/ironic/provisioner/core.py`` ``WATCHED_WAIT_DELAY``): its node cache wakes the host as
+soon as the node changes, so this is only the safety net. Upstream polls every 10 s
+(``pkg/provisioner/ironic/ironic.go`` ``provisionRequeueDelay``)."""
+_OPERATION_POLL: Final = "while the operation runs; at once when the Ironic node changes"
 
 _IN_PROGRESS_STATES: Final = frozenset(
     {
@@ -278,7 +281,7 @@ def _diagnose_deletion(host: BareMetalHost, node: NodeFacts | None, now: datetim
     elif starting:
         found.retry = NOW
     else:
-        found.retry = poll(PROVISIONER_POLL, "bmo polls Ironic while the operation runs")
+        found.retry = poll(PROVISIONER_POLL, _OPERATION_POLL)
     return found
 
 
@@ -321,7 +324,7 @@ def _diagnose_detached(host: BareMetalHost) -> _Findings:
     force = parse_detached_annotation(host.annotations.get(DETACHED_ANNOTATION, "")).force
     if state in _DETACH_WITHOUT_FORCE_STATES or force:
         found.diagnosis = "Detaching: bmo is removing the Ironic node without deprovisioning"
-        found.retry = poll(PROVISIONER_POLL, "bmo polls Ironic while the operation runs")
+        found.retry = poll(PROVISIONER_POLL, _OPERATION_POLL)
     else:
         found.diagnosis = (
             f"Detach requested but waiting: state {state!r} is not provisioned, externally "
@@ -339,7 +342,7 @@ def _diagnose_progress(host: BareMetalHost, node: NodeFacts | None) -> _Findings
         target = f" → {node.target_provision_state}" if node.target_provision_state else ""
         where = f"; the Ironic node is {node.provision_state}{target}"
     found.diagnosis = f"In progress: {state}{where}"
-    found.retry = poll(PROVISIONER_POLL, "bmo polls Ironic while the operation runs")
+    found.retry = poll(PROVISIONER_POLL, _OPERATION_POLL)
     return found
 
 

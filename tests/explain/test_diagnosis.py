@@ -514,3 +514,10 @@ def test_unreachable_ironic_is_one_line_of_the_report() -> None:
     text = render_text(result)
     assert "Ironic node: unavailable (looked up metal3~worker-0): connection refused\n" in text
     assert text.count("connection refused") == 1
+
+
+def test_the_operation_poll_explained_is_the_watched_wait_bmo_run_uses() -> None:
+    from bmo.explain.diagnosis import PROVISIONER_POLL
+    from bmo.ironic.provisioner.core import WATCHED_WAIT_DELAY
+
+    assert PROVISIONER_POLL == WATCHED_WAIT_DELAY
