@@ -22,6 +22,10 @@ from .store import Store
 class EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a client opening dozens of connections at
+    # once (bmo sizes its pool to its workers and watches) had some reset before they were
+    # accepted. kube-apiserver (Go's net/http) listens with the system's somaxconn.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], api: KubeAPIServer) -> None:
         self.api = api
