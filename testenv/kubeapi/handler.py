@@ -137,10 +137,28 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    _pending: tuple[str, str, str] | None = None  # the request not yet logged
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # Log the request before its status line leaves: a client that has read the
+        # answer must find the request in the log (logging after the body raced it).
+        self._log_request(code)
+        super().send_response(code, message)
+
+    def _log_request(self, status: int) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            method, path, raw_query = pending
+            agent = self.headers.get("User-Agent", "") if self.headers else ""
+            self.api.request_log.add(RequestRecord(method, path, status, raw_query, agent))
+
     def _handle(self, method: str) -> None:
         self._status = 0
         split = urlsplit(self.path)
         path, raw_query = split.path, split.query
+        self._pending = (
+            None if path.startswith("/_emulator/") else (method, path, raw_query)
+        )
         query = {k: v[-1] for k, v in parse_qs(raw_query, keep_blank_values=True).items()}
         try:
             raw = self._read_body()
@@ -160,11 +178,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             traceback.print_exc()
             self._send_json(500, ApiError(500, "InternalError", f"emulator error: {e!r}").status())
         finally:
-            if not path.startswith("/_emulator/"):
-                agent = self.headers.get("User-Agent", "") if self.headers else ""
-                self.api.request_log.add(
-                    RequestRecord(method, path, self._status, raw_query, agent)
-                )
+            self._log_request(self._status)  # no answer was sent (the client went away)
 
     # ------------------------------------------------------------ routing
     def _route(self, method: str, path: str, q: dict[str, str], raw: bytes) -> None:
