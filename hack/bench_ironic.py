@@ -29,7 +29,9 @@ writes, requeue delays) over the bare Ironic calls; Ironic itself is the bottlen
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
+import json
 import logging
 import os
 import sys
@@ -294,9 +296,19 @@ def run_bmo(
     mix = ""
     if proxy is not None:
         counts = proxy.counts()
-        mix = f"{sum(counts.values())} Ironic requests: " + ", ".join(
-            f"{n} {method} {template}" for (method, template, _), n in counts.most_common(12)
+        records = proxy.requests()
+        answered = [r.elapsed for r in records if r.status]
+        mean = sum(answered) / len(answered) if answered else 0.0
+        mix = (
+            f"{sum(counts.values())} Ironic requests, mean answer {mean * 1000:.0f} ms: "
+            + ", ".join(
+                f"{n} {method} {template}" for (method, template, _), n in counts.most_common(12)
+            )
         )
+        # Every request, for reading by hand (which host asked what, in what order).
+        with (workdir / "ironic-requests.jsonl").open("w") as out:
+            for r in records:
+                out.write(json.dumps(dataclasses.asdict(r)) + "\n")
     return BmoResult(count, available, wall, rss, cpu, reconciles, mix, queue)
 
 
@@ -405,11 +417,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     script: ScriptResult | None = None
     bmo: BmoResult | None = None
     latencies: dict[str, list[Inspection]] = {}
+    ironic_cpu: dict[str, tuple[float, float]] = {}  # run -> (Ironic's CPU s, wall s)
     try:
         image = write_image(ironic)
         if args.only in (None, "script"):
             print(f"script: {args.hosts} nodes", file=sys.stderr, flush=True)
+            before = process_tree_cpu(ironic.pid)
             script = run_script(ironic, args.hosts, image, args.timeout, args.provisioning_limit)
+            ironic_cpu["script"] = (process_tree_cpu(ironic.pid) - before, script.wall_seconds)
             latencies["script"] = agent.inspections
         if args.only is None:
             agent.stop()
@@ -418,6 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             agent = FakeAgent(ironic.url, ironic.credentials, interval=1.0).start()
         if args.only in (None, "bmo"):
             print(f"bmo: {args.hosts} hosts", file=sys.stderr, flush=True)
+            before = process_tree_cpu(ironic.pid)
             bmo = run_bmo(
                 ironic,
                 args.hosts,
@@ -428,6 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.provisioning_limit,
                 args.count_requests,
             )
+            ironic_cpu["bmo"] = (process_tree_cpu(ironic.pid) - before, bmo.wall_seconds)
             latencies["bmo"] = agent.inspections
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -436,6 +453,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         agent.stop()
         ironic.stop()
     print_table(script, bmo)
+    for run, (cpu, wall) in ironic_cpu.items():
+        print(
+            f"Ironic during the {run} run: {cpu:.1f} CPU-s in {wall:.1f} s "
+            f"({100 * cpu / wall if wall else 0:.0f} % of one core)"
+        )
     for run, inspections in latencies.items():
         posts = sorted(i.post_seconds for i in inspections)
         if posts:
@@ -444,6 +466,34 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"median {posts[len(posts) // 2]:.2f} s, max {posts[-1]:.2f} s to accept one"
             )
     return 0
+
+
+def process_tree_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) of ``pid`` and every live descendant: what Ironic spent,
+    so a run shows whether Ironic's one process was the bottleneck."""
+    if pid is None:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    tree, total = {pid}, 0.0
+    grew = True
+    while grew:
+        grew = False
+        for child, (parent, _) in stats.items():
+            if parent in tree and child not in tree:
+                tree.add(child)
+                grew = True
+    for member in tree:
+        total += stats.get(member, (0, 0.0))[1]
+    return total
 
 
 def print_table(script: ScriptResult | None, bmo: BmoResult | None) -> None:

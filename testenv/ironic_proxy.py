@@ -85,6 +85,8 @@ class ProxiedRequest:
     status: int
     #: The query string (``fields=...&limit=1000``, ``node_uuid=...``), without the ``?``.
     query: str = ""
+    #: Seconds Ironic took to answer (0 for answers the proxy made up or dropped).
+    elapsed: float = 0.0
 
     @property
     def key(self) -> tuple[str, str, str | None]:
@@ -390,7 +392,7 @@ class IronicProxy:
 
     # -- serving --------------------------------------------------------------------------
 
-    def _record(self, handler: _Handler, body: bytes, status: int) -> None:
+    def _record(self, handler: _Handler, body: bytes, status: int, elapsed: float = 0.0) -> None:
         template, node = path_template(handler.path)
         target = (
             _provision_target(body)
@@ -406,6 +408,7 @@ class IronicProxy:
             target=target,
             status=status,
             query=urllib.parse.urlsplit(handler.path).query,
+            elapsed=elapsed,
         )
         with self._lock:
             self._records.append(record)
@@ -452,13 +455,14 @@ class IronicProxy:
             }
             handler.send_json(status, {"error_message": json.dumps(error)})
             return
+        sent = self._clock()
         try:
             status, headers, payload = self._forward(handler, body)
         except (OSError, http.client.HTTPException):
             self._record(handler, body, 0)
             self._abort(handler)
             return
-        self._record(handler, body, status)
+        self._record(handler, body, status, self._clock() - sent)
         handler.send_body(status, payload, headers)
 
     @staticmethod

@@ -62,6 +62,9 @@ class NodeView:
     # ``fields=`` list cannot ask for it (:func:`bmo.ironic.nodecache.cache_fields`).
     updated_at: str | None = None
     provision_updated_at: str | None = None
+    # Set when an inspection succeeds, cleared when one starts (``db/sqlalchemy/api.py
+    # _do_update_node``): ``None`` means Ironic holds no inventory for the node.
+    inspection_finished_at: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> NodeView:
@@ -102,6 +105,7 @@ class NodeView:
             network_data=_frozen(data.get("network_data")),
             updated_at=text("updated_at"),
             provision_updated_at=text("provision_updated_at"),
+            inspection_finished_at=text("inspection_finished_at"),
         )
 
     def redacted_driver_info(self) -> dict[str, Any]:

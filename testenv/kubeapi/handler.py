@@ -156,9 +156,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._status = 0
         split = urlsplit(self.path)
         path, raw_query = split.path, split.query
-        self._pending = (
-            None if path.startswith("/_emulator/") else (method, path, raw_query)
-        )
+        self._pending = None if path.startswith("/_emulator/") else (method, path, raw_query)
         query = {k: v[-1] for k, v in parse_qs(raw_query, keep_blank_values=True).items()}
         try:
             raw = self._read_body()

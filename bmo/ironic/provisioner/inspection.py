@@ -61,7 +61,10 @@ class InspectionVerbs(ProvisionerCore):
                 return self._failed(node.last_error or "Inspection failed"), False, None
             return self._start_inspection(node, data)
         if state == State.MANAGEABLE:
-            if refresh:
+            if refresh or node.inspection_finished_at is None:
+                # Upstream asks for the inventory and starts inspecting on its 404
+                # (``inspecthardware.go InspectHardware``); a node no inspection has finished
+                # on has none, so bmo skips that request (a delayed host made it each pass).
                 return self._start_inspection(node, data)
             stored = self._client.get_inventory(node.uuid)
             if stored is None or not isinstance(stored.get("inventory"), Mapping):

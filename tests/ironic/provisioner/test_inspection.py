@@ -95,3 +95,49 @@ def test_inspect_fast_mode_uses_the_bmc_interface(
     prov.inspect_hardware(InspectData(inspection_mode="fast"), False, True, False)
     (ops,) = bodies(mock_ironic, "PATCH", NODE)
     assert {"op": "add", "path": "/inspect_interface", "value": "redfish"} in ops
+
+
+def test_a_node_never_inspected_is_inspected_without_asking_for_its_inventory(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events
+) -> None:
+    serve(mock_ironic, provision_state="manageable", inspection_finished_at=None)
+    inventory = mock_ironic.get(NODE + "/inventory", status_code=404)
+    mock_ironic.patch(NODE, json=node_json(UUID, provision_state="manageable"))
+    mock_ironic.put(PROVISION, status_code=202)
+    result, started, details = make(client, events).inspect_hardware(
+        InspectData(), False, False, False
+    )
+    assert started and result.dirty and details is None
+    assert not inventory.called
+    assert bodies(mock_ironic, "PUT", PROVISION) == [{"target": "inspect"}]
+
+
+def test_an_inspected_node_reports_its_stored_inventory(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events
+) -> None:
+    serve(
+        mock_ironic, provision_state="manageable", inspection_finished_at="2026-12-06T10:00:00"
+    )
+    stored = {"inventory": {"memory": {"physical_mb": 4096}, "hostname": "h1"}}
+    mock_ironic.get(NODE + "/inventory", json=stored)
+    result, started, details = make(client, events).inspect_hardware(
+        InspectData(), False, False, False
+    )
+    assert not started and not result.dirty and details is not None
+    assert (details.ram_mebibytes, details.hostname) == (4096, "h1")
+    assert bodies(mock_ironic, "PUT", PROVISION) == []
+    assert events.reasons == ["InspectionComplete"]
+
+
+def test_an_inspected_node_whose_inventory_is_gone_is_inspected_again(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events
+) -> None:
+    serve(
+        mock_ironic, provision_state="manageable", inspection_finished_at="2026-12-06T10:00:00"
+    )
+    mock_ironic.get(NODE + "/inventory", status_code=404)
+    mock_ironic.patch(NODE, json=node_json(UUID, provision_state="manageable"))
+    mock_ironic.put(PROVISION, status_code=202)
+    _, started, details = make(client, events).inspect_hardware(InspectData(), False, False, False)
+    assert started and details is None
+    assert bodies(mock_ironic, "PUT", PROVISION) == [{"target": "inspect"}]
