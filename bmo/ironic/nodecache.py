@@ -9,10 +9,13 @@ replaces those reads with one paginated ``GET /v1/nodes?fields=...`` (only the f
 
 * **Ports too.** Upstream ``register.go ensurePort`` lists a host's ports
   (``GET /v1/ports?node_uuid=...``) on every registration, i.e. every reconcile. Right after
-  the node list, the same poll makes one paginated ``GET /v1/ports?fields=...`` and keeps the
-  ports grouped by node UUID: :meth:`NodeCache.ports` answers for a node the snapshot holds
-  (``[]`` when it has none). A failed port list only makes port reads go to Ironic; the
-  nodes stay served.
+  the node list, a poll makes one paginated ``GET /v1/ports?fields=...`` and keeps the
+  ports grouped by node UUID: :meth:`NodeCache.ports` answers for a node that list's poll
+  held (``[]`` when it has none). Only inspection changes ports inside Ironic, so the port
+  list is kept for a slow interval; a node inspecting, inspected since (its
+  ``inspection_started_at``/``inspection_finished_at`` changed), written since or listed
+  since is read from Ironic instead. A failed port list only makes port reads go to Ironic;
+  the nodes stay served.
 * **Adaptive interval.** Short (``fast_interval``) while Ironic is working on any node (a
   transitional provision state, a target state set) or bmo wrote to one recently; long
   (``slow_interval``) at rest, so a provisioned fleet costs one list per minute.
@@ -63,6 +66,7 @@ from bmo.ironic.views import NodeView, PortView
 __all__ = [
     "DEFAULT_FAST_INTERVAL",
     "DEFAULT_SLOW_INTERVAL",
+    "POLL_DUTY_FACTOR",
     "NodeCache",
     "NodeChange",
     "cache_fields",
@@ -80,6 +84,13 @@ WRITE_HOT_WINDOW: Final = 10.0
 #: inspect_utils.py create_ports_if_not_exist``, called by the inspection hooks), and none
 #: of these requests inspects.
 PORT_NEUTRAL_TARGETS: Final = frozenset({"manage", "adopt", "provide", "active", "deleted"})
+
+#: Provision states in which Ironic's inspection hooks may add or delete the node's ports.
+_INSPECTION_STATES: Final = frozenset({"inspecting", "inspect wait"})
+#: Poll this many times the last poll's duration apart at least: listing every node costs
+#: Ironic (one process, one core) in proportion to the fleet, so the cache may take at most
+#: about a fifth of it (200 nodes: ~0.2 CPU-s per node and port list).
+POLL_DUTY_FACTOR: Final = 5.0
 
 #: Fields whose change wakes the host owning the node.
 _WATCHED: Final = (
@@ -146,16 +157,39 @@ def _changed(before: NodeView, after: NodeView) -> bool:
 
 
 @dataclass(frozen=True)
+class _PortList:
+    """One port list and what the node list of its poll said about port-changing work."""
+
+    started_at: float  # clock time its poll's node list was requested
+    seq: int  # the write sequence number then (see :attr:`_Snapshot.seq`)
+    # Node UUID → its ports; a node listed in that poll without any maps to ``()``.
+    by_node: Mapping[str, tuple[PortView, ...]]
+    # Node UUID → its inspection marks in that poll: a later change means an inspection
+    # ran since, and may have changed the node's ports.
+    marks: Mapping[str, tuple[str | None, str | None]]
+
+
+@dataclass(frozen=True)
 class _Snapshot:
     started_at: float  # clock time the successful list was requested
     by_uuid: Mapping[str, NodeView]
     by_name: Mapping[str, NodeView]
-    # Node UUID → its ports, listed after the nodes; ``None`` when that list failed (or the
-    # cache lists no ports): port reads then go to Ironic.
-    ports: Mapping[str, tuple[PortView, ...]] | None = None
+    # The ports, listed by this poll or an earlier one (:func:`_port_list_due`); ``None``
+    # when that list failed (or the cache lists no ports): port reads then go to Ironic.
+    ports: _PortList | None = None
     # The write sequence number when the list was requested (:attr:`NodeCache._seq`): an
     # overlay with a higher one is newer than this snapshot.
     seq: int = 0
+
+
+def _inspection_marks(node: NodeView) -> tuple[str | None, str | None]:
+    return (node.inspection_started_at, node.inspection_finished_at)
+
+
+def _ports_may_move(node: NodeView) -> bool:
+    """Ironic may be changing the node's ports now: only inspection does
+    (:data:`PORT_NEUTRAL_TARGETS`)."""
+    return node.provision_state in _INSPECTION_STATES
 
 
 @dataclass(frozen=True)
@@ -166,6 +200,9 @@ class _Overlay:
 
     seq: int
     value: NodeView | tuple[PortView, ...]
+    # For ports: the node's inspection marks when they were learnt (``None``: unknown). An
+    # inspection since may have changed them, and port overlays outlive node polls.
+    marks: tuple[str | None, str | None] | None = None
 
 
 class NodeCache:
@@ -228,7 +265,7 @@ class NodeCache:
             if overlaid is not None:
                 return overlaid
             node = snapshot.by_uuid.get(ident) or snapshot.by_name.get(ident)
-            if node is None or self._written_since(node, snapshot):
+            if node is None or self._written_since(node, snapshot.started_at):
                 return None
             return node
 
@@ -248,24 +285,28 @@ class NodeCache:
         overlaid = self._overlaid_ports(node_uuid, snapshot)
         if overlaid is not None:
             return overlaid
-        if snapshot.ports is None:
-            return None
+        listed = snapshot.ports
         node = snapshot.by_uuid.get(node_uuid)
-        if node is None or self._written_since(node, snapshot):
+        if listed is None or node is None or self._written_since(node, listed.started_at):
             return None
-        return snapshot.ports.get(node.uuid, ())
+        if listed.marks.get(node.uuid, ("?", "?")) != _inspection_marks(node):
+            return None  # not listed then, or inspected since: its ports may have changed
+        if _ports_may_move(node):
+            return None
+        return listed.by_node.get(node.uuid, ())
 
-    def _written_since(self, node: NodeView, snapshot: _Snapshot) -> bool:
-        """bmo wrote to the node (by UUID or name) since the snapshot's poll started."""
+    def _written_since(self, node: NodeView, since: float) -> bool:
+        """bmo wrote to the node (by UUID or name) since ``since`` (a poll's start)."""
         for key in (node.uuid, node.name):
             written = self._written.get(key) if key else None
-            if written is not None and written >= snapshot.started_at:
+            if written is not None and written >= since:
                 return True
         return False
 
-    def _valid(self, overlay: _Overlay | None, snapshot: _Snapshot, *idents: str | None) -> bool:
-        """Newer than the snapshot, and no write to the node since."""
-        if overlay is None or overlay.seq <= snapshot.seq:
+    def _valid(self, overlay: _Overlay | None, seq: int, *idents: str | None) -> bool:
+        """Newer than the list it overlays (taken at write number ``seq``), and no write to
+        the node since."""
+        if overlay is None or overlay.seq <= seq:
             return False
         return all(self._written_seq.get(ident, -1) <= overlay.seq for ident in idents if ident)
 
@@ -276,13 +317,35 @@ class NodeCache:
         node = overlay.value
         if ident not in (node.uuid, node.name):  # renamed since the name was indexed
             return None
-        return node if self._valid(overlay, snapshot, node.uuid, node.name) else None
+        return node if self._valid(overlay, snapshot.seq, node.uuid, node.name) else None
 
     def _overlaid_ports(self, node_uuid: str, snapshot: _Snapshot) -> tuple[PortView, ...] | None:
         overlay = self._port_overlay.get(node_uuid)
         if overlay is None or isinstance(overlay.value, NodeView):
             return None
-        return overlay.value if self._valid(overlay, snapshot, node_uuid) else None
+        listed = snapshot.ports
+        seq = listed.seq if listed is not None else snapshot.seq
+        if not self._valid(overlay, seq, node_uuid):
+            return None
+        now = self._node_now(node_uuid, snapshot)
+        if now is not None and (
+            _ports_may_move(now) or overlay.marks not in (None, _inspection_marks(now))
+        ):
+            return None  # inspecting, or inspected since bmo learnt the ports
+        return overlay.value
+
+    def _node_now(self, node_uuid: str, snapshot: _Snapshot | None) -> NodeView | None:
+        """The newest view of the node bmo holds (lock held)."""
+        if snapshot is None:
+            return None
+        return self._overlaid_node(node_uuid, snapshot) or snapshot.by_uuid.get(node_uuid)
+
+    def _port_overlay_for(
+        self, node_uuid: str, seq: int, ports: tuple[PortView, ...], node: NodeView | None = None
+    ) -> _Overlay:
+        """A port overlay stamped with the node's inspection marks now (lock held)."""
+        now = node if node is not None else self._node_now(node_uuid, self._snapshot)
+        return _Overlay(seq, ports, _inspection_marks(now) if now is not None else None)
 
     def knows_absent(self, ident: str) -> bool:
         """True when a fresh snapshot has no node by this UUID or name and bmo has not
@@ -352,11 +415,13 @@ class NodeCache:
             seq = self._stamp(idents, moved=moved)
             for ident, known in kept.items():
                 if known is not None:
-                    self._port_overlay[ident] = _Overlay(seq, known)
+                    self._port_overlay[ident] = self._port_overlay_for(ident, seq, known)
             if answer is not None:
                 self._remember_node(answer, seq)
                 if ports is not None:
-                    self._port_overlay[answer.uuid] = _Overlay(seq, tuple(ports))
+                    self._port_overlay[answer.uuid] = self._port_overlay_for(
+                        answer.uuid, seq, tuple(ports), answer
+                    )
         self._wake.set()
 
     def port_created(self, node_uuid: str, port: PortView) -> None:
@@ -369,7 +434,7 @@ class NodeCache:
             seq = self._stamp((node_uuid,))
             if known is not None:
                 updated = (*(p for p in known if p.uuid != port.uuid), port)
-                self._port_overlay[node_uuid] = _Overlay(seq, updated)
+                self._port_overlay[node_uuid] = self._port_overlay_for(node_uuid, seq, updated)
         self._wake.set()
 
     def _stamp(self, idents: Iterable[str | None], *, moved: bool = False) -> int:
@@ -403,17 +468,22 @@ class NodeCache:
         to the node since ``mark`` (the answer may predate that write)."""
         with self._lock:
             snapshot = self._snapshot
-            if snapshot is None or mark <= snapshot.seq:
-                return  # the snapshot is as new as this read: it answers already
+            if snapshot is None:
+                return
             idents = (node.uuid, node.name) if node is not None else ()
-            if node is not None and all(
-                self._written_seq.get(ident, -1) <= mark for ident in idents if ident
+            if (
+                node is not None
+                and mark > snapshot.seq  # else the snapshot is as new and answers already
+                and all(self._written_seq.get(ident, -1) <= mark for ident in idents if ident)
             ):
                 self._remember_node(node, mark)
-            if ports_of and self._written_seq.get(ports_of, -1) <= mark:
+            port_seq = snapshot.ports.seq if snapshot.ports is not None else snapshot.seq
+            if ports_of and mark > port_seq and self._written_seq.get(ports_of, -1) <= mark:
                 current = self._port_overlay.get(ports_of)
                 if current is None or current.seq <= mark:
-                    self._port_overlay[ports_of] = _Overlay(mark, tuple(ports))
+                    self._port_overlay[ports_of] = self._port_overlay_for(
+                        ports_of, mark, tuple(ports)
+                    )
 
     def _remember_node(self, node: NodeView, seq: int) -> None:
         current = self._node_overlay.get(node.uuid)
@@ -450,14 +520,14 @@ class NodeCache:
     def interval(self) -> float:
         """The wait until the next poll: fast while anything moves, slow at rest.
 
-        "Fast" is never shorter than twice the last list took: listing every node costs
-        Ironic (one process, one core) in proportion to the fleet, and the cache must not
-        become the load it was built to remove.
+        "Fast" is never shorter than :data:`POLL_DUTY_FACTOR` times the last poll took:
+        listing every node costs Ironic (one process, one core) in proportion to the fleet,
+        and the cache must not become the load it was built to remove.
         """
         with self._lock:
             snapshot = self._snapshot
             now = self._clock()
-            fast = max(self._fast, 2 * self._last_duration)
+            fast = max(self._fast, POLL_DUTY_FACTOR * self._last_duration)
             if snapshot is None or not self._fresh(snapshot):
                 return fast
             if self._last_write_at is not None and now - self._last_write_at < WRITE_HOT_WINDOW:
@@ -491,19 +561,29 @@ class NodeCache:
             return []
         by_uuid = {node.uuid: node for node in listed}
         by_name = {node.name: node for node in listed if node.name}
-        ports = self._poll_ports()
+        with self._lock:
+            held = self._snapshot.ports if self._snapshot is not None else None
+        if self._port_list_due(held, started):
+            grouped = self._poll_ports()
+            held = None
+            if grouped is not None:
+                marks = {uuid: _inspection_marks(node) for uuid, node in by_uuid.items()}
+                held = _PortList(started, seq, grouped, marks)
         with self._lock:
             previous = self._snapshot or self._last_known
             self._last_known = None
-            self._snapshot = _Snapshot(started, by_uuid, by_name, ports, seq)
+            self._snapshot = _Snapshot(started, by_uuid, by_name, held, seq)
             self._last_duration = max(0.0, self._clock() - started)
             self.polls += 1
-            # Writes this poll has seen need no remembering, nor what they answered.
-            self._written = {k: at for k, at in self._written.items() if at >= started}
+            # Writes this poll (and the held port list) have seen need no remembering, nor
+            # what they answered.
+            port_seq = held.seq if held is not None else seq
+            seen_at = held.started_at if held is not None else started
+            self._written = {k: at for k, at in self._written.items() if at >= seen_at}
             self._moved = {k: at for k, at in self._moved.items() if at >= started}
-            self._written_seq = {k: n for k, n in self._written_seq.items() if n > seq}
+            self._written_seq = {k: n for k, n in self._written_seq.items() if n > port_seq}
             self._node_overlay = {k: o for k, o in self._node_overlay.items() if o.seq > seq}
-            self._port_overlay = {k: o for k, o in self._port_overlay.items() if o.seq > seq}
+            self._port_overlay = {k: o for k, o in self._port_overlay.items() if o.seq > port_seq}
             self._overlay_names = {
                 k: u for k, u in self._overlay_names.items() if u in self._node_overlay
             }
@@ -524,6 +604,23 @@ class NodeCache:
             except Exception:
                 log.exception("ironic node cache poll listener failed")
         return changes
+
+    def _port_list_due(self, held: _PortList | None, now: float) -> bool:
+        """Whether this poll lists the ports again, or keeps the list it holds.
+
+        Ironic changes a node's ports only while inspecting it, and :meth:`ports` does not
+        serve a node inspected (or inspecting) since its list, nor one written to since, nor
+        one listed after it. Those few are read from Ironic directly; the list of every port
+        (as costly for Ironic as the node list) is then needed only when none is held, or to
+        see changes made by others, once per slow interval.
+        """
+        if held is None:
+            return True
+        with self._lock:
+            distrusted = self._distrusted_at
+        if distrusted is not None and held.started_at <= distrusted:
+            return True
+        return now - held.started_at >= self._slow
 
     def _poll_ports(self) -> dict[str, tuple[PortView, ...]] | None:
         """Every port grouped by node UUID, or ``None`` (no port list, or it failed).

@@ -65,6 +65,7 @@ class NodeView:
     # Set when an inspection succeeds, cleared when one starts (``db/sqlalchemy/api.py
     # _do_update_node``): ``None`` means Ironic holds no inventory for the node.
     inspection_finished_at: str | None = None
+    inspection_started_at: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> NodeView:
@@ -106,6 +107,7 @@ class NodeView:
             updated_at=text("updated_at"),
             provision_updated_at=text("provision_updated_at"),
             inspection_finished_at=text("inspection_finished_at"),
+            inspection_started_at=text("inspection_started_at"),
         )
 
     def redacted_driver_info(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from bmo.ironic.errors import IronicUnavailable
 from bmo.ironic.nodecache import (
     DEFAULT_FAST_INTERVAL,
     DEFAULT_SLOW_INTERVAL,
+    POLL_DUTY_FACTOR,
     WRITE_HOT_WINDOW,
     NodeCache,
     NodeChange,
@@ -325,10 +326,10 @@ def test_absence_is_authoritative_only_for_idents_not_written_since_the_poll(
     assert not cache.knows_absent("ns~other"), "a stale snapshot proves nothing"
 
 
-def test_fast_polling_backs_off_to_twice_the_list_time(
+def test_fast_polling_backs_off_to_five_times_the_list_time(
     client: IronicClient, mock_ironic: requests_mock.Mocker, clock: FakeClock
 ) -> None:
-    """A fleet whose list takes Ironic 3 s is polled every 6 s at most, however busy."""
+    """A fleet whose list takes Ironic 3 s is polled every 15 s at most, however busy."""
 
     def slow_list(request: object, context: object) -> dict[str, object]:
         clock.advance(3.0)
@@ -337,7 +338,7 @@ def test_fast_polling_backs_off_to_twice_the_list_time(
     mock_ironic.get(f"{API}/nodes", json=slow_list)
     cache = client.node_cache(clock=clock)
     cache.poll()
-    assert cache.interval() == 6.0
+    assert cache.interval() == 15.0
 
 
 # -- ports -----------------------------------------------------------------------------------
@@ -419,7 +420,12 @@ def test_a_port_written_after_the_poll_started_is_never_hidden(
     fake.ports.append(port("p4", U2, MAC2))
     clock.advance(1)
     cache.poll()
-    assert cache.ports(U2) == [port("p4", U2, MAC2)], "a poll that started later serves it"
+    assert fake.port_lists == 1, "ports are listed once per slow interval"
+    assert cache.ports(U2) is None, "the held port list predates the write"
+    clock.advance(DEFAULT_SLOW_INTERVAL)
+    cache.poll()
+    assert fake.port_lists == 2
+    assert cache.ports(U2) == [port("p4", U2, MAC2)], "a list that started later serves it"
     clock.advance(1)
     cache.invalidate("ns~a")  # a write by name counts too
     assert cache.ports(U1) is None
@@ -439,7 +445,7 @@ def test_a_failed_port_list_bypasses_port_reads_only(fake: FakeIronic, clock: Fa
     cache.poll()
     fake.ports_error = IronicUnavailable("list ports: HTTP 503", status_code=503)
     fake.ports = []  # whatever ironic holds now is unknown: the old list must not answer
-    clock.advance(1)
+    clock.advance(DEFAULT_SLOW_INTERVAL)  # the port list is due again
     cache.poll()
     assert cache.ports(U1) is None and cache.ports(U2) is None
     assert cache.lookup(U1) is not None, "the nodes stay served"
@@ -556,7 +562,8 @@ def test_after_ironic_was_seen_down_nothing_polled_before_is_served(
     cache.distrust()
     assert cache.lookup(U1) is None and cache.ports(U1) is None and cache.nodes() is None
     assert not cache.knows_absent(U3)
-    assert cache.interval() == DEFAULT_FAST_INTERVAL, "poll again at once"
+    # "At once": the fast interval, stretched to five times the last poll (0.4 s here).
+    assert cache.interval() == pytest.approx(POLL_DUTY_FACTOR * 0.4), "poll again soon"
     seen: list[NodeChange] = []
     cache.add_listener(seen.append)
     fake.nodes, fake.ports = [], []  # the wipe
@@ -650,3 +657,19 @@ def test_every_poll_tells_the_controller_how_many_provisioning_slots_are_free(
     clock.advance(1)
     cache.poll()
     assert freed == [1, 2]
+
+
+def test_a_node_listed_after_the_held_port_list_has_its_ports_read_from_ironic(
+    fake: FakeIronic, clock: FakeClock
+) -> None:
+    """Someone else enrolled it (with ports) after the last port list: the list knows
+    nothing of it, so it must not answer ``[]``."""
+    cache = fake.cache()
+    cache.poll()
+    fake.nodes.append(node(U3, "ns~c"))
+    clock.advance(1)
+    cache.poll()
+    assert fake.port_lists == 1
+    assert cache.lookup(U3) is not None, "the node itself is served"
+    assert cache.ports(U3) is None
+    assert cache.ports(U2) == [], "nodes listed with the ports still are"

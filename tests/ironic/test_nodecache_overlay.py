@@ -77,14 +77,46 @@ def test_a_write_answer_is_served_until_a_poll_that_started_after_it(
     assert cache.ports(U1) == [], "a node bmo just created has no ports"
     assert not cache.knows_absent("ns~a")
     # A poll that started before the write answered (and did not list the node) does not
-    # hide it; one that started after takes over.
+    # hide it; one that started after takes over. Ports are listed again only once a slow
+    # interval has passed: until then the answer stands (only an inspection, which the
+    # node's marks show, changes ports behind bmo's back).
     lists.nodes = [view(U1, "manageable")]
     lists.ports = [port("p1", U1, MAC1)]
     clock.advance(1)
     cache.poll()
     served = cache.lookup(U1)
     assert served is not None and served.provision_state == "manageable"
+    assert cache.ports(U1) == []
+    clock.advance(DEFAULT_SLOW_INTERVAL)
+    cache.poll()
     assert cache.ports(U1) == [port("p1", U1, MAC1)]
+
+
+def test_known_ports_are_not_served_once_the_node_is_inspected(
+    lists: Lists, clock: FakeClock
+) -> None:
+    """Ironic's inspection hooks add and delete ports: known ports are not served while a
+    node inspects, nor after an inspection finished (its marks changed)."""
+    cache = lists.cache()
+    cache.poll()
+    cache.invalidate("ns~a", answer=view(U1, "manageable"), ports=())
+    assert cache.ports(U1) == []
+    inspecting = NodeView.from_json(
+        node_json(U1, name="ns~a", provision_state="inspect wait", inspection_started_at="t1")
+    )
+    lists.nodes = [inspecting]
+    clock.advance(1)
+    cache.poll()
+    assert cache.ports(U1) is None, "inspecting: ports may be changing"
+    inspected = NodeView.from_json(
+        node_json(U1, name="ns~a", provision_state="manageable", inspection_finished_at="t2")
+    )
+    lists.nodes = [inspected]
+    clock.advance(1)
+    cache.poll()
+    assert cache.ports(U1) is None, "inspected since bmo learnt the ports"
+    cache.observed(cache.mark(), ports_of=U1, ports=[port("p9", U1, MAC1)])
+    assert cache.ports(U1) == [port("p9", U1, MAC1)], "a read after the inspection is served"
 
 
 def test_a_write_without_an_answer_drops_the_overlay(lists: Lists, clock: FakeClock) -> None:

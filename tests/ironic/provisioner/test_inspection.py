@@ -115,9 +115,7 @@ def test_a_node_never_inspected_is_inspected_without_asking_for_its_inventory(
 def test_an_inspected_node_reports_its_stored_inventory(
     client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events
 ) -> None:
-    serve(
-        mock_ironic, provision_state="manageable", inspection_finished_at="2026-12-06T10:00:00"
-    )
+    serve(mock_ironic, provision_state="manageable", inspection_finished_at="2026-12-06T10:00:00")
     stored = {"inventory": {"memory": {"physical_mb": 4096}, "hostname": "h1"}}
     mock_ironic.get(NODE + "/inventory", json=stored)
     result, started, details = make(client, events).inspect_hardware(
@@ -132,9 +130,7 @@ def test_an_inspected_node_reports_its_stored_inventory(
 def test_an_inspected_node_whose_inventory_is_gone_is_inspected_again(
     client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events
 ) -> None:
-    serve(
-        mock_ironic, provision_state="manageable", inspection_finished_at="2026-12-06T10:00:00"
-    )
+    serve(mock_ironic, provision_state="manageable", inspection_finished_at="2026-12-06T10:00:00")
     mock_ironic.get(NODE + "/inventory", status_code=404)
     mock_ironic.patch(NODE, json=node_json(UUID, provision_state="manageable"))
     mock_ironic.put(PROVISION, status_code=202)
