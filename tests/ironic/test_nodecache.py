@@ -326,10 +326,10 @@ def test_absence_is_authoritative_only_for_idents_not_written_since_the_poll(
     assert not cache.knows_absent("ns~other"), "a stale snapshot proves nothing"
 
 
-def test_fast_polling_backs_off_to_five_times_the_list_time(
+def test_fast_polling_backs_off_to_ten_times_the_list_time(
     client: IronicClient, mock_ironic: requests_mock.Mocker, clock: FakeClock
 ) -> None:
-    """A fleet whose list takes Ironic 3 s is polled every 15 s at most, however busy."""
+    """A fleet whose list takes Ironic 3 s is polled every 30 s at most, however busy."""
 
     def slow_list(request: object, context: object) -> dict[str, object]:
         clock.advance(3.0)
@@ -338,7 +338,7 @@ def test_fast_polling_backs_off_to_five_times_the_list_time(
     mock_ironic.get(f"{API}/nodes", json=slow_list)
     cache = client.node_cache(clock=clock)
     cache.poll()
-    assert cache.interval() == 15.0
+    assert cache.interval() == 30.0
 
 
 # -- ports -----------------------------------------------------------------------------------
@@ -562,7 +562,7 @@ def test_after_ironic_was_seen_down_nothing_polled_before_is_served(
     cache.distrust()
     assert cache.lookup(U1) is None and cache.ports(U1) is None and cache.nodes() is None
     assert not cache.knows_absent(U3)
-    # "At once": the fast interval, stretched to five times the last poll (0.4 s here).
+    # "At once": the fast interval, stretched to ten times the last poll (0.4 s here).
     assert cache.interval() == pytest.approx(POLL_DUTY_FACTOR * 0.4), "poll again soon"
     seen: list[NodeChange] = []
     cache.add_listener(seen.append)

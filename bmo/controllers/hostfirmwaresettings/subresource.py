@@ -20,6 +20,7 @@ from bmo.api.constants import (
     API_VERSION,
     DETACHED_ANNOTATION,
     PAUSED_ANNOTATION,
+    OperationalStatus,
     ProvisioningState,
 )
 from bmo.api.host import BareMetalHost
@@ -109,10 +110,27 @@ def generation_changed(old: KubeObject, new: KubeObject) -> bool:
     )
 
 
+#: Provisioning states after which Ironic holds new firmware values: registering ends once
+#: the node is managed (Ironic caches its BIOS settings then), and the others end with
+#: cleaning, which applies settings and updates and caches them again. Servicing (an
+#: operational status, not a state) ends the same way.
+REFRESHING_STATES: Final = frozenset(
+    {
+        ProvisioningState.REGISTERING,
+        ProvisioningState.PREPARING,
+        ProvisioningState.PROVISIONING,
+        ProvisioningState.DEPROVISIONING,
+    }
+)
+
+
 def host_moved(old: KubeObject, new: KubeObject) -> bool:
-    """A BareMetalHost update the firmware controllers care about: its spec or its
-    provisioning state changed (the host got enrolled, or preparing/servicing ended and
-    Ironic's values are worth reading again) or its annotations (detached, paused)."""
+    """A BareMetalHost update the firmware controllers care about: its spec changed, its
+    annotations (detached, paused), or it left a state after which Ironic's values are worth
+    reading again (:data:`REFRESHING_STATES`: the host got enrolled, or cleaning or
+    servicing ended). Upstream's firmware controllers watch only their own kind and poll
+    every few minutes; other moves (into inspecting, available, provisioned) change nothing
+    they report, and reading then cost Ironic a BIOS list per host per move."""
     if generation_changed(old, new):
         return True
     if (old.get("metadata") or {}).get("annotations") != (new.get("metadata") or {}).get(
@@ -123,4 +141,10 @@ def host_moved(old: KubeObject, new: KubeObject) -> bool:
     def state(obj: KubeObject) -> object:
         return ((obj.get("status") or {}).get("provisioning") or {}).get("state")
 
-    return state(old) != state(new)
+    def servicing(obj: KubeObject) -> bool:
+        return (obj.get("status") or {}).get("operationalStatus") == OperationalStatus.SERVICING
+
+    before = state(old)
+    if before != state(new) and before in REFRESHING_STATES:
+        return True
+    return servicing(old) and not servicing(new)
