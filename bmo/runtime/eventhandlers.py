@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from bmo.runtime.cache import KubeObject, object_key, resource_version
-from bmo.runtime.queue import LOW_PRIORITY
 
 UpdatePredicate = Callable[[KubeObject, KubeObject], bool]
 """``(old, new) -> bool``: should this update be reconciled?"""
@@ -33,9 +32,9 @@ class EventHandler(Protocol):
 
 
 class KeyQueue(Protocol):
-    """The one queue method handlers need (``priority``: :mod:`bmo.runtime.queue`)."""
+    """The one queue method handlers need."""
 
-    def add(self, key: str, priority: int = ...) -> None: ...
+    def add(self, key: str) -> None: ...
 
 
 def _meta(obj: KubeObject) -> KubeObject:
@@ -91,14 +90,7 @@ def owner_keys(api_group: str, kind: str) -> KeyMapper:
 class EnqueueHandler:
     """Enqueue each event's keys (by default the object's own key), filtering updates
     through ``update_predicate``. Adds and deletes always pass: a delete must reach the
-    reconciler so it can clean up (or see NotFound and stop).
-
-    ``low_priority_adds``: an added object (a new one, or one of the initial list) waits
-    behind every other queued key, so objects already being worked on finish first
-    (controller-runtime's priority queue gives the initial list ``LowPriority``). Hosts
-    created by the hundred otherwise each take every step in turn, breadth first, and none
-    reaches Ironic's provisioning slots before all are registered.
-    """
+    reconciler so it can clean up (or see NotFound and stop)."""
 
     def __init__(
         self,
@@ -106,18 +98,12 @@ class EnqueueHandler:
         *,
         mapper: KeyMapper | None = None,
         update_predicate: UpdatePredicate | None = None,
-        low_priority_adds: bool = False,
     ) -> None:
         self.queue = queue
         self.mapper: KeyMapper = mapper or (lambda obj: [object_key(obj)])
         self.update_predicate = update_predicate
-        self.low_priority_adds = low_priority_adds
 
     def on_add(self, obj: KubeObject) -> None:
-        if self.low_priority_adds:
-            for key in self.mapper(obj):
-                self.queue.add(key, LOW_PRIORITY)
-            return
         self._enqueue(self.mapper(obj))
 
     def on_update(self, old: KubeObject, new: KubeObject) -> None:

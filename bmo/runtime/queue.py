@@ -3,10 +3,7 @@
 Every scale bug of a controller (hot loops, endless requeues, two workers fighting over one
 object) is a queue bug, so this restates client-go's proven design rather than inventing one:
 
-* **fair**: keys are handed out in the order they were added (FIFO), except that keys added
-  with :data:`LOW_PRIORITY` wait until no other key is queued (controller-runtime's
-  ``pkg/controller/priorityqueue``, whose handlers give objects of the initial list low
-  priority): work already under way finishes before new objects start;
+* **fair**: keys are handed out in the order they were added (FIFO);
 * **stingy**: a key added many times before a worker gets it is processed once (`dirty`);
 * **one worker per key**: a key being processed is never handed out again until `done()`;
   adding it meanwhile only marks it dirty, and `done()` puts it back in line (`processing`);
@@ -26,22 +23,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Hashable
-from typing import Final, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from bmo.runtime.clock import Clock, RealClock
 from bmo.runtime.queue_metrics import PROMETHEUS_METRICS, MetricsProvider
 from bmo.runtime.ratelimit import RateLimiter, default_controller_rate_limiter
 
-__all__ = ["LOW_PRIORITY", "NORMAL_PRIORITY", "DelayingQueue", "RateLimitingQueue", "WorkQueue"]
+__all__ = ["DelayingQueue", "RateLimitingQueue", "WorkQueue"]
 
 T = TypeVar("T", bound=Hashable)
 
 # Insurance, as in client-go: the delay thread re-checks the heap at least this often (seconds
 # on the injected clock) even if a wake-up were somehow missed.
 MAX_WAIT = 10.0
-#: controller-runtime's ``handler.LowPriority`` and the default priority of an add.
-LOW_PRIORITY: Final = -100
-NORMAL_PRIORITY: Final = 0
 
 
 class WorkQueue(Generic[T]):
@@ -57,15 +51,8 @@ class WorkQueue(Generic[T]):
         self.name = name
         self._clock: Clock = clock if clock is not None else RealClock()
         self._metrics = metrics.for_queue(name, self._clock)
-        # Queued keys (in dirty, not in processing) in two lines, normal and low priority.
-        # An entry is live while ``_live[key]`` holds its token: raising a queued key's
-        # priority appends a new entry and leaves the old one to be skipped.
-        self._queue: deque[tuple[T, int]] = deque()
-        self._low: deque[tuple[T, int]] = deque()
-        self._live: dict[T, int] = {}
-        self._token = 0
+        self._queue: deque[T] = deque()  # in dirty, not in processing
         self._dirty: set[T] = set()  # needs processing
-        self._priority: dict[T, int] = {}  # each dirty key's priority (the highest asked)
         self._processing: set[T] = set()  # handed to a worker, done() not yet called
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)  # queue non-empty, or shutting down
@@ -73,42 +60,17 @@ class WorkQueue(Generic[T]):
         self._shutting_down = False
         self._drain = False
 
-    def add(self, key: T, priority: int = NORMAL_PRIORITY) -> None:
-        """Mark `key` as needing processing; a key queued at low priority that is added
-        again at a higher one moves up (controller-runtime's priority queue)."""
+    def add(self, key: T) -> None:
+        """Mark `key` as needing processing."""
         with self._lock:
-            if self._shutting_down:
-                return
-            if key in self._dirty:
-                if priority > self._priority[key]:
-                    self._priority[key] = priority
-                    if key not in self._processing:
-                        self._push(key, priority)
+            if self._shutting_down or key in self._dirty:
                 return
             self._metrics.add(key)
             self._dirty.add(key)
-            self._priority[key] = priority
             if key in self._processing:
                 return  # done() re-queues it
-            self._push(key, priority)
-
-    def _push(self, key: T, priority: int) -> None:
-        """Queue `key` (lock held), superseding any entry it has."""
-        self._token += 1
-        self._live[key] = self._token
-        line = self._queue if priority > LOW_PRIORITY else self._low
-        line.append((key, self._token))
-        self._ready.notify()
-
-    def _pop(self) -> T:
-        """The next live key (lock held; at least one is queued)."""
-        for line in (self._queue, self._low):
-            while line:
-                key, token = line.popleft()
-                if self._live.get(key) == token:
-                    del self._live[key]
-                    return key
-        raise AssertionError("no live key queued")
+            self._queue.append(key)
+            self._ready.notify()
 
     def get(self, timeout: float | None = None) -> tuple[T | None, bool]:
         """Block until a key is ready; return `(key, shutdown)`.
@@ -119,7 +81,7 @@ class WorkQueue(Generic[T]):
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
-            while not self._live and not self._shutting_down:
+            while not self._queue and not self._shutting_down:
                 if deadline is None:
                     self._ready.wait()
                     continue
@@ -127,13 +89,12 @@ class WorkQueue(Generic[T]):
                 if remaining <= 0:
                     return None, False
                 self._ready.wait(remaining)
-            if not self._live:
+            if not self._queue:
                 return None, True
-            key = self._pop()
+            key = self._queue.popleft()
             self._metrics.get(key)
             self._processing.add(key)
             self._dirty.discard(key)
-            self._priority.pop(key, None)
             return key, False
 
     def done(self, key: T) -> None:
@@ -142,14 +103,15 @@ class WorkQueue(Generic[T]):
             self._metrics.done(key)
             self._processing.discard(key)
             if key in self._dirty:
-                self._push(key, self._priority[key])
+                self._queue.append(key)
+                self._ready.notify()
             elif not self._processing:
                 self._idle.notify_all()
 
     def __len__(self) -> int:
         """Keys waiting for a worker; informational only (it may change at once)."""
         with self._lock:
-            return len(self._live)
+            return len(self._queue)
 
     def len(self) -> int:
         """client-go's `Len()`; same as `len(queue)`."""
@@ -201,7 +163,7 @@ class WorkQueue(Generic[T]):
     def __repr__(self) -> str:
         with self._lock:
             return (
-                f"{type(self).__name__}(name={self.name!r}, queued={len(self._live)}, "
+                f"{type(self).__name__}(name={self.name!r}, queued={len(self._queue)}, "
                 f"processing={len(self._processing)}, shutting_down={self._shutting_down})"
             )
 

@@ -21,8 +21,6 @@ from bmo.runtime.eventhandlers import (
     status_only_change,
 )
 from bmo.runtime.informer import Informer, Resource
-from bmo.runtime.queue import WorkQueue
-from bmo.runtime.queue_metrics import NOOP_METRICS
 
 GROUP = "informer.bmo.test"
 WIDGETS = Resource(GROUP, "v1", "widgets", "Widget")
@@ -112,7 +110,7 @@ class KeyRecorder:
         self.keys: list[str] = []
         self.lock = threading.Lock()
 
-    def add(self, key: str, priority: int = 0) -> None:
+    def add(self, key: str) -> None:
         with self.lock:
             self.keys.append(key)
 
@@ -523,16 +521,3 @@ def test_owner_keys_map_owners_of_one_kind_and_group() -> None:
     cluster_scoped = {"metadata": {"name": "n", "ownerReferences": refs[:1]}}
     assert list(mapper(cluster_scoped)) == ["web"]
     assert list(mapper({"metadata": {"name": "orphan"}})) == []
-
-
-def test_low_priority_adds_queue_new_objects_behind_work_under_way() -> None:
-    """An add (a new object, or the initial list) goes in at low priority; updates and
-    deletes at the default one."""
-    queue: WorkQueue[str] = WorkQueue(metrics=NOOP_METRICS)
-    handler = EnqueueHandler(queue, low_priority_adds=True)
-    handler.on_add({"metadata": {"namespace": "ns", "name": "new", "resourceVersion": "1"}})
-    handler.on_add({"metadata": {"namespace": "ns", "name": "newer", "resourceVersion": "2"}})
-    old = {"metadata": {"namespace": "ns", "name": "busy", "resourceVersion": "3"}}
-    handler.on_update(old, {"metadata": {**old["metadata"], "resourceVersion": "4"}})
-    assert [queue.get(timeout=0)[0] for _ in range(3)] == ["ns/busy", "ns/new", "ns/newer"]
-    queue.shut_down()

@@ -20,13 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from bmo.runtime.clock import FakeClock
-from bmo.runtime.queue import (
-    LOW_PRIORITY,
-    NORMAL_PRIORITY,
-    DelayingQueue,
-    RateLimitingQueue,
-    WorkQueue,
-)
+from bmo.runtime.queue import DelayingQueue, RateLimitingQueue, WorkQueue
 from bmo.runtime.queue_metrics import NOOP_METRICS, PROMETHEUS_METRICS
 from bmo.runtime.ratelimit import (
     BucketRateLimiter,
@@ -320,48 +314,34 @@ def test_shut_down_cuts_a_drain_short(work_queue: WorkQueue[str]) -> None:
 
 
 class WorkQueueModel(RuleBasedStateMachine):
-    """Random single-threaded histories against a model of client-go's three structures,
-    plus controller-runtime's priorities: a normal line served before a low one."""
+    """Random single-threaded histories against a model of client-go's three structures."""
 
     keys = st.sampled_from(["ns/a", "ns/b", "ns/c", "ns/d"])
-    priorities = st.sampled_from([NORMAL_PRIORITY, LOW_PRIORITY])
 
     def __init__(self) -> None:
         super().__init__()
         self.queue: WorkQueue[str] = WorkQueue(metrics=NOOP_METRICS)
         self.fifo: list[str] = []
-        self.low: list[str] = []
         self.dirty: set[str] = set()
-        self.want: dict[str, int] = {}
         self.processing: set[str] = set()
 
-    def _line(self, priority: int) -> list[str]:
-        return self.fifo if priority > LOW_PRIORITY else self.low
-
-    @rule(key=keys, priority=priorities)
-    def add(self, key: str, priority: int) -> None:
-        self.queue.add(key, priority)
+    @rule(key=keys)
+    def add(self, key: str) -> None:
+        self.queue.add(key)
         if key in self.dirty:
-            if priority > self.want[key]:
-                self.want[key] = priority
-                if key not in self.processing:
-                    self.low.remove(key)
-                    self.fifo.append(key)
             return
         self.dirty.add(key)
-        self.want[key] = priority
         if key not in self.processing:
-            self._line(priority).append(key)
+            self.fifo.append(key)
 
     @rule()
     def get(self) -> None:
         key, shutdown = self.queue.get(timeout=0)
         assert not shutdown
-        line = self.fifo or self.low
-        if not line:
+        if not self.fifo:
             assert key is None
             return
-        expected = line.pop(0)
+        expected = self.fifo.pop(0)
         assert key == expected
         self.dirty.discard(expected)
         self.processing.add(expected)
@@ -373,31 +353,17 @@ class WorkQueueModel(RuleBasedStateMachine):
         self.queue.done(key)
         self.processing.discard(key)
         if key in self.dirty:
-            self._line(self.want[key]).append(key)
+            self.fifo.append(key)
 
     @invariant()
     def same_length(self) -> None:
-        assert len(self.queue) == len(self.fifo) + len(self.low)
+        assert len(self.queue) == len(self.fifo)
 
     @invariant()
     def queued_keys_are_dirty_and_not_processing(self) -> None:
-        queued = self.fifo + self.low
-        assert set(queued) <= self.dirty
-        assert not set(queued) & self.processing
-        assert len(set(queued)) == len(queued)
-
-
-def test_low_priority_keys_wait_until_no_other_key_is_queued(work_queue: WorkQueue[str]) -> None:
-    """Hosts created at once (low) are started one at a time, each followed to its next
-    wait before the next one starts: work under way (normal) goes first."""
-    for name in ("ns/new-1", "ns/new-2", "ns/new-3"):
-        work_queue.add(name, LOW_PRIORITY)
-    assert work_queue.get(timeout=0) == ("ns/new-1", False)
-    work_queue.add("ns/new-1")  # its own write: follow it up first
-    work_queue.done("ns/new-1")
-    work_queue.add("ns/new-3")  # an update raises a queued key's priority
-    assert [work_queue.get(timeout=0)[0] for _ in range(3)] == ["ns/new-1", "ns/new-3", "ns/new-2"]
-    assert len(work_queue) == 0
+        assert set(self.fifo) <= self.dirty
+        assert not set(self.fifo) & self.processing
+        assert len(set(self.fifo)) == len(self.fifo)
 
 
 TestWorkQueueModel = WorkQueueModel.TestCase

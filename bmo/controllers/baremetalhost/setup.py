@@ -119,9 +119,8 @@ def baremetal_secret_owner_keys(obj: KubeObject) -> list[str]:
 
 def host_handler(queue: KeyQueue) -> EnqueueHandler:
     """BareMetalHost events → the host's key, ignoring status-only updates (upstream
-    ``baremetalhost_controller.go`` ``updateEventHandler``). A new host waits behind hosts
-    already under way (low priority adds)."""
-    return EnqueueHandler(queue, update_predicate=ignore_status_only, low_priority_adds=True)
+    ``baremetalhost_controller.go`` ``updateEventHandler``)."""
+    return EnqueueHandler(queue, update_predicate=ignore_status_only)
 
 
 def same_name_handler(queue: KeyQueue) -> EnqueueHandler:
