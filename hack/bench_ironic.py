@@ -60,6 +60,7 @@ from hack.bench_scale import (
 )
 from testenv.fake_agent import FakeAgent, Inspection
 from testenv.ironic import LOOPBACK, IronicProcess, require_installed
+from testenv.ironic.process import proc_stats
 from testenv.ironic_proxy import IronicProxy
 from testenv.kubeapi import KubeAPIServer
 
@@ -474,15 +475,10 @@ def process_tree_cpu(pid: int | None) -> float:
     if pid is None:
         return 0.0
     ticks = os.sysconf("SC_CLK_TCK")
-    stats: dict[int, tuple[int, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    stats = {
+        child: (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+        for child, fields in proc_stats()
+    }
     tree, total = {pid}, 0.0
     grew = True
     while grew:

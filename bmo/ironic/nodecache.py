@@ -1,3 +1,5 @@
+# Over 600 lines: the poll, the overlay of bmo's own writes and the kept port list share one
+# lock and one snapshot, and each read checks all three; split, that invariant would span modules.
 """An informer for Ironic: every node and port, listed once per poll interval, serving every
 host's reads.
 

@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +91,9 @@ def process_matches(pid: int, marker: str) -> bool:
     return pid > 0 and _is_alive(pid) and marker in _cmdline(pid)
 
 
-def _group_members(pgid: int) -> list[int]:
-    members = []
+def proc_stats() -> Iterator[tuple[int, list[str]]]:
+    """``(pid, fields)`` of every process: ``/proc/<pid>/stat`` after the command name
+    (``fields[0]`` is the state, ``[1]`` the parent, ``[2]`` the group, ``[11:13]`` CPU)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -100,9 +101,11 @@ def _group_members(pgid: int) -> list[int]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
+        yield int(entry.name), fields
+
+
+def _group_members(pgid: int) -> list[int]:
+    return [pid for pid, fields in proc_stats() if int(fields[2]) == pgid and fields[0] != "Z"]
 
 
 def terminate(

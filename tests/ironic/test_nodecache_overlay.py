@@ -101,20 +101,17 @@ def test_known_ports_are_not_served_once_the_node_is_inspected(
     cache.poll()
     cache.invalidate("ns~a", answer=view(U1, "manageable"), ports=())
     assert cache.ports(U1) == []
-    inspecting = NodeView.from_json(
-        node_json(U1, name="ns~a", provision_state="inspect wait", inspection_started_at="t1")
-    )
-    lists.nodes = [inspecting]
-    clock.advance(1)
-    cache.poll()
-    assert cache.ports(U1) is None, "inspecting: ports may be changing"
-    inspected = NodeView.from_json(
-        node_json(U1, name="ns~a", provision_state="manageable", inspection_finished_at="t2")
-    )
-    lists.nodes = [inspected]
-    clock.advance(1)
-    cache.poll()
-    assert cache.ports(U1) is None, "inspected since bmo learnt the ports"
+
+    def polled(state: str, **marks: str) -> list[PortView] | None:
+        lists.nodes = [
+            NodeView.from_json(node_json(U1, name="ns~a", provision_state=state, **marks))
+        ]
+        clock.advance(1)
+        cache.poll()
+        return cache.ports(U1)
+
+    assert polled("inspect wait", inspection_started_at="t1") is None, "ports may be changing"
+    assert polled("manageable", inspection_finished_at="t2") is None, "inspected since"
     cache.observed(cache.mark(), ports_of=U1, ports=[port("p9", U1, MAC1)])
     assert cache.ports(U1) == [port("p9", U1, MAC1)], "a read after the inspection is served"
 
