@@ -560,7 +560,8 @@ class NodeCache:
                 if self._snapshot is not None:
                     self._last_known = self._snapshot
                 self._snapshot = None
-                self._last_duration = max(0.0, self._clock() - started)
+                # ``_last_duration`` stays the last good list's: a failed one measures
+                # connection timeouts, and the next poll must come soon (Ironic is back).
             return []
         by_uuid = {node.uuid: node for node in listed}
         by_name = {node.name: node for node in listed if node.name}

@@ -673,3 +673,15 @@ def test_a_node_listed_after_the_held_port_list_has_its_ports_read_from_ironic(
     assert cache.lookup(U3) is not None, "the node itself is served"
     assert cache.ports(U3) is None
     assert cache.ports(U2) == [], "nodes listed with the ports still are"
+
+
+def test_a_failed_list_does_not_stretch_the_next_poll(fake: FakeIronic, clock: FakeClock) -> None:
+    """A list that failed on connection timeouts says nothing about Ironic's cost: the poll
+    after an outage (Ironic back, maybe on a wiped database) comes a fast interval later."""
+    cache = fake.cache()
+    cache.poll()  # 0.4 s: the next poll is 4 s away at the most
+    fake.nodes_error = IronicUnavailable("list nodes: connection refused", status_code=None)
+    fake.during_nodes.append(lambda: clock.advance(30))  # retries until the timeout
+    clock.advance(1)
+    cache.poll()
+    assert cache.interval() == pytest.approx(POLL_DUTY_FACTOR * 0.4)
