@@ -62,7 +62,7 @@ from typing import Final
 
 from bmo.ironic.errors import IronicError
 from bmo.ironic.microversion import parse_version
-from bmo.ironic.states import STABLE_STATES
+from bmo.ironic.states import STABLE_STATES, State
 from bmo.ironic.views import NodeView, PortView
 
 __all__ = [
@@ -88,7 +88,7 @@ WRITE_HOT_WINDOW: Final = 10.0
 PORT_NEUTRAL_TARGETS: Final = frozenset({"manage", "adopt", "provide", "active", "deleted"})
 
 #: Provision states in which Ironic's inspection hooks may add or delete the node's ports.
-_INSPECTION_STATES: Final = frozenset({"inspecting", "inspect wait"})
+_INSPECTION_STATES: Final = frozenset({State.INSPECTING, State.INSPECT_WAIT})
 #: Poll this many times the last poll's duration apart at least: listing every node costs
 #: Ironic (one process, one core) in proportion to the fleet (200 nodes: ~0.13 CPU-s), so
 #: the cache takes at most about a tenth of it. At twice, 200 hosts provisioning made Ironic
