@@ -84,7 +84,7 @@ from bmo.hoststate.actions import (
     MetricSample,
     PassEvents,
 )
-from bmo.hoststate.conditions import compute_conditions
+from bmo.hoststate.conditions import CONDITION_ORDER, compute_conditions
 from bmo.hoststate.dataimage import data_image_pending
 from bmo.hoststate.preprovimage import PreprovImageBuildError, wanted_formats
 from bmo.hoststate.run import (
@@ -275,6 +275,27 @@ class _Chain:
             hardware_data=hardware[-1] if hardware else None,
             requeue_after=0.0 if self._at_once else last.requeue_after,
         )
+
+
+def _generation(raw: KubeObject) -> int:
+    return int((raw.get("metadata") or {}).get("generation") or 0)
+
+
+def _observing(status: BareMetalHostStatus, old: int, new: int) -> BareMetalHostStatus:
+    """``status`` with the conditions this pass computed for generation ``old`` observing
+    ``new`` instead: what ``compute_conditions`` gives once the host carries ``new``, since
+    a condition's status, reason and transition time do not depend on the generation."""
+    if new <= old:
+        return status
+    return dataclasses.replace(
+        status,
+        conditions=tuple(
+            dataclasses.replace(c, observed_generation=new)
+            if c.type in CONDITION_ORDER and c.observed_generation == old
+            else c
+            for c in status.conditions
+        ),
+    )
 
 
 def _set_architecture(arch: str) -> Callable[[dict[str, Any]], None]:
@@ -732,18 +753,21 @@ class HostReconciler:
                 log.info("removed host finalizer")
         if outcome.hardware_data is not None:
             self._hardware.replace(host, outcome.hardware_data)
+        arch = outcome.hardware_data.cpu.arch if outcome.hardware_data is not None else ""
+        if arch and not host.spec.architecture and not outcome.delete_complete:
+            # What upstream's next pass (``reconcileHostData``) does with the HardwareData
+            # just written, done now instead of in a pass of its own (for a host that has
+            # reached a steady state, a minute later). Before the status write, so the
+            # conditions it carries already observe the generation this spec change makes:
+            # written after, they would take one more status write on the next pass.
+            writer.update_metadata(_set_architecture(arch))
+            status = _observing(status, before.metadata.generation, _generation(writer.raw))
         write_status = not outcome.delete_complete and (
             _status_changed(before.status, status)
             or (outcome.status_dirty and before.status.is_empty())
         )
         if write_status:
             writer.write_status(dataclasses.replace(status, last_updated=now))
-        arch = outcome.hardware_data.cpu.arch if outcome.hardware_data is not None else ""
-        if arch and not host.spec.architecture and not outcome.delete_complete:
-            # What upstream's next pass (``reconcileHostData``) does with the HardwareData
-            # just written, done now instead of in a pass of its own (for a host that has
-            # reached a steady state, a minute later).
-            writer.update_metadata(_set_architecture(arch))
         if outcome.state != outcome.previous_state:
             log.info("provisioning state changed", old=outcome.previous_state, new=outcome.state)
         log.debug(

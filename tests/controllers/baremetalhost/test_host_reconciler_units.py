@@ -125,6 +125,11 @@ def test_finalizer_then_progress_despite_a_lagging_cache(
     # The pass that wrote the HardwareData also copied its CPU architecture into the spec.
     stored = bed.hosts.get("host-0")
     assert stored is not None and stored["spec"]["architecture"] == "x86_64"
+    # That spec change was written before the status, so the conditions the status write
+    # carried already observe the generation it made: no pass is left to write them again.
+    generation = stored["metadata"]["generation"]
+    assert generation > 1
+    assert {c["observedGeneration"] for c in stored["status"]["conditions"]} == {generation}
 
 
 def test_missing_secret_polls_and_invalid_secret_waits(
