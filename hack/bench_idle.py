@@ -142,7 +142,7 @@ def run_idle(
             create_hosts(
                 server.url, count, lambda i: f"fake://{LOOPBACK}/idle-{i}", workers=8, first=first
             )
-            wall = wait_for_state(server.url, first + count, "available", bmo, timeout, started)
+            wall = wait_for_state(server, first + count, "available", bmo, timeout, started)
         print(f"  {hosts} hosts available in {wall:.0f} s; settling", file=sys.stderr)
         quiet = _wait_quiet(server, settle)
         print(f"  quiet after {quiet:.0f} s; measuring {window:.0f} s", file=sys.stderr)

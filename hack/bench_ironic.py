@@ -50,11 +50,13 @@ if __package__ in (None, ""):
 from hack.bench_scale import (
     CRD_DIR,
     NAMESPACE,
+    STATE_POLL,
     BenchError,
     BmoProcess,
     host_manifests,
     kube_request,
     mac_for,
+    stored_host_states,
     tail,
     wait_for_state,
 )
@@ -284,8 +286,8 @@ def run_bmo(
         bmo.start(env=env)
         started = time.monotonic()
         create_hosts_with_image(server.url, count, image)
-        available = wait_for_first_pass(server.url, count, bmo, timeout, started)
-        wall = wait_for_state(server.url, count, "provisioned", bmo, timeout, started)
+        available = wait_for_first_pass(server, count, bmo, timeout, started)
+        wall = wait_for_state(server, count, "provisioned", bmo, timeout, started)
         rss, cpu = bmo.peak_rss_mib(), bmo.cpu_seconds()
         reconciles = bmo.metric("controller_runtime_reconcile_total")
         queue = queue_summary(bmo.metrics_url, "baremetalhost")
@@ -354,22 +356,20 @@ def create_hosts_with_image(kube_url: str, count: int, image: Image) -> None:
 
 
 def wait_for_first_pass(
-    kube_url: str, count: int, bmo: BmoProcess, timeout: float, started: float
+    server: KubeAPIServer, count: int, bmo: BmoProcess, timeout: float, started: float
 ) -> float:
     """When every host has been available at least once (passed through to provisioning)."""
-    from hack.bench_scale import host_states
-
     passed = {"available", "provisioning", "provisioned"}
     end = time.monotonic() + timeout
     while True:
-        states = host_states(kube_url)
+        states = stored_host_states(server)
         if sum(1 for s in states.values() if s in passed) >= count:
             return time.monotonic() - started
         if not bmo.alive():
             raise BenchError(f"bmo run died; see {bmo.log_path}:\n{tail(bmo.log_path)}")
         if time.monotonic() > end:
             raise BenchError(f"hosts did not reach available in {timeout:.0f} s: {bmo.log_path}")
-        time.sleep(0.5)
+        time.sleep(STATE_POLL)
 
 
 # --------------------------------------------------------------------------------------------

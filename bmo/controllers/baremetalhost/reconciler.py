@@ -382,12 +382,12 @@ class HostReconciler:
             raise TerminalError(f"BareMetalHost {key} cannot be decoded: {exc}") from None
 
         writer = HostWriter(self._api, raw)
-        base_version = resource_version(cached)
         try:
             return self._reconcile_host(host, writer)
         finally:
             if writer.raw is not raw:
-                self._written.remember(key, base_version, writer.raw)
+                replaced = {resource_version(cached), resource_version(raw)}
+                self._written.remember(key, replaced.union(writer.versions[:-1]), writer.raw)
 
     def _data_image_pending(self, host: BareMetalHost) -> bool:
         """Whether the host's DataImage must be attached/ejected before it powers on."""

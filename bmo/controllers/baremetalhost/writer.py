@@ -8,8 +8,10 @@ so fields this version of bmo does not model survive. A 409 means someone else c
 host: :class:`WriteConflict`, and the work queue retries the pass from fresh state.
 
 The informer cache lags our own writes by a watch event. :class:`WrittenHosts` remembers the
-object each pass's last write returned and hands it out while the cache still shows the
-version that write replaced, so a pass never redoes the previous one from stale status.
+object each pass's last write returned and hands it out while the cache still shows a
+version that write replaced (the one the pass read, or one an earlier write of the same
+pass returned), so a pass never redoes the previous one from stale status nor writes
+from an outdated resourceVersion (a 409, and one more request against the budget).
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class HostWriter:
         self._json = JsonApi(api.api_client)
         self.raw: KubeObject = raw
         self.writes = 0
+        #: The resourceVersion each write returned, in order.
+        self.versions: list[str] = []
 
     @property
     def namespace(self) -> str:
@@ -101,6 +105,7 @@ class HostWriter:
                 f"(resourceVersion {resource_version(self.raw)}); retrying"
             ) from None
         self.writes += 1
+        self.versions.append(resource_version(result))
         return result
 
 
@@ -125,11 +130,11 @@ def change_finalizers(add: str | None = None, remove: str | None = None) -> Meta
 
 
 class WrittenHosts:
-    """Per host key: the resourceVersion the cache showed when a pass wrote, and the object
-    that pass's last write returned. Thread-safe (workers reconcile different keys at once)."""
+    """Per host key: the resourceVersions our own writes have replaced, and the object the
+    last write returned. Thread-safe (workers reconcile different keys at once)."""
 
     def __init__(self) -> None:
-        self._written: dict[str, tuple[str, KubeObject]] = {}
+        self._written: dict[str, tuple[frozenset[str], KubeObject]] = {}
         self._lock = threading.Lock()
 
     def freshest(self, key: str, cached: KubeObject) -> KubeObject:
@@ -139,18 +144,25 @@ class WrittenHosts:
             memo = self._written.get(key)
             if memo is None:
                 return cached
-            if memo[0] == resource_version(cached):
+            if resource_version(cached) in memo[0]:
                 return memo[1]
             del self._written[key]
             return cached
 
-    def remember(self, key: str, base_version: str, obj: KubeObject) -> None:
+    def remember(self, key: str, replaced: Iterable[str], obj: KubeObject) -> None:
+        """``replaced``: the versions a pass's writes superseded (what it read, from the
+        cache or from an earlier memo, and every version but the last its writes returned).
+        Versions an earlier pass replaced still are, when this pass started from its memo."""
         meta = obj.get("metadata") or {}
+        stale = set(replaced)
         with self._lock:
+            previous = self._written.get(key)
+            if previous is not None and resource_version(previous[1]) in stale:
+                stale |= previous[0]
             if meta.get("deletionTimestamp") and not meta.get("finalizers"):
                 self._written.pop(key, None)
             else:
-                self._written[key] = (base_version, obj)
+                self._written[key] = (frozenset(stale), obj)
 
     def forget(self, key: str) -> None:
         with self._lock:

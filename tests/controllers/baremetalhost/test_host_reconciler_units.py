@@ -20,6 +20,7 @@ from bmo.controllers.baremetalhost.secrets import (
     HostConfigSecrets,
     SecretManager,
 )
+from bmo.controllers.baremetalhost.writer import WrittenHosts
 from bmo.hoststate.actions import StateMachineError
 from bmo.provisioner import ProvisionerError
 from bmo.provisioner.fixture import FixtureProvisionerFactory, FixtureRegistry
@@ -130,6 +131,49 @@ def test_finalizer_then_progress_despite_a_lagging_cache(
     generation = stored["metadata"]["generation"]
     assert generation > 1
     assert {c["observedGeneration"] for c in stored["status"]["conditions"]} == {generation}
+
+
+def test_a_cache_showing_the_passs_first_write_does_not_cause_a_conflict(
+    bed: Bed, kube_api_client: k8s.ApiClient, kube_server: KubeAPIServer
+) -> None:
+    create_secret(kube_api_client, bed.namespace)
+    bed.create(host_body("host-0"))
+    assert bed.reconcile("host-0") == Result(requeue_after=AT_ONCE)  # finalizer, then status
+    # The watch delivers the finalizer write first: the cache shows that version, which the
+    # same pass's status write has already replaced.
+    first_write = next(
+        ev.obj
+        for ev in kube_server.store.history
+        if ev.obj["metadata"].get("namespace") == bed.namespace
+        and ev.obj["metadata"]["name"] == "host-0"
+        and ev.obj["metadata"].get("finalizers")
+        and not ev.obj.get("status")
+    )
+    bed.host_store.put(first_write)
+    host_path = f"/namespaces/{bed.namespace}/baremetalhosts/host-0"
+    bed.reconcile("host-0")
+    assert kube_server.request_log.count("PUT", path_contains=host_path, status=409) == 0
+    assert bed.hosts.state("host-0") == "inspecting"
+
+
+def test_written_hosts_serve_the_last_write_until_the_cache_moves_past_our_own() -> None:
+    def obj(rv: str) -> KubeObject:
+        return freeze({"metadata": {"name": "h", "resourceVersion": rv}})
+
+    def rv(o: KubeObject) -> str:
+        return str(o["metadata"]["resourceVersion"])
+
+    written = WrittenHosts()
+    written.remember("ns/h", {"1", "2"}, obj("3"))  # read 1, wrote 2 then 3
+    assert rv(written.freshest("ns/h", obj("1"))) == "3"
+    assert rv(written.freshest("ns/h", obj("2"))) == "3"
+    # A pass that started from that memo (cache still at 1) and wrote 4 then 5.
+    written.remember("ns/h", {"1", "3", "4"}, obj("5"))
+    assert rv(written.freshest("ns/h", obj("2"))) == "5"  # still ours
+    assert rv(written.freshest("ns/h", obj("5"))) == "5"
+    # Someone else's change: the cache wins and the memo is dropped.
+    assert rv(written.freshest("ns/h", obj("7"))) == "7"
+    assert rv(written.freshest("ns/h", obj("4"))) == "4"
 
 
 def test_missing_secret_polls_and_invalid_secret_waits(
