@@ -49,6 +49,7 @@ from bmo.runtime.cache import (
 from bmo.runtime.clock import Clock, RealClock
 from bmo.runtime.errors import Gone, from_object, is_gone, translate
 from bmo.runtime.eventhandlers import EventHandler
+from bmo.runtime.jsonapi import JsonApi, collection_path, list_query
 
 log = structlog.get_logger(__name__)
 
@@ -64,16 +65,13 @@ CONNECT_TIMEOUT = 10.0
 class Resource:
     """Which API collection an informer serves.
 
-    ``group`` is ``""`` for the core API, where ``singular`` names the ``CoreV1Api``
-    methods (``secret`` → ``list_namespaced_secret``); other groups go through
-    ``CustomObjectsApi``.
+    ``group`` is ``""`` for the core API.
     """
 
     group: str
     version: str
     plural: str
     kind: str
-    singular: str = ""
     namespaced: bool = True
 
     @property
@@ -81,32 +79,23 @@ class Resource:
         return f"{self.group}/{self.version}" if self.group else self.version
 
     def list(self, api_client: k8s.ApiClient, namespace: str | None, **params: Any) -> Any:
-        """One list or watch call returning the raw urllib3 response (``_preload_content``
-        off: objects stay plain JSON dicts, and watches stream)."""
-        params["_preload_content"] = False
-        if self.group:
-            custom = k8s.CustomObjectsApi(api_client)
-            if namespace is not None and self.namespaced:
-                return custom.list_namespaced_custom_object(
-                    self.group, self.version, namespace, self.plural, **params
-                )
-            return custom.list_cluster_custom_object(
-                self.group, self.version, self.plural, **params
-            )
-        core = k8s.CoreV1Api(api_client)
-        singular = self.singular or self.kind.lower()
-        if not self.namespaced:
-            return getattr(core, f"list_{singular}")(**params)
-        if namespace is not None:
-            return getattr(core, f"list_namespaced_{singular}")(namespace, **params)
-        return getattr(core, f"list_{singular}_for_all_namespaces")(**params)
+        """One list or watch call returning the raw urllib3 response: the request the
+        generated ``list_namespaced_*`` / ``list_*_for_all_namespaces`` /
+        ``list_cluster_custom_object`` method sends with ``_preload_content=False``
+        (objects stay plain JSON, and watches stream). ``params`` are that method's
+        keyword arguments, ``_request_timeout`` included."""
+        timeout = params.pop("_request_timeout", None)
+        path = collection_path(
+            self.group, self.version, self.plural, namespace if self.namespaced else None
+        )
+        return JsonApi(api_client).open(path, query=list_query(**params), timeout=timeout)
 
     def __str__(self) -> str:
         return f"{self.plural}.{self.group or 'core'}/{self.version}"
 
 
-SECRETS = Resource("", "v1", "secrets", "Secret", singular="secret")
-CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap", singular="config_map")
+SECRETS = Resource("", "v1", "secrets", "Secret")
+CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap")
 
 
 class _Relist(Exception):

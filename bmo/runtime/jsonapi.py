@@ -1,5 +1,5 @@
-"""The hot writes as plain JSON, through the same ``ApiClient``, without the generated
-methods' per-call plumbing.
+"""Requests as plain JSON, through the same ``ApiClient``, without the generated methods'
+per-call plumbing.
 
 Each generated method (``CustomObjectsApi.replace_namespaced_custom_object_status``,
 ``CoreV1Api.create_namespaced_event``, ...) validates its arguments with pydantic
@@ -19,21 +19,55 @@ The generated serializers this mirrors: ``kubernetes/client/api/custom_objects_a
 ``_create_namespaced_custom_object_serialize``, ``_patch_namespaced_custom_object_serialize``,
 and ``core_v1_api.py`` ``_create_namespaced_event_serialize``: ``Accept`` is
 ``select_header_accept`` of JSON, YAML and protobuf (JSON wins); ``Content-Type`` is set only
-on a patch; the auth setting is ``BearerToken``.
+on a patch; the auth setting is ``BearerToken``. Reads, lists and watches mirror
+``core_v1_api.py`` ``_read_namespaced_secret_serialize`` and ``_list_namespaced_secret_serialize``
+(and the custom-object ones, whose query parameters are a subset in the same order), called
+with ``_preload_content=False`` (``ApiClient._call_with_legacy_options``: a non-2xx answer
+raises, a 2xx one is handed back unread).
+
+Not touching the generated API classes also keeps them from loading: ``CoreV1Api`` alone is
+about 20 MiB of pydantic validators in every bmo process.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Final
 
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-__all__ = ["JsonApi", "core_path", "custom_object_path"]
+__all__ = ["JsonApi", "collection_path", "core_path", "custom_object_path", "list_query"]
 
 ACCEPT = "application/json"
 AUTH_SETTINGS = ["BearerToken"]
+
+#: The generated list methods' keyword arguments and the query parameters they become, in
+#: the order ``_list_namespaced_secret_serialize`` appends them.
+_LIST_QUERY: Final = (
+    ("pretty", "pretty"),
+    ("allow_watch_bookmarks", "allowWatchBookmarks"),
+    ("_continue", "continue"),
+    ("field_selector", "fieldSelector"),
+    ("label_selector", "labelSelector"),
+    ("limit", "limit"),
+    ("resource_version", "resourceVersion"),
+    ("resource_version_match", "resourceVersionMatch"),
+    ("send_initial_events", "sendInitialEvents"),
+    ("timeout_seconds", "timeoutSeconds"),
+    ("watch", "watch"),
+)
+_LIST_KEYWORDS: Final = frozenset(keyword for keyword, _ in _LIST_QUERY)
+
+
+def list_query(**params: Any) -> list[tuple[str, Any]]:
+    """The query of a generated ``list_*`` call given these keyword arguments (``None``
+    left out, as the serializers do)."""
+    unknown = set(params) - _LIST_KEYWORDS
+    if unknown:
+        raise TypeError(f"not a list parameter: {', '.join(sorted(unknown))}")
+    return [(name, params[kw]) for kw, name in _LIST_QUERY if params.get(kw) is not None]
 
 
 def custom_object_path(
@@ -55,6 +89,24 @@ def custom_object_path(
         if subresource is not None:
             path += "/" + subresource
     return path, params
+
+
+def collection_path(
+    group: str, version: str, plural: str, namespace: str | None
+) -> tuple[str, dict[str, str]]:
+    """A collection's path: core (``group`` ``""``) or custom, in one namespace or across
+    all (``namespace`` None, also the only form of a cluster-scoped kind)."""
+    if group:
+        if namespace is not None:
+            return custom_object_path(group, version, namespace, plural)
+        return "/apis/{group}/{version}/{plural}", {
+            "group": group,
+            "version": version,
+            "plural": plural,
+        }
+    if namespace is not None:
+        return "/api/" + version + "/namespaces/{namespace}/" + plural, {"namespace": namespace}
+    return "/api/" + version + "/" + plural, {}
 
 
 def core_path(plural: str, namespace: str, name: str | None = None) -> tuple[str, dict[str, str]]:
@@ -90,6 +142,31 @@ class JsonApi:
     ) -> Any:
         return self.request("PATCH", resource, body, content_type=content_type, timeout=timeout)
 
+    def get(
+        self,
+        resource: tuple[str, dict[str, str]],
+        *,
+        query: Sequence[tuple[str, Any]] = (),
+        timeout: Any = None,
+    ) -> Any:
+        """A read (``read_namespaced_*``, or a list given its :func:`list_query`)."""
+        return self.request("GET", resource, None, query=query, timeout=timeout)
+
+    def open(
+        self,
+        resource: tuple[str, dict[str, str]],
+        *,
+        query: Sequence[tuple[str, Any]] = (),
+        timeout: Any = None,
+    ) -> Any:
+        """A ``GET`` whose answer is handed back unread (the urllib3 response): a list to
+        decode as the caller likes, or a watch to stream. Raises for a non-2xx answer."""
+        response = self._send("GET", resource, None, query=query, timeout=timeout)
+        if not 200 <= response.status <= 299:
+            response.read()
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+        return response.response
+
     def request(
         self,
         method: str,
@@ -97,10 +174,31 @@ class JsonApi:
         body: Any,
         *,
         content_type: str | None = None,
+        query: Sequence[tuple[str, Any]] = (),
         timeout: Any = None,
     ) -> Any:
         """One request; ``body`` must be plain JSON (dicts, lists, scalars), as
         ``sanitize_for_serialization`` would have left it."""
+        response = self._send(
+            method, resource, body, content_type=content_type, query=query, timeout=timeout
+        )
+        data = response.read()
+        if not 200 <= response.status <= 299:
+            # What ``ApiClient.response_deserialize`` raises: the subclass for the status,
+            # with the answer's text as its body.
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+        return json.loads(data) if data else None
+
+    def _send(
+        self,
+        method: str,
+        resource: tuple[str, dict[str, str]],
+        body: Any,
+        *,
+        content_type: str | None = None,
+        query: Sequence[tuple[str, Any]] = (),
+        timeout: Any = None,
+    ) -> Any:
         path_template, path_params = resource
         headers: dict[str, Any] = {"Accept": ACCEPT}
         if content_type is not None:
@@ -112,7 +210,7 @@ class JsonApi:
             method=method,
             resource_path=path_template,
             path_params=path_params,
-            query_params=[],
+            query_params=list(query),
             header_params=headers,
             body=None,
             post_params=[],
@@ -120,12 +218,6 @@ class JsonApi:
             auth_settings=AUTH_SETTINGS,
             collection_formats={},
         )
-        response = self.api_client.call_api(
+        return self.api_client.call_api(
             method, url, header_params, body, post_params, _request_timeout=timeout
         )
-        data = response.read()  # type: ignore[no-untyped-call]
-        if not 200 <= response.status <= 299:
-            # What ``ApiClient.response_deserialize`` raises: the subclass for the status,
-            # with the answer's text as its body.
-            raise ApiException.from_response(http_resp=response, body=None, data=None)
-        return json.loads(data) if data else None

@@ -17,6 +17,7 @@ from kubernetes import client as k8s
 
 from bmo.runtime.errors import NotFound, kube_errors
 from bmo.runtime.informer import SECRETS
+from bmo.runtime.jsonapi import JsonApi, core_path
 from bmo.runtime.manager import Manager
 from bmo.settings import Settings
 from bmo.webhook.config import SecretLabels
@@ -32,7 +33,7 @@ class SecretLabelLookup:
 
     def __init__(self, store: Any, api_client: k8s.ApiClient) -> None:
         self._store = store
-        self._core = k8s.CoreV1Api(api_client)
+        self._json = JsonApi(api_client)
 
     def __call__(self, namespace: str, name: str) -> Mapping[str, str] | None:
         cached = self._store.get(f"{namespace}/{name}")
@@ -40,10 +41,11 @@ class SecretLabelLookup:
             return dict((cached.get("metadata") or {}).get("labels") or {})
         try:
             with kube_errors():
-                secret = self._core.read_namespaced_secret(name, namespace)
+                # ``read_namespaced_secret``'s request, thin (``bmo.runtime.jsonapi``).
+                secret = self._json.get(core_path("secrets", namespace, name))
         except NotFound:
             return None
-        return dict(secret.metadata.labels or {}) if secret.metadata is not None else {}
+        return dict(((secret or {}).get("metadata") or {}).get("labels") or {})
 
 
 def credentials_lookup(manager: Manager, settings: Settings) -> SecretLabels | None:

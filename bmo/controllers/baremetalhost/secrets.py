@@ -18,11 +18,10 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, Protocol
 
 import structlog
 from kubernetes import client as k8s
@@ -134,7 +133,7 @@ class SecretManager:
     """
 
     def __init__(self, api_client: k8s.ApiClient, store: SecretStore) -> None:
-        self._core = k8s.CoreV1Api(api_client)
+        self._json = JsonApi(api_client)
         self._store = store
         self._written = _WrittenSecrets()
 
@@ -149,8 +148,8 @@ class SecretManager:
         if known is not None:
             return known
         with kube_errors():
-            resp: Any = self._core.read_namespaced_secret(name, namespace, _preload_content=False)
-        obj: dict[str, Any] = json.loads(resp.data)
+            # ``read_namespaced_secret``'s request, thin (``bmo.runtime.jsonapi``).
+            obj: dict[str, Any] = self._json.get(core_path("secrets", namespace, name))
         return obj
 
     def acquire(
@@ -199,7 +198,7 @@ class SecretManager:
             meta["$setElementOrder/finalizers"] = [SECRET_FINALIZER]
         with kube_errors():
             # ``patch_namespaced_secret``'s request, thin (``bmo.runtime.jsonapi``).
-            patched: dict[str, Any] = JsonApi(self._core.api_client).patch(
+            patched: dict[str, Any] = self._json.patch(
                 core_path("secrets", namespace, name),
                 {"metadata": meta},
                 "application/strategic-merge-patch+json",
@@ -224,12 +223,10 @@ class SecretManager:
         log.info("released secret", secret=f"{namespace}/{name}")
 
     def _replace(self, namespace: str, name: str, body: dict[str, Any]) -> KubeObject:
-        # A plain dict body keeps fields the client's models do not know.
+        # A plain dict body keeps fields the client's models do not know;
+        # ``replace_namespaced_secret``'s request, thin (``bmo.runtime.jsonapi``).
         with kube_errors():
-            resp: Any = self._core.replace_namespaced_secret(
-                name, namespace, cast(Any, body), _preload_content=False
-            )
-        updated: dict[str, Any] = json.loads(resp.data)
+            updated: dict[str, Any] = self._json.put(core_path("secrets", namespace, name), body)
         self._written.remember(f"{namespace}/{name}", updated)
         return updated
 

@@ -46,6 +46,7 @@ from bmo.provisioner import (
 from bmo.runtime.cache import KubeObject, thaw
 from bmo.runtime.controller import Result, TerminalError
 from bmo.runtime.errors import KubeError, kube_errors
+from bmo.runtime.jsonapi import JsonApi, core_path
 
 __all__ = [
     "BMC_EVENT_SUBSCRIPTION_FINALIZER",
@@ -92,7 +93,7 @@ class BMCEventSubscriptionReconciler:
         self._api = k8s.CustomObjectsApi(api_client)
         #: A host missing from a sharded cache may be another shard's: leave it alone.
         self._sharded = sharded
-        self._core = k8s.CoreV1Api(api_client)
+        self._json = JsonApi(api_client)
         self._subscriptions = subscriptions
         self._hosts = hosts
         self._factory = provisioner_factory
@@ -196,13 +197,14 @@ class BMCEventSubscriptionReconciler:
             )
         try:
             with kube_errors():
-                secret = self._core.read_namespaced_secret(ref.name, ref.namespace)
+                # ``read_namespaced_secret``'s request, thin (``bmo.runtime.jsonapi``).
+                secret = self._json.get(core_path("secrets", ref.namespace, ref.name))
         except KubeError as exc:
             # The error names the Secret, never its data.
             raise SubscriptionError(
                 f"{HEADERS_SECRET_ERROR} {ref.namespace}/{ref.name}: {type(exc).__name__}"
             ) from None
-        data = secret.data or {}
+        data = (secret or {}).get("data") or {}
         return http_headers({name: _b64(value) for name, value in data.items()})
 
     # -- writes ------------------------------------------------------------------------

@@ -16,10 +16,9 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, Protocol
 
 import structlog
 from kubernetes import client as k8s
@@ -57,6 +56,7 @@ from bmo.controllers.preprovisioningimage.imageprovider import (
 from bmo.runtime.cache import KubeObject, resource_version, thaw
 from bmo.runtime.controller import Result, TerminalError
 from bmo.runtime.errors import NotFound, kube_errors
+from bmo.runtime.jsonapi import JsonApi, core_path
 
 __all__ = ["MAX_RETRY_DELAY", "MIN_RETRY_DELAY", "ImageStore", "PreprovisioningImageReconciler"]
 
@@ -100,7 +100,7 @@ class PreprovisioningImageReconciler:
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._api = k8s.CustomObjectsApi(api_client)
-        self._core = k8s.CoreV1Api(api_client)
+        self._json = JsonApi(api_client)
         self._images = images
         self._secrets = secrets
         self._provider = provider
@@ -230,10 +230,8 @@ class PreprovisioningImageReconciler:
         if secret is None:
             try:
                 with kube_errors():
-                    resp: Any = self._core.read_namespaced_secret(
-                        name, namespace, _preload_content=False
-                    )
-                body = json.loads(resp.data)
+                    # ``read_namespaced_secret``'s request, thin (``bmo.runtime.jsonapi``).
+                    body = self._json.get(core_path("secrets", namespace, name))
             except NotFound:
                 log.debug("network data secret does not exist")
                 raise _MissingNetworkData() from None
@@ -241,10 +239,7 @@ class PreprovisioningImageReconciler:
             body = thaw(secret)
         if _claim(body, raw):
             with kube_errors():
-                replaced: Any = self._core.replace_namespaced_secret(
-                    name, namespace, cast(Any, body), _preload_content=False
-                )
-            body = json.loads(replaced.data)
+                body = self._json.put(core_path("secrets", namespace, name), body)
         return _decode_data(body), SecretStatus(name=name, version=resource_version(body))
 
     def _discard(self, image: PreprovisioningImage) -> None:
