@@ -67,6 +67,11 @@ _INLINE_PATTERNS: Final = (
 )
 """Free text (library messages, exception strings) can carry credentials inline."""
 
+_INLINE_HINT: Final = re.compile(r"(?i)authorization|bearer|password|passwd|token")
+"""A word every one of :data:`_INLINE_PATTERNS` needs (same flags, so the same case
+folding): text without one is returned as it is after one search instead of three
+substitutions. Every log line's every string goes through :func:`redact_text`."""
+
 _USERINFO: Final = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/@\s]+@")
 """``scheme://`` followed by user-info up to the ``@`` (no ``/`` or space in between, so an
 e-mail address later in the text is not mistaken for it)."""
@@ -121,6 +126,8 @@ def _redact_value(key: str, value: Any, parent: Mapping[str, Any] | None) -> Any
 
 def redact_text(text: str) -> str:
     """Scrub ``Authorization`` headers, bearer tokens and ``password=...`` pairs from text."""
+    if _INLINE_HINT.search(text) is None:
+        return text
     for pattern in _INLINE_PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
     return text

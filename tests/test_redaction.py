@@ -89,6 +89,10 @@ def test_redact_shows_a_client_secret_model_without_its_data() -> None:
         ("password=hunter2&user=admin", f"password={REDACTED}&user=admin"),
         ('{"bmc_password": "s3cret"}', f'{{"bmc_password": "{REDACTED}"}}'),
         ("nothing secret here", "nothing secret here"),
+        # Case folds the patterns match (long s, Kelvin sign, dotted I) pass the quick check.
+        ("PAſſWORD=hunter2", f"PAſſWORD={REDACTED}"),
+        ("api_toKen: abc", f"api_toKen: {REDACTED}"),
+        ("AUTHORİZATİON: Basic abc", f"AUTHORİZATİON: {REDACTED}"),
     ],
 )
 def test_redact_text(text: str, want: str) -> None:

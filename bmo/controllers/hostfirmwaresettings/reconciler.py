@@ -61,6 +61,7 @@ from bmo.provisioner.types import build_host_data
 from bmo.runtime.cache import KubeObject
 from bmo.runtime.controller import Result, TerminalError
 from bmo.runtime.errors import AlreadyExists, Conflict, Invalid, NotFound, kube_errors
+from bmo.runtime.jsonapi import JsonApi, custom_object_path
 
 __all__ = [
     "HostFirmwareSettingsReconciler",
@@ -191,6 +192,7 @@ class HostFirmwareSettingsReconciler:
         max_requeue_after: float | None = None,
     ) -> None:
         self._api = k8s.CustomObjectsApi(api_client)
+        self._json = JsonApi(api_client)
         self._hosts = hosts
         self._hfs = settings_store
         self._schemas = schemas
@@ -310,15 +312,15 @@ class HostFirmwareSettingsReconciler:
                 return view
             try:
                 with kube_errors():
-                    updated: KubeObject = self._api.patch_namespaced_custom_object(  # type: ignore[assignment]
-                        API_GROUP,
-                        API_VERSION,
-                        namespace,
-                        FIRMWARE_SCHEMA_PLURAL,
-                        name,
+                    # ``patch_namespaced_custom_object``'s request, thin (one per host
+                    # sharing the schema; ``bmo.runtime.jsonapi``).
+                    updated: KubeObject = self._json.patch(
+                        custom_object_path(
+                            API_GROUP, API_VERSION, namespace, FIRMWARE_SCHEMA_PLURAL, name
+                        ),
                         ops,
-                        _content_type="application/json-patch+json",
-                        _request_timeout=_TIMEOUT,
+                        "application/json-patch+json",
+                        timeout=_TIMEOUT,
                     )
             except (Conflict, Invalid):
                 # A ``test`` failed: bmo's copy is older than the server's. Start again
