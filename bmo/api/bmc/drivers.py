@@ -15,6 +15,7 @@ operator never accepts a host that would silently do nothing.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -354,6 +355,16 @@ def access_details(
     """
     if address == "":
         raise BMCAddressError("missing BMC address")
+    return _access_details(address, disable_certificate_verification, allow_development)
+
+
+@functools.lru_cache(maxsize=4096)
+def _access_details(
+    address: str, disable_certificate_verification: bool, allow_development: bool
+) -> AccessDetails:
+    """Every reconcile step of every host asks (credentials, provisioner data); the answer
+    is immutable and depends only on the arguments, so a fleet's addresses are parsed once
+    each. Refusals raise and are not kept."""
     parsed = parse_address(address)
     spec = _REGISTRY.get(parsed.scheme)
     shown = redact_address(address, address)

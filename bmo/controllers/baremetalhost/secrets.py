@@ -165,6 +165,8 @@ class SecretManager:
         secret = self._known(namespace, name)
         if secret is None:
             secret = self._claim_unseen(namespace, name, owner=owner, add_finalizer=add_finalizer)
+        if _claimed(secret, owner, add_finalizer):
+            return secret  # the common case, every pass: no copy to compare against
         body = thaw(secret)
         meta = body.setdefault("metadata", {})
         changed = False
@@ -275,6 +277,22 @@ def _caught_up(cached: KubeObject, written: KubeObject) -> bool:
         return False
     owners = {str(r.get("uid")) for r in have.get("ownerReferences") or ()}
     return {str(r.get("uid")) for r in want.get("ownerReferences") or ()} <= owners
+
+
+def _claimed(secret: KubeObject, owner: BareMetalHost | None, add_finalizer: bool) -> bool:
+    """Whether :meth:`SecretManager.acquire` would leave ``secret`` as it is: labelled,
+    owned by ``owner`` (not as controller) and finalized when asked."""
+    meta = secret.get("metadata") or {}
+    if (meta.get("labels") or {}).get(SECRET_ENVIRONMENT_LABEL) != SECRET_ENVIRONMENT_VALUE:
+        return False
+    if add_finalizer and SECRET_FINALIZER not in (meta.get("finalizers") or ()):
+        return False
+    if owner is None:
+        return True
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("uid") == owner.metadata.uid:
+            return not ref.get("controller")  # as :func:`_claim_owner` judges the first
+    return False
 
 
 def _claim_owner(meta: dict[str, Any], owner: BareMetalHost) -> bool:
