@@ -616,7 +616,7 @@ class IronicClient:
 
         ``timeout`` (seconds) is Ironic's server-side limit for soft actions.
         """
-        check_action("set power state")
+        check_action("set power state", converges=True)
         body: dict[str, Any] = {"target": target}
         if timeout is not None:
             body["timeout"] = int(timeout)

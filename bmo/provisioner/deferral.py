@@ -14,6 +14,13 @@ saves what the earlier steps decided and comes back at once: the deferred step r
 as the first step of the next pass, from saved state, exactly as upstream would run it.
 
 Every provisioner implementation calls :func:`check_action` before each change it makes.
+
+Power changes are the exception (``converges=True``). Every pass reads the power state back
+from the backend and compares it with ``spec.online`` (``manageHostPower``), so a power
+change made ahead of the saved state is met again, as already done, by whichever pass
+replays the step. A later step may make one, and :class:`StepActions` counts them, so the
+reconciler can run one more step to read the result back: a host reaching ``available`` is
+then saved once, already powered on, where upstream's separate passes write twice.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["ActionDeferred", "actions_deferred", "check_action"]
+__all__ = ["ActionDeferred", "StepActions", "actions_deferred", "check_action"]
 
 
 class ActionDeferred(BaseException):
@@ -40,18 +47,35 @@ class ActionDeferred(BaseException):
 _local = threading.local()
 
 
+class StepActions:
+    """What one step did to the backend that was not deferred."""
+
+    def __init__(self) -> None:
+        #: Converging (power) changes made.
+        self.converging = 0
+
+
 @contextmanager
-def actions_deferred() -> Iterator[None]:
-    """Within this block (this thread only), :func:`check_action` raises."""
-    previous = getattr(_local, "deferring", False)
-    _local.deferring = True
+def actions_deferred(defer: bool = True) -> Iterator[StepActions]:
+    """Within this block (this thread only), :func:`check_action` raises for every change
+    but a converging one (``defer`` False: for none); converging changes are counted."""
+    previous = getattr(_local, "deferring", False), getattr(_local, "step", None)
+    step = StepActions()
+    _local.deferring, _local.step = defer, step
     try:
-        yield
+        yield step
     finally:
-        _local.deferring = previous
+        _local.deferring, _local.step = previous
 
 
-def check_action(action: str) -> None:
-    """Called by a provisioner before it changes anything on its backend."""
+def check_action(action: str, *, converges: bool = False) -> None:
+    """Called by a provisioner before it changes anything on its backend; ``converges``
+    for a change every pass reads back and converges on whatever the saved state says (a
+    power change), which is never deferred."""
+    if converges:
+        step = getattr(_local, "step", None)
+        if step is not None:
+            step.converging += 1
+        return
     if getattr(_local, "deferring", False):
         raise ActionDeferred(action)

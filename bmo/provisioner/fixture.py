@@ -93,6 +93,9 @@ OPERATIONS: Final = (
     "service",
 )
 
+#: Operations that only change the power state (never deferred: see ``bmo.provisioner.deferral``).
+_POWER_OPERATIONS: Final = frozenset({"power_on", "power_off"})
+
 #: Operations that occupy one of the backend's (de)provisioning slots while running.
 #: States whose next step boots the deploy ramdisk (a subset of ``ironic.go configureNode``).
 _PREPROV_IMAGE_STATES: Final = frozenset(
@@ -303,7 +306,7 @@ class FixtureRegistry:
         running = state._running.get(op)
         started = running is None
         if running is None:
-            check_action(f"start {op}")
+            check_action(f"start {op}", converges=op in _POWER_OPERATIONS)
             delay = self.delays[op]
             running = _Running(delay.calls, self.clock() + delay.seconds)
             state._running[op] = running
@@ -610,8 +613,8 @@ class FixtureProvisioner(FixtureBMCVerbs):
         state.powered_on = True
         self._publish("PowerOn", "Host powered on")
         # Like Ironic, the call that changes the power state reports work done (dirty); the
-        # next one finds the machine already on.
-        return self._dirty()
+        # next one finds the machine already on. No delay (``fixture.go PowerOn``): it is.
+        return ProvisionResult(dirty=True)
 
     def power_off(self, reboot_mode: str, force: bool) -> ProvisionResult:
         self._record("power_off", reboot_mode=reboot_mode, force=force)
@@ -637,7 +640,7 @@ class FixtureProvisioner(FixtureBMCVerbs):
         state.powered_on = False
         soft = reboot_mode == RebootMode.SOFT
         self._publish("PowerOff", "Host soft powered off" if soft else "Host powered off")
-        return self._dirty()
+        return ProvisionResult(dirty=True)
 
     # -- firmware (``fixture.go GetFirmwareSettings``/``GetFirmwareComponents``/``Service``)
 

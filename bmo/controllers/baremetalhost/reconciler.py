@@ -198,7 +198,7 @@ takes a second per read), steps are saved one by one as upstream does, so a proc
 or restarted loses at most about this much work instead of redoing a long run forever."""
 
 
-def _continues(before: BareMetalHost, outcome: HostOutcome) -> bool:
+def _continues(before: BareMetalHost, outcome: HostOutcome, powered: bool = False) -> bool:
     """Whether the same reconcile may run the machine again on ``outcome.host`` at once.
 
     Upstream saves the status after every step that asks to come back at once (``Result``
@@ -206,14 +206,17 @@ def _continues(before: BareMetalHost, outcome: HostOutcome) -> bool:
     the next step on the in-memory host instead reaches the same place with one status
     write for the whole run. Only steps that wait, fail, change the object's metadata or
     finish a deletion end the run, and so does a step that changed nothing (nothing to
-    continue from).
+    continue from) - unless it changed the power (``powered``): the next step reads that
+    back, as upstream's next pass would.
     """
     if outcome.requeue_after is None or outcome.requeue_after > 0:
         return False
     if outcome.object_dirty or outcome.delete_complete or outcome.error is not None:
         return False
-    return outcome.state != before.status.provisioning.state or _status_changed(
-        before.status, outcome.host.status
+    return (
+        powered
+        or outcome.state != before.status.provisioning.state
+        or _status_changed(before.status, outcome.host.status)
     )
 
 
@@ -426,13 +429,10 @@ class HostReconciler:
                 chain.stop_at_once()
                 break
             try:
-                if chain.empty:
-                    step = self._step(current, hardware, writer, now, first=True)
-                elif _registers_unsaved(host, current, chain):
-                    step = self._step(current, hardware, writer, now, first=False)
-                else:
-                    with actions_deferred():
-                        step = self._step(current, hardware, writer, now, first=False)
+                first = chain.empty
+                defer = not first and not _registers_unsaved(host, current, chain)
+                with actions_deferred(defer) as acted:
+                    step = self._step(current, hardware, writer, now, first=first)
             except ActionDeferred as deferred:
                 if chain.empty:  # pragma: no cover - only later steps defer
                     raise
@@ -452,7 +452,7 @@ class HostReconciler:
                 break
             outcome, provisioner, password = step
             chain.add(outcome, provisioner, password)
-            if not _continues(current, outcome):
+            if not _continues(current, outcome, powered=acted.converging > 0):
                 break
             current = outcome.host
             if outcome.hardware_data is not None:

@@ -131,6 +131,10 @@ def test_finalizer_then_progress_despite_a_lagging_cache(
     generation = stored["metadata"]["generation"]
     assert generation > 1
     assert {c["observedGeneration"] for c in stored["status"]["conditions"]} == {generation}
+    # The step after the one reaching available powered the host on (spec.online), and the
+    # one after that read it back: a power change is never deferred and keeps the run
+    # going, so one status write says both.
+    assert stored["status"]["poweredOn"] is True
 
 
 def test_a_cache_showing_the_passs_first_write_does_not_cause_a_conflict(
