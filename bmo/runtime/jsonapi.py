@@ -120,8 +120,9 @@ def core_path(plural: str, namespace: str, name: str | None = None) -> tuple[str
 
 
 class JsonApi:
-    """``PUT``/``POST``/``PATCH`` of JSON bodies through ``api_client``; answers are the
-    decoded JSON objects the generated ``object``-typed methods would return."""
+    """``GET``/``PUT``/``POST``/``PATCH`` of JSON through ``api_client``; answers are the
+    decoded JSON objects the generated ``object``-typed methods would return (or, from
+    :meth:`open`, the unread response their ``_preload_content=False`` form returns)."""
 
     def __init__(self, api_client: k8s.ApiClient) -> None:
         self.api_client = api_client

@@ -203,31 +203,6 @@ def test_the_thin_path_sends_the_same_bytes(capture: CaptureServer, case: str, t
     assert credentials == (["Bearer t0ken"] if token else [])
 
 
-@pytest.mark.parametrize(
-    ("status", "error"), [(404, NotFoundException), (409, ConflictException), (500, ApiException)]
-)
-def test_the_thin_path_fails_as_the_generated_one(
-    capture: CaptureServer, status: int, error: type[ApiException]
-) -> None:
-    capture.status = status
-    capture.answer = json.dumps({"kind": "Status", "code": status, "reason": "X"}).encode()
-    old, new = CASES["status PUT"]
-    client = _client(capture.url, False)
-    try:
-        with pytest.raises(error) as generated:
-            old(client)
-        with pytest.raises(error) as thin:
-            new(client)
-    finally:
-        client.close()
-    assert type(thin.value) is type(generated.value)
-    assert (thin.value.status, thin.value.reason, thin.value.body) == (
-        generated.value.status,
-        generated.value.reason,
-        generated.value.body,
-    )
-
-
 WATCH = {
     "watch": True,
     "allow_watch_bookmarks": True,
@@ -302,20 +277,37 @@ def test_reads_lists_and_watches_send_the_same_request(
     assert thin.request_line.startswith("GET /api")
 
 
-def test_a_refused_read_fails_as_the_generated_one(capture: CaptureServer) -> None:
-    capture.status = 410
-    capture.answer = json.dumps({"kind": "Status", "code": 410, "reason": "Expired"}).encode()
-    old, new = READS["custom watch in a namespace"]
+@pytest.mark.parametrize(
+    ("case", "status", "error"),
+    [
+        (("write", "status PUT"), 404, NotFoundException),
+        (("write", "status PUT"), 409, ConflictException),
+        (("write", "status PUT"), 500, ApiException),
+        (("read", "custom watch in a namespace"), 410, ApiException),
+        (("read", "secret GET"), 404, NotFoundException),
+    ],
+)
+def test_the_thin_path_fails_as_the_generated_one(
+    capture: CaptureServer, case: tuple[str, str], status: int, error: type[ApiException]
+) -> None:
+    capture.status = status
+    capture.answer = json.dumps({"kind": "Status", "code": status, "reason": "X"}).encode()
+    table, name = case
+    old, new = (CASES if table == "write" else READS)[name]
     client = _client(capture.url, False)
     try:
-        with pytest.raises(ApiException) as generated:
+        with pytest.raises(error) as generated:
             old(client)
-        with pytest.raises(ApiException) as thin:
+        with pytest.raises(error) as thin:
             new(client)
     finally:
         client.close()
     assert type(thin.value) is type(generated.value)
-    assert (thin.value.status, thin.value.body) == (generated.value.status, generated.value.body)
+    assert (thin.value.status, thin.value.reason, thin.value.body) == (
+        generated.value.status,
+        generated.value.reason,
+        generated.value.body,
+    )
 
 
 def test_an_unknown_list_parameter_is_refused() -> None:
