@@ -560,8 +560,14 @@ class NodeCache:
                 if self._snapshot is not None:
                     self._last_known = self._snapshot
                 self._snapshot = None
-                # ``_last_duration`` stays the last good list's: a failed one measures
-                # connection timeouts, and the next poll must come soon (Ironic is back).
+                # A failed list says nothing of what a list costs Ironic: a slow failure
+                # (timeouts) keeps the last good list's spacing, Ironic being there and
+                # loaded. One refused sooner than a good list takes says Ironic is not
+                # there (restarting, maybe on a wiped database): the spacing measured
+                # against the fleet it had goes, so its first list when back comes a fast
+                # interval later, and the wipe is seen then.
+                if self._clock() - started < self._last_duration:
+                    self._last_duration = 0.0
             return []
         by_uuid = {node.uuid: node for node in listed}
         by_name = {node.name: node for node in listed if node.name}

@@ -675,6 +675,19 @@ def test_a_node_listed_after_the_held_port_list_has_its_ports_read_from_ironic(
     assert cache.ports(U2) == [], "nodes listed with the ports still are"
 
 
+def test_a_list_refused_at_once_drops_the_spacing(fake: FakeIronic, clock: FakeClock) -> None:
+    """Refused sooner than a good list takes: Ironic is not there (restarting, maybe on a
+    wiped database), and its first list when back must not wait out a spacing measured
+    against the fleet it had."""
+    cache = fake.cache()
+    fake.during_nodes.append(lambda: clock.advance(2.0))  # a loaded Ironic: 2.4 s in all
+    cache.poll()  # a fast interval after it would be 24 s
+    fake.nodes_error = IronicUnavailable("list nodes: connection refused", status_code=None)
+    clock.advance(1)
+    cache.poll()  # refused after 0.2 s
+    assert cache.interval() == pytest.approx(DEFAULT_FAST_INTERVAL)
+
+
 def test_a_failed_list_does_not_stretch_the_next_poll(fake: FakeIronic, clock: FakeClock) -> None:
     """A list that failed on connection timeouts says nothing about Ironic's cost: the poll
     after an outage (Ironic back, maybe on a wiped database) comes a fast interval later."""
