@@ -9,6 +9,11 @@ Ironic answers ~10 requests/s and becomes the bottleneck of the whole fleet. Thi
 replaces those reads with one paginated ``GET /v1/nodes?fields=...`` (only the fields
 :class:`NodeView` holds) per poll interval:
 
+* **Change lists.** Between two full lists (one per slow interval), a poll lists only the
+  nodes changed since the newest change it saw (``GET /v1/nodes/detail`` sorted by
+  ``updated_at``, newest first, back to :data:`CHANGE_OVERLAP` before that mark) and lays
+  them over the snapshot: the cost of a poll follows what Ironic is doing, not the fleet's
+  size. A node someone else deletes stays cached until the next full list.
 * **Ports too.** Upstream ``register.go ensurePort`` lists a host's ports
   (``GET /v1/ports?node_uuid=...``) on every registration, i.e. every reconcile. Right after
   the node list, a poll makes one paginated ``GET /v1/ports?fields=...`` and keeps the
@@ -53,17 +58,19 @@ replaces those reads with one paginated ``GET /v1/nodes?fields=...`` (only the f
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from bmo.ironic.errors import IronicError
+from bmo.ironic.errors import InvalidRequest, IronicError, NodeNotFound
 from bmo.ironic.microversion import parse_version
 from bmo.ironic.states import STABLE_STATES, State
-from bmo.ironic.views import NodeView, PortView
+from bmo.ironic.views import NodeView, PortView, ironic_time
 
 __all__ = [
     "DEFAULT_FAST_INTERVAL",
@@ -115,9 +122,20 @@ _FIELD_SINCE: Final = {"health": (1, 109), "disable_power_off": (1, 95)}
 #: carry it.
 _NOT_LISTABLE: Final = frozenset({"updated_at"})
 
+#: How far before the newest change it saw a change list reaches back. A row's
+#: ``updated_at`` is stamped just before its transaction commits, so a change committed
+#: right after a list may carry a time older than the newest one that list showed; a
+#: database keeping whole seconds (MySQL ``DATETIME``) and conductors on other hosts' clocks
+#: widen that. Full lists (one per slow interval) catch anything older still.
+CHANGE_OVERLAP: Final = timedelta(seconds=2)
+
+#: The mark of a fleet none of whose nodes was ever written.
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
 Clock = Callable[[], float]
 ListNodes = Callable[[Iterable[str]], list[NodeView]]
 ListPorts = Callable[[], list[PortView]]
+ListChanged = Callable[[datetime | None], list[NodeView]]
 
 
 def cache_fields(microversion: str) -> tuple[str, ...]:
@@ -185,6 +203,15 @@ class _Snapshot:
     seq: int = 0
 
 
+def _newest(mark: datetime | None, nodes: Iterable[NodeView]) -> datetime | None:
+    """The latest of ``mark`` and the nodes' ``updated_at``."""
+    for node in nodes:
+        stamp = ironic_time(node.updated_at)
+        if stamp is not None and (mark is None or stamp > mark):
+            mark = stamp
+    return mark
+
+
 def _inspection_marks(node: NodeView) -> tuple[str | None, str | None]:
     return (node.inspection_started_at, node.inspection_finished_at)
 
@@ -219,6 +246,7 @@ class NodeCache:
         fields_for_poll: Callable[[], Iterable[str]],
         *,
         list_ports: ListPorts | None = None,
+        list_changed: ListChanged | None = None,
         fast_interval: float = DEFAULT_FAST_INTERVAL,
         slow_interval: float = DEFAULT_SLOW_INTERVAL,
         clock: Clock = time.monotonic,
@@ -226,6 +254,11 @@ class NodeCache:
         self._list_nodes = list_nodes
         self._fields = fields_for_poll
         self._list_ports = list_ports
+        self._list_changed = list_changed
+        # Where the next change list starts (Ironic's clock: the newest ``updated_at`` the
+        # cache has seen), and when the last full list was requested (this clock).
+        self._mark: datetime | None = None
+        self._full_at: float | None = None
         self._fast = fast_interval
         self._slow = slow_interval
         self._clock = clock
@@ -551,7 +584,7 @@ class NodeCache:
             self._last_poll_at = started
             seq = self._seq
         try:
-            listed = self._list_nodes(self._fields())
+            by_uuid, full, mark = self._list(started)
         except IronicError as exc:
             log.info("ironic node cache: list failed, reads go to ironic: %s", exc)
             with self._lock:
@@ -560,6 +593,7 @@ class NodeCache:
                 if self._snapshot is not None:
                     self._last_known = self._snapshot
                 self._snapshot = None
+                self._mark = None  # Ironic may come back on another database
                 # A failed list says nothing of what a list costs Ironic: a slow failure
                 # (timeouts) keeps the last good list's spacing, Ironic being there and
                 # loaded. One refused sooner than a good list takes says Ironic is not
@@ -569,10 +603,12 @@ class NodeCache:
                 if self._clock() - started < self._last_duration:
                     self._last_duration = 0.0
             return []
-        by_uuid = {node.uuid: node for node in listed}
-        by_name = {node.name: node for node in listed if node.name}
+        by_name = {node.name: node for node in by_uuid.values() if node.name}
         with self._lock:
             held = self._snapshot.ports if self._snapshot is not None else None
+            self._mark = mark
+            if full:
+                self._full_at = started
         if self._port_list_due(held, started):
             grouped = self._poll_ports()
             held = None
@@ -614,6 +650,55 @@ class NodeCache:
             except Exception:
                 log.exception("ironic node cache poll listener failed")
         return changes
+
+    def _list(self, started: float) -> tuple[dict[str, NodeView], bool, datetime | None]:
+        """Every node by UUID, whether that came from a full list, and the mark the next
+        change list starts from.
+
+        A full list costs Ironic in proportion to the fleet, a change list in proportion to
+        what changed since the last poll, so while a trusted snapshot is held, the mark is
+        known and a full list was made within the slow interval, only the nodes changed
+        since the mark (less :data:`CHANGE_OVERLAP`) are listed and laid over the snapshot.
+        A node's row changes (its ``updated_at``) with everything bmo reads of it: state,
+        power, fields, the lock a task holds. A node deleted by someone else stays until the
+        next full list; the ones bmo deletes are its own writes, read from Ironic.
+
+        A full list keeps the mark it has: changes since then are in the full list anyway,
+        so a change list from there is only longer than it needs to be when much changed
+        during a long rest. Without one (the first list, or one after a failure), the full
+        list is preceded by a one-node change list: the newest change before it is where the
+        next change list starts.
+        """
+        with self._lock:
+            snapshot = self._snapshot
+            mark = self._mark
+            recent = (
+                self._list_changed is not None
+                and snapshot is not None
+                and self._fresh(snapshot)
+                and mark is not None
+                and self._full_at is not None
+                and started - self._full_at < self._slow
+            )
+        if recent:
+            assert self._list_changed is not None and snapshot is not None and mark is not None
+            changed = self._list_changed(mark - CHANGE_OVERLAP)
+            merged = dict(snapshot.by_uuid)
+            for node in changed:
+                # Served without ``updated_at``, as a full list serves every node: a lock
+                # taken and released changes it, and the BIOS cache keyed on it would then
+                # read again what nothing changed (see :mod:`bmo.ironic.bioscache`).
+                merged[node.uuid] = dataclasses.replace(node, updated_at=None)
+            return merged, False, _newest(mark, changed)
+        if self._list_changed is not None and mark is None:
+            try:
+                # No node ever written (none has an ``updated_at``): every change is new.
+                mark = _newest(None, self._list_changed(None)) or _EPOCH
+            except (InvalidRequest, NodeNotFound) as exc:
+                log.info("ironic node cache: no change lists, every poll lists all: %s", exc)
+                self._list_changed = None
+        listed = self._list_nodes(self._fields())
+        return {node.uuid: node for node in listed}, True, mark
 
     def _port_list_due(self, held: _PortList | None, now: float) -> bool:
         """Whether this poll lists the ports again, or keeps the list it holds.

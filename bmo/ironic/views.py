@@ -9,13 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
 from bmo.ironic.errors import IronicError
 from bmo.ironic.updates import redact
 
-__all__ = ["NodeView", "PortView", "ValidationResult"]
+__all__ = ["NodeView", "PortView", "ValidationResult", "ironic_time"]
+
+
+def ironic_time(value: str | None) -> datetime | None:
+    """One of Ironic's timestamps as an aware UTC datetime (``None`` when absent or not
+    ISO 8601). Ironic writes them with ``+00:00``; a naive one is taken as UTC, as Ironic's
+    database keeps UTC."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _frozen(value: Any) -> Mapping[str, Any]:

@@ -96,10 +96,14 @@ class Sleeps:
 
 @pytest.fixture
 def mock_ironic() -> Iterator[requests_mock.Mocker]:
-    """requests-mock with the version document and one driver registered."""
+    """requests-mock with the version document and one driver registered. The change list
+    (``GET /v1/nodes/detail``) is refused as an Ironic that cannot sort by ``updated_at``
+    would refuse it: a node cache then makes a full list every poll, which is what most
+    tests mock. Tests of change lists register their own answer."""
     with requests_mock.Mocker() as mocker:
         mocker.get(API + "/", json=version_doc())
         mocker.get(API + "/drivers", json={"drivers": [{"name": "fake-hardware"}]})
+        mocker.get(API + "/nodes/detail", **ironic_error(400, "not mocked"))
         yield mocker
 
 

@@ -8,7 +8,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -19,6 +19,7 @@ from bmo.ironic.client import IronicClient
 from bmo.ironic.config import IronicConfig
 from bmo.ironic.nodecache import NodeChange
 from bmo.ironic.provisioner import IronicProvisionerFactory
+from bmo.ironic.views import NodeView
 from bmo.provisioner import FirmwareSettingsResult, HostData, ManagementAccessData, ProvisionResult
 from bmo.provisioner.types import AdoptData
 from testenv.ironic_proxy import IronicProxy, ProxiedRequest
@@ -115,6 +116,48 @@ def test_hosts_at_rest_cost_one_list_per_interval_not_one_read_per_host(
     assert abs(len(port_lists) - len(lists)) <= 1, [r.path for r in seen]
     assert all("node_uuid=" not in r.query for r in port_lists)
     assert len(seen) == len(lists) + len(port_lists)
+
+
+def test_between_full_lists_polls_list_only_the_nodes_ironic_changed(
+    fresh_ironic: IronicFixture, client: IronicClient, proxy: IronicProxy
+) -> None:
+    """Ironic sorts nodes by ``updated_at`` and stamps it on a provision-state change, a
+    power change and a PATCH alike, so a change list sees each of them; a node at rest is
+    not in it."""
+    sdk = fresh_ironic.connection().baremetal
+    moving, resting = (
+        sdk.create_node(name=f"ns~{unique_name('chg')}", driver="fake-hardware").id
+        for _ in range(2)
+    )
+    cache = client.node_cache(fast_interval=0.2, slow_interval=DEADLINE * 10)
+    cache.poll()
+    since = proxy.now()
+
+    def served(check: str, predicate: Callable[[NodeView], bool]) -> None:
+        end = time.monotonic() + DEADLINE
+        while True:
+            cache.poll()
+            node = cache.lookup(moving)
+            if node is not None and predicate(node):
+                return
+            assert time.monotonic() < end, f"the cache never served the node {check}"
+            time.sleep(0.2)
+
+    sdk.set_node_provision_state(moving, "manage")
+    served("manageable", lambda n: n.provision_state == "manageable")
+    sdk.set_node_power_state(moving, "power on")
+    served("powered on", lambda n: n.power_state == "power on")
+    sdk.patch_node(moving, [{"op": "add", "path": "/extra/x", "value": "1"}])
+    sdk.set_node_maintenance(moving, reason="by hand")
+    served("in maintenance", lambda n: n.maintenance)
+
+    seen = proxy.requests(since=since)
+    full = [r for r in seen if r.method == "GET" and r.path.rstrip("/") == "/v1/nodes"]
+    changes = [r for r in seen if r.method == "GET" and r.path == "/v1/nodes/detail"]
+    assert full == [], "no full list within the slow interval"
+    assert changes and all("sort_key=updated_at" in r.query for r in changes)
+    resting_node = cache.lookup(resting)
+    assert resting_node is not None and resting_node.provision_state == "enroll"
 
 
 def test_registration_at_rest_lists_no_ports_and_recreates_one_deleted_out_of_band(

@@ -202,14 +202,19 @@ class RegistrationVerbs(ProvisionerCore):
         if data.cpu_architecture:
             properties["cpu_arch"] = data.cpu_architecture
         supports_dpo = self._supports(DISABLE_POWER_OFF_VERSION)
+        # What ``ironic.go configureNode`` would PATCH once the node is manageable (its deploy
+        # image and ``automated_clean``) goes in the POST already: the node ends up the same,
+        # and that PATCH, a locked conductor task per host, finds nothing left to change.
+        deploy_info = {k: v for k, v in self._deploy_image_info(data, access).items() if v}
         log.info("enrolling node %s (driver %s)", self.node_name, access.driver)
         node = self._client.create_node(
             name=self.node_name,
             driver=access.driver,
-            driver_info=driver_info,
+            driver_info={**driver_info, **deploy_info},
             properties=properties,
             interfaces=interfaces,
             disable_power_off=data.disable_power_off if supports_dpo else None,
+            automated_clean=data.automated_cleaning_mode != AutomatedCleaningMode.DISABLED,
         )
         self._publish_event("Registered", "Registered new host")
         return node

@@ -169,7 +169,7 @@ def test_register_creates_node_with_payload_and_port(
     assert body["boot_interface"] == "ipxe"
     assert body["disable_power_off"] is False
     assert body["properties"] == {"capabilities": "boot_mode:uefi", "cpu_arch": "x86_64"}
-    assert "automated_clean" not in body
+    assert body["automated_clean"] is True
     ports = bodies(mock_ironic, "POST", API + "/ports")
     assert sorted((p["address"], p["pxe_enabled"]) for p in ports) == [
         ("52:54:00:00:00:02", False),
@@ -242,6 +242,50 @@ def test_register_unchanged_manageable_node_sends_no_patch(
         ManagementAccessData(automated_cleaning_mode="metadata"), False, False
     )
     assert (result, node_id) == (ProvisionResult(), UUID)
+    assert count(mock_ironic, "PATCH", f"/v1/nodes/{UUID}") == 0
+
+
+@pytest.mark.parametrize("cleaning", ["metadata", "disabled"])
+def test_a_node_as_enrolled_needs_no_patch_once_manageable(
+    mock_ironic: requests_mock.Mocker,
+    events: Events,
+    clock: FakeClock,
+    sleeps: Sleeps,
+    cleaning: str,
+) -> None:
+    """The POST carries what ``configureNode`` would set on the manageable node (deploy
+    image, ``automated_clean``), so registration costs Ironic no PATCH."""
+    config = make_config(
+        deploy_kernel_url="http://192.0.2.9/ipa.kernel",
+        deploy_ramdisk_url="http://192.0.2.9/ipa.initramfs",
+    )
+    client = IronicClient(config, clock=clock, retry_policy=RetryPolicy(sleep=sleeps))
+    mock_ironic.get(API + "/nodes/ns~host", **ironic_error(404, "no"))
+    mock_ironic.get(API + "/nodes/host", **ironic_error(404, "no"))
+    mock_ironic.get(NODE, **ironic_error(404, "no"))
+    mock_ironic.get(API + "/ports", json={"ports": []})
+    mock_ironic.post(
+        API + "/nodes", json=node_json(UUID, provision_state="enroll"), status_code=201
+    )
+    mock_ironic.post(API + "/ports", json={"uuid": "p1", "address": MAC}, status_code=201)
+    mock_ironic.put(PROVISION, status_code=202)
+    data = ManagementAccessData(automated_cleaning_mode=cleaning, cpu_architecture="x86_64")
+    prov = IronicProvisionerFactory(client, config, allow_development=True, rng=lambda: 0.0)
+    prov.new(host(provisioner_id=""), events).register(data, True, False)
+    (body,) = bodies(mock_ironic, "POST", API + "/nodes")
+    assert body["driver_info"]["deploy_kernel"] == "http://192.0.2.9/ipa.kernel"
+    assert body["driver_info"]["deploy_ramdisk"] == "http://192.0.2.9/ipa.initramfs"
+    assert body["automated_clean"] is (cleaning != "disabled")
+
+    # Ironic stores the body; the node comes back manageable with it.
+    stored = {k: v for k, v in body.items() if not k.endswith("_interface")}
+    stored["driver_info"] = {
+        k: "******" if "password" in k else v for k, v in body["driver_info"].items()
+    }
+    serve(mock_ironic, **stored, provision_state="manageable")
+    mock_ironic.get(API + "/ports", json={"ports": [{"uuid": "p1", "address": MAC}]})
+    result, _ = prov.new(host(), events).register(data, False, False)
+    assert result == ProvisionResult()
     assert count(mock_ironic, "PATCH", f"/v1/nodes/{UUID}") == 0
 
 
