@@ -255,10 +255,13 @@ class IronicClient:
         *,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
+        converges: bool = False,
+        observed: bool = True,
     ) -> requests.Response:
-        """One request relative to ``/v1``; error statuses become :class:`IronicError`."""
+        """One request relative to ``/v1``; error statuses become :class:`IronicError`.
+        ``converges``/``observed``: as :func:`check_action` takes them."""
         if method != "GET":
-            check_action(operation)
+            check_action(operation, converges=converges, observed=observed)
         proxy = self._baremetal()
         kwargs: dict[str, Any] = {
             "microversion": self.microversion,
@@ -519,9 +522,13 @@ class IronicClient:
             self._written(node.uuid, name)
         return node
 
-    def update_node(self, uuid: str, ops: Sequence[PatchOp]) -> NodeView:
-        """Apply JSON-patch ops; with no ops, nothing is sent and the node is re-read."""
-        check_action("update node")
+    def update_node(
+        self, uuid: str, ops: Sequence[PatchOp], *, converges: bool = False
+    ) -> NodeView:
+        """Apply JSON-patch ops; with no ops, nothing is sent and the node is re-read.
+        ``converges``: registration's configuration, which every pass converges on
+        (:func:`check_action`)."""
+        check_action("update node", converges=converges, observed=False)
         operation = f"update node {uuid}"
         if not ops:
             node = self.get_node(uuid, fresh=True)
@@ -531,7 +538,12 @@ class IronicClient:
         log.debug("%s: %s", operation, render_ops(ops))
         patch = [op.to_json() for op in ops]
         path = _node_path(uuid)
-        response = self._call(operation, lambda: self._raw("PATCH", path, operation, json=patch))
+        response = self._call(
+            operation,
+            lambda: self._raw(
+                "PATCH", path, operation, json=patch, converges=converges, observed=False
+            ),
+        )
         try:
             node = NodeView.from_json(self._json(response, operation))
         except IronicError:
@@ -653,13 +665,12 @@ class IronicClient:
 
         ``timeout`` (seconds) is Ironic's server-side limit for soft actions.
         """
-        check_action("set power state", converges=True)
         body: dict[str, Any] = {"target": target}
         if timeout is not None:
             body["timeout"] = int(timeout)
         operation = f"set power state {target} on node {uuid}"
         path = _node_path(uuid, "states/power")
-        self._call(operation, lambda: self._raw("PUT", path, operation, json=body))
+        self._call(operation, lambda: self._raw("PUT", path, operation, json=body, converges=True))
         self._written(uuid, keep_ports=True)
 
     def set_maintenance(self, uuid: str, reason: str | None = None) -> None:
@@ -839,12 +850,16 @@ class IronicClient:
                 return ports
             marker = ports[-1].uuid
 
-    def create_port(self, node_uuid: str, mac: str, pxe_enabled: bool = True) -> PortView:
+    def create_port(
+        self, node_uuid: str, mac: str, pxe_enabled: bool = True, *, converges: bool = False
+    ) -> PortView:
         """Create a port; on a retried POST, an existing port for this node/MAC is the result.
 
         An existing port with this MAC on *another* node stays a :class:`Conflict`.
+        ``converges``: registration's ports, which every pass converges on
+        (:func:`check_action`).
         """
-        check_action("create port")
+        check_action("create port", converges=converges, observed=False)
         operation = f"create port {mac} on node {node_uuid}"
 
         def create() -> PortView:

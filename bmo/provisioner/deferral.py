@@ -21,6 +21,11 @@ change made ahead of the saved state is met again, as already done, by whichever
 replays the step. A later step may make one, and :class:`StepActions` counts them, so the
 reconciler can run one more step to read the result back: a host reaching ``available`` is
 then saved once, already powered on, where upstream's separate passes write twice.
+
+So is what registration keeps in line (``register.go Register`` runs before every state's
+handler: the node's configuration, its ports). A later step replayed from the saved state
+registers again and finds that work done, so it need not wait for a pass of its own; but it
+changes nothing the host's status shows, so it is not counted (``observed=False``).
 """
 
 from __future__ import annotations
@@ -68,13 +73,14 @@ def actions_deferred(defer: bool = True) -> Iterator[StepActions]:
         _local.deferring, _local.step = previous
 
 
-def check_action(action: str, *, converges: bool = False) -> None:
+def check_action(action: str, *, converges: bool = False, observed: bool = True) -> None:
     """Called by a provisioner before it changes anything on its backend; ``converges``
-    for a change every pass reads back and converges on whatever the saved state says (a
-    power change), which is never deferred."""
+    for a change every pass converges on whatever the saved state says (a power change,
+    registration's), which is never deferred; ``observed`` (the default) when the host's
+    status reads its result back, so the step that made it is counted."""
     if converges:
         step = getattr(_local, "step", None)
-        if step is not None:
+        if step is not None and observed:
             step.converging += 1
         return
     if getattr(_local, "deferring", False):

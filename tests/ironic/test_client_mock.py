@@ -637,3 +637,36 @@ def test_deferred_actions_send_nothing_but_reads_go_on(
     assert writes == []
     client.set_maintenance(UUID, "because")  # outside the block: sent
     assert count(mock_ironic, "PUT", "/v1/nodes/" + UUID + "/maintenance") == 1
+
+
+def test_registrations_convergence_is_sent_while_actions_are_deferred_but_not_counted(
+    client: IronicClient, mock_ironic: requests_mock.Mocker
+) -> None:
+    """Registration keeps the node's configuration and ports in line on every pass, so a
+    later step may do it; the host's status does not read it back, so it is not counted."""
+    mock_ironic.patch(NODE, json=node_json())
+    mock_ironic.post(
+        API + "/ports",
+        json={"uuid": "p1", "address": "00:00:5e:00:53:01", "node_uuid": UUID},
+        status_code=201,
+    )
+    with actions_deferred() as acted:
+        client.update_node(UUID, [PatchOp("add", "/extra/x", "y")], converges=True)
+        client.create_port(UUID, "00:00:5e:00:53:01", converges=True)
+        with pytest.raises(ActionDeferred):
+            client.update_node(UUID, [PatchOp("add", "/extra/x", "z")])
+    assert count(mock_ironic, "PATCH", "/v1/nodes/" + UUID) == 1
+    assert count(mock_ironic, "POST", "/v1/ports") == 1
+    assert acted.converging == 0
+
+
+def test_a_power_change_is_sent_while_actions_are_deferred_and_counted(
+    client: IronicClient, mock_ironic: requests_mock.Mocker
+) -> None:
+    """Every pass converges on ``spec.online``, so a power change is never deferred: the
+    reconciler counts it and reads the result back in the same pass."""
+    mock_ironic.put(NODE + "/states/power", status_code=202)
+    with actions_deferred() as acted:
+        client.set_power_state(UUID, "power on")
+    assert count(mock_ironic, "PUT", "/v1/nodes/" + UUID + "/states/power") == 1
+    assert acted.converging == 1

@@ -188,10 +188,12 @@ class ProvisionerCore:
         self._node = node
         return node
 
-    def _update(self, node: NodeView, builder: NodeUpdateBuilder) -> NodeView:
+    def _update(
+        self, node: NodeView, builder: NodeUpdateBuilder, *, converges: bool = False
+    ) -> NodeView:
         if not builder:
             return node
-        updated = self._client.update_node(node.uuid, builder.ops)
+        updated = self._client.update_node(node.uuid, builder.ops, converges=converges)
         self._node = updated
         return updated
 

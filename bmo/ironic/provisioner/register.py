@@ -168,7 +168,7 @@ class RegistrationVerbs(ProvisionerCore):
         if not self._preprov_image_builder:
             builder = NodeUpdateBuilder(node.as_patch_base())
             builder.set_top_level("network_data", network_data)
-            node = self._update(node, builder)
+            node = self._update(node, builder, converges=True)
 
         state = node.provision_state
         if state == State.ENROLL:
@@ -237,7 +237,7 @@ class RegistrationVerbs(ProvisionerCore):
             builder.set_top_level("disable_power_off", data.disable_power_off)
         if data.cpu_architecture:
             builder.set_properties({"cpu_arch": data.cpu_architecture})
-        return self._update(node, builder)
+        return self._update(node, builder, converges=True)
 
     def _ensure_ports(self, node: NodeView, data: ManagementAccessData) -> None:
         """A port for the boot MAC (PXE) and for each inspected NIC the node lacks
@@ -256,7 +256,7 @@ class RegistrationVerbs(ProvisionerCore):
             if mac in existing:
                 continue
             try:
-                self._client.create_port(node.uuid, mac, pxe_enabled=pxe)
+                self._client.create_port(node.uuid, mac, pxe_enabled=pxe, converges=True)
             except Conflict as exc:
                 owners = [
                     p.node_uuid
@@ -331,7 +331,7 @@ class RegistrationVerbs(ProvisionerCore):
                 )
             except ChecksumError as exc:
                 log.info("not recording the current image on %s: %s", node.uuid, exc)
-        self._update(node, builder)
+        self._update(node, builder, converges=True)
         no_deploy_image = not any(deploy_info.values())
         if self._preprov_image_builder and no_deploy_image and _needs_ppi(data):
             raise NeedsPreprovisioningImage("waiting for a preprovisioning image")

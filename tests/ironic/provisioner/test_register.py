@@ -17,6 +17,7 @@ from bmo.provisioner import (
     ManagementAccessData,
     ProvisionResult,
 )
+from bmo.provisioner.deferral import actions_deferred
 from tests.ironic.conftest import (
     API,
     FakeClock,
@@ -287,6 +288,40 @@ def test_a_node_as_enrolled_needs_no_patch_once_manageable(
     result, _ = prov.new(host(), events).register(data, False, False)
     assert result == ProvisionResult()
     assert count(mock_ironic, "PATCH", f"/v1/nodes/{UUID}") == 0
+
+
+def test_registration_of_a_later_step_is_not_deferred(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events
+) -> None:
+    """Registration runs before every state's handler and converges the node's fields and
+    ports, so a chained step does it at once instead of spending a pass (and a status
+    write) on it: the inspected NIC's port and the image of a provisioning host."""
+    serve(mock_ironic, provision_state="manageable", automated_clean=True)
+    mock_ironic.get(API + "/ports", json={"ports": [{"uuid": "p", "address": MAC}]})
+    mock_ironic.patch(NODE, json=node_json(UUID, provision_state="manageable"))
+    mock_ironic.post(
+        API + "/ports", json={"uuid": "p2", "address": "52:54:00:00:00:02"}, status_code=201
+    )
+    data = ManagementAccessData(
+        automated_cleaning_mode="metadata",
+        current_image=Image(
+            url="http://192.0.2.9/os.qcow2", checksum="a" * 64, checksum_type="sha256"
+        ),
+        hardware_data=HardwareDetails(nics=(NIC(mac="52:54:00:00:00:02", pxe=False),)),
+    )
+    with actions_deferred() as acted:
+        result, _ = make(client, events).register(data, False, False)
+    assert result == ProvisionResult()
+    patches = [op for body in bodies(mock_ironic, "PATCH", NODE) for op in body]
+    assert {
+        "op": "add",
+        "path": "/instance_info/image_source",
+        "value": "http://192.0.2.9/os.qcow2",
+    } in patches
+    assert [p["address"] for p in bodies(mock_ironic, "POST", API + "/ports")] == [
+        "52:54:00:00:00:02"
+    ]
+    assert acted.converging == 0, "nothing the host's status reads back"
 
 
 def test_register_new_credentials_replace_driver_info(
