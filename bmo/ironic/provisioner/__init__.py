@@ -119,13 +119,16 @@ class IronicProvisionerFactory:
         self._watched = False
 
     def watch_hosts(self, wake: Callable[[str, str], None]) -> bool:
-        """Call ``wake(namespace, name)`` when the node of that host changes in Ironic (its
-        provision or power state, target states, maintenance, fault, last error; appearing
-        or vanishing). Without the node cache nothing will: returns ``False``."""
+        """Call ``wake(namespace, name)`` when the node of that host changes in Ironic in a
+        way the host may act on (:attr:`NodeChange.actionable`: it comes to rest, its power,
+        maintenance, fault or last error changes, it appears or vanishes). Without the node
+        cache nothing will: returns ``False``."""
         if self._cache is None:
             return False
 
         def on_change(change: NodeChange) -> None:
+            if not change.actionable:
+                return
             namespace, sep, name = (change.name or "").partition("~")
             if sep and namespace and name:
                 wake(namespace, name)

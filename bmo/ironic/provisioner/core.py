@@ -123,8 +123,9 @@ class ProvisionerCore:
 
     def _wait(self, seconds: float) -> ProvisionResult:
         """Come back after ``seconds`` to see Ironic's progress (0: at once). Every
-        non-zero wait ends with a change of the node's provision or power state, target,
-        maintenance, fault or last error, which a watched host is woken for."""
+        non-zero wait ends with the node at rest (a stable state, no target) or a change of
+        its power, maintenance, fault or last error, which a watched host is woken for
+        (:attr:`bmo.ironic.nodecache.NodeChange.actionable`)."""
         if self._watched and seconds > 0:
             seconds = max(seconds, WATCHED_WAIT_DELAY)
         return ProvisionResult(dirty=True, requeue_after=self._delay(seconds))
@@ -236,8 +237,14 @@ class ProvisionerCore:
         return None
 
     def _change_state(self, node: NodeView, target: str, **kwargs: Any) -> ProvisionResult:
+        """Request ``target``, then come back at once to read where the node went
+        (``ironic.go changeNodeProvisionState``: ``operationContinuing(0)``), unless the
+        node cache wakes this host when the node comes to rest or fails: the read at once
+        finds it busy, and costs a pass and a request per state change."""
         result = self._try_change_state(node, target, **kwargs)
-        return result if result is not None else self._wait(0)
+        if result is not None:
+            return result
+        return self._wait(SHORT_DELAY if self._watched else 0)
 
     def _unset_maintenance(self, node: NodeView) -> ProvisionResult:
         self._client.unset_maintenance(node.uuid)
