@@ -242,8 +242,10 @@ class ProvisionerCore:
         node cache wakes this host when the node comes to rest or fails: the read at once
         finds it busy, and costs a pass and a request per state change."""
         result = self._try_change_state(node, target, **kwargs)
-        if result is not None:
-            return result
+        return result if result is not None else self._requested()
+
+    def _requested(self) -> ProvisionResult:
+        """What a provision-state request Ironic accepted returns (see :meth:`_change_state`)."""
         return self._wait(SHORT_DELAY if self._watched else 0)
 
     def _unset_maintenance(self, node: NodeView) -> ProvisionResult:

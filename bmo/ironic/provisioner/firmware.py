@@ -209,7 +209,7 @@ class FirmwareVerbs(ProvisionerCore):
         result = self._try_change_state(node, Target.SERVICE, service_steps=steps)
         if result is not None:
             return result, False
-        return self._wait(0), True
+        return self._requested(), True
 
     def _abort_servicing(self, node: NodeView) -> tuple[ProvisionResult, bool]:
         """``servicing.go abortServicing``: maintenance off first, then ``abort``."""
@@ -218,4 +218,4 @@ class FirmwareVerbs(ProvisionerCore):
         result = self._try_change_state(node, Target.ABORT)
         if result is not None:
             return result, False
-        return self._wait(0), True
+        return self._requested(), True

@@ -99,7 +99,7 @@ class InspectionVerbs(ProvisionerCore):
         if result is not None:
             return result, False, None
         self._publish_event("InspectionStarted", "Hardware inspection started")
-        return self._wait(0), True, None
+        return self._requested(), True, None
 
     def update_hardware_state(self) -> HardwareState:
         with self._translate("failed to read the power state"):

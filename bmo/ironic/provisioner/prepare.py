@@ -84,4 +84,4 @@ class PrepareVerbs(ProvisionerCore):
         result = self._try_change_state(node, Target.CLEAN, clean_steps=steps)
         if result is not None:
             return result, False
-        return self._wait(0), True
+        return self._requested(), True

@@ -165,7 +165,7 @@ class ProvisionVerbs(ProvisionerCore):
             if result is not None:
                 return result
             self._publish_event("DeprovisioningStarted", "Image deprovisioning restarted")
-            return self._wait(0)
+            return self._requested()
         if state == State.CLEAN_FAIL:
             if not restart:
                 return self._failed(f"Cleaning failed: {node.last_error or ''}")
@@ -190,7 +190,7 @@ class ProvisionVerbs(ProvisionerCore):
             if result is not None:
                 return result
             self._publish_event("DeprovisioningStarted", "Image deprovisioning started")
-            return self._wait(0)
+            return self._requested()
         raise ProvisionerError(f"unhandled ironic state {state}")
 
 

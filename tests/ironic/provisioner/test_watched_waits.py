@@ -75,3 +75,18 @@ def test_a_locked_node_is_retried_soon_even_when_watched(
     assert factory.new(host(), events).power_on(False) == ProvisionResult(
         dirty=True, requeue_after=SHORT_DELAY
     )
+
+
+def test_after_a_provision_state_request_a_watched_host_waits_for_the_wake_up(
+    factory: IronicProvisionerFactory, mock_ironic: requests_mock.Mocker, events: Events
+) -> None:
+    """Upstream reads the node again at once (``operationContinuing(0)``) and finds it busy;
+    a watched host is woken when it comes to rest instead."""
+    serve(mock_ironic, provision_state="manageable")
+    mock_ironic.put(f"{API}/nodes/{UUID}/states/provision", status_code=202)
+    mock_ironic.patch(f"{API}/nodes/{UUID}", json=node_json(UUID, provision_state="manageable"))
+    assert inspect_wait(factory, events) == ProvisionResult(dirty=True, requeue_after=0.0)
+    assert factory.watch_hosts(lambda namespace, name: None)
+    assert inspect_wait(factory, events) == ProvisionResult(
+        dirty=True, requeue_after=WATCHED_WAIT_DELAY
+    )
