@@ -123,9 +123,19 @@ def reconcile_host(host: BareMetalHost, ctx: HostContext) -> HostOutcome:
 
 def _reconcile_state(run: HostRun) -> ActionResult:
     """Upstream ``ReconcileState``, without its deferred ``updateHostStateFrom``."""
+    was_delayed = run.host.status.operational_status == OperationalStatus.DELAYED
     delayed = _check_delayed_host(run)
     if delayed is not None:
         return delayed
+    result = _run_state(run)
+    if was_delayed and result.kind == ActionKind.CONTINUE:
+        # The cleared ``delayed`` must be saved even where the handler changed nothing.
+        return ActionResult.update(result.delay)
+    return result
+
+
+def _run_state(run: HostRun) -> ActionResult:
+    """The rest of ``ReconcileState``: deletion, detachment, registration, the handler."""
     if check_initiate_delete(run):
         return ActionResult.complete()
     detached = check_detached_host(run)
@@ -152,14 +162,22 @@ def _ensure_capacity(run: HostRun, state: str) -> ActionResult | None:
 
 def _check_delayed_host(run: HostRun) -> ActionResult | None:
     """Upstream ``checkDelayedHost``: retry a delayed host once a slot frees, and re-check
-    capacity in the states that hold one."""
+    capacity in the states that hold one.
+
+    Upstream saves the cleared status (``actionUpdate``) and takes the slot in the next
+    pass; here the state's handler runs in the same pass and one write saves both. A pass
+    waits its turn in the queue, so that spent a queue wait on every slot handed over, while
+    the slot stood empty. Replaying it is harmless: a delayed host whose node already works
+    holds the slot it counts itself in (``ironic.go HasCapacity``), and its handler finds
+    the node busy.
+    """
     state = run.host.status.provisioning.state
     if run.host.status.operational_status == OperationalStatus.DELAYED:
         result = _ensure_capacity(run, state)
         if result is not None:
             return result
         run.clear_error()
-        return ActionResult.update()
+        return None
     if state in _CAPACITY_STATES:
         return _ensure_capacity(run, state)
     return None

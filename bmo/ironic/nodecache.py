@@ -116,7 +116,7 @@ _WATCHED: Final = (
     "last_error",
 )
 #: Fields whose change needs the host even while the node stays busy.
-_ATTENTION: Final = ("power_state", "maintenance", "fault", "last_error")
+_ATTENTION: Final = ("maintenance", "fault", "last_error")
 #: Fields only newer microversions accept in ``fields=`` (Ironic answers 406 otherwise).
 _FIELD_SINCE: Final = {"health": (1, 109), "disable_power_off": (1, 95)}
 #: :class:`NodeView` fields no microversion accepts in ``fields=``: Ironic's
@@ -169,10 +169,11 @@ class NodeChange:
     @property
     def actionable(self) -> bool:
         """Whether the host may have something to do about it: the node appeared, vanished
-        or came to rest (no target, a stable state), or its power, maintenance, fault or
-        last error changed. A node moving on between busy states (``inspecting`` to
-        ``inspect wait``, ``cleaning`` to ``clean wait``) only makes its host find it still
-        busy: waking the host for that spent a pass, about a third of a fleet's passes."""
+        or came to rest (no target, a stable state), or its maintenance, fault or last error
+        changed. A node moving on between busy states (``inspecting`` to ``inspect wait``,
+        ``cleaning`` to ``clean wait``), or powered on and off by the task Ironic runs on it,
+        only makes its host find it still busy: waking the host for that spent a pass,
+        about a third of a fleet's passes. Power is the host's again once the node rests."""
         before, after = self.before, self.after
         if before is None or after is None or not _busy(after):
             return True

@@ -534,3 +534,19 @@ def test_image_auth_error_is_a_provisioning_error() -> None:
     assert host.status.error_type == ErrorType.PROVISIONING
     assert outcome.event_reasons() == ("ProvisioningError",)
     assert not h.fixture(host).calls_to("provision")
+
+
+def test_a_slot_freed_is_taken_in_the_pass_that_clears_delayed() -> None:
+    """Upstream saves the cleared status and acts a pass later; one pass does both here, so a
+    freed slot does not stand empty for a queue wait."""
+    h = Harness(capacity=1)
+    host, _ = h.drive(make_host(), lambda host, o: host.status.provisioning.state == S.INSPECTING)
+    assert not h.fixture(host).running("inspect")
+    h.registry.capacity = 0
+    host, outcome = h.step(host)
+    assert host.status.operational_status == OperationalStatus.DELAYED
+    h.registry.capacity = 1
+    host, outcome = h.step(host)
+    assert host.status.operational_status == OperationalStatus.OK
+    assert outcome.status_dirty
+    assert h.fixture(host).running("inspect"), "the slot is taken in the clearing pass"

@@ -32,7 +32,16 @@ MANAGEABLE = {"provision_state": "manageable", "target_provision_state": None}
         pytest.param(INSPECT_WAIT, MANAGEABLE, True, id="comes to rest"),
         pytest.param(MANAGEABLE, INSPECTING, False, id="starts work (bmo asked)"),
         pytest.param(
-            INSPECTING, {**INSPECT_WAIT, "power_state": "power on"}, True, id="power changed"
+            INSPECTING,
+            {**INSPECT_WAIT, "power_state": "power on"},
+            False,
+            id="powered by Ironic's task",
+        ),
+        pytest.param(
+            {**MANAGEABLE, "power_state": "power off"},
+            {**MANAGEABLE, "power_state": "power on"},
+            True,
+            id="power changed at rest",
         ),
         pytest.param(
             INSPECTING, {**INSPECT_WAIT, "last_error": "timed out"}, True, id="error recorded"
