@@ -317,7 +317,9 @@ class RegistrationVerbs(ProvisionerCore):
         if data.cpu_architecture:
             properties["cpu_arch"] = data.cpu_architecture
         builder.set_properties(properties)
-        if data.current_image is not None or data.has_custom_deploy:
+        if (data.current_image is not None or data.has_custom_deploy) and not _deploy_pending(
+            data, node
+        ):
             # A provisioned host's node (re-created after a wipe) must describe what is on
             # the disk before it can be adopted.
             try:
@@ -336,6 +338,18 @@ class RegistrationVerbs(ProvisionerCore):
         if self._preprov_image_builder and no_deploy_image and _needs_ppi(data):
             raise NeedsPreprovisioningImage("waiting for a preprovisioning image")
         return ProvisionResult()
+
+
+def _deploy_pending(data: ManagementAccessData, node: NodeView) -> bool:
+    """A host being provisioned whose node has not started deploying: the image is not on
+    the disk yet, and ``Provision`` writes it with the rest of the deploy's fields (one
+    PATCH right before ``active``, not one here and another there, each a locked conductor
+    task). Upstream's ``getCurrentImage`` hands the spec's image to ``configureNode`` in
+    ``provisioning`` too; the node Ironic deploys carries the same fields either way."""
+    return data.state == ProvisioningState.PROVISIONING and node.provision_state in (
+        State.MANAGEABLE,
+        State.AVAILABLE,
+    )
 
 
 def _bmc_changed(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:

@@ -82,6 +82,22 @@ def test_deploy_failed_with_new_image_redeploys(
     assert events.reasons == ["ProvisioningStarted"]
 
 
+def test_an_available_node_gets_its_image_and_deploy_fields_in_one_patch(
+    client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events
+) -> None:
+    """Registration leaves a provisioning host's image to this update: one PATCH carries the
+    image and the deploy's own fields before ``active``."""
+    serve(mock_ironic, provision_state="available", instance_info={})
+    mock_ironic.patch(NODE, json=node_json(UUID, provision_state="available"))
+    mock_ironic.get(NODE + "/validate", json={"boot": {"result": True}, "deploy": {"result": True}})
+    mock_ironic.put(PROVISION, status_code=202)
+    make(client, events).provision(provision_data(), False)
+    (patch,) = bodies(mock_ironic, "PATCH", NODE)
+    paths = {op["path"] for op in patch}
+    assert {"/instance_info/image_source", "/instance_uuid"} <= paths
+    assert [body["target"] for body in bodies(mock_ironic, "PUT", PROVISION)] == ["active"]
+
+
 def test_validation_failure_is_reported(
     client: IronicClient, mock_ironic: requests_mock.Mocker, events: Events
 ) -> None:

@@ -41,6 +41,8 @@ from tests.ironic.provisioner.helpers import (
     serve,
 )
 
+OS_IMAGE = Image(url="http://192.0.2.9/os.qcow2", checksum="a" * 64, checksum_type="sha256")
+
 
 @pytest.mark.parametrize(
     ("changes", "data", "message"),
@@ -295,7 +297,8 @@ def test_registration_of_a_later_step_is_not_deferred(
 ) -> None:
     """Registration runs before every state's handler and converges the node's fields and
     ports, so a chained step does it at once instead of spending a pass (and a status
-    write) on it: the inspected NIC's port and the image of a provisioning host."""
+    write) on it: the inspected NIC's port, and the image of a provisioned host (its node
+    re-created after a wipe must describe the disk before it is adopted)."""
     serve(mock_ironic, provision_state="manageable", automated_clean=True)
     mock_ironic.get(API + "/ports", json={"ports": [{"uuid": "p", "address": MAC}]})
     mock_ironic.patch(NODE, json=node_json(UUID, provision_state="manageable"))
@@ -304,9 +307,8 @@ def test_registration_of_a_later_step_is_not_deferred(
     )
     data = ManagementAccessData(
         automated_cleaning_mode="metadata",
-        current_image=Image(
-            url="http://192.0.2.9/os.qcow2", checksum="a" * 64, checksum_type="sha256"
-        ),
+        state="provisioned",
+        current_image=OS_IMAGE,
         hardware_data=HardwareDetails(nics=(NIC(mac="52:54:00:00:00:02", pxe=False),)),
     )
     with actions_deferred() as acted:
@@ -322,6 +324,38 @@ def test_registration_of_a_later_step_is_not_deferred(
         "52:54:00:00:00:02"
     ]
     assert acted.converging == 0, "nothing the host's status reads back"
+
+
+@pytest.mark.parametrize(
+    ("state", "node_state", "writes_image"),
+    [
+        ("provisioning", "manageable", False),
+        ("provisioning", "available", False),
+        ("provisioning", "deploy failed", True),
+        ("provisioned", "manageable", True),
+        ("externally provisioned", "manageable", True),
+    ],
+)
+def test_a_provisioning_hosts_image_is_left_to_the_deploy(
+    client: IronicClient,
+    mock_ironic: requests_mock.Mocker,
+    events: Events,
+    state: str,
+    node_state: str,
+    writes_image: bool,
+) -> None:
+    """Until its node deploys, a provisioning host's image goes out with the deploy's own
+    update (one PATCH before ``active``); once on the disk (or failed there), registration
+    keeps it on the node as upstream's ``configureNode`` does."""
+    serve(mock_ironic, provision_state=node_state, automated_clean=True, driver_info={})
+    mock_ironic.get(API + "/ports", json={"ports": [{"uuid": "p", "address": MAC}]})
+    mock_ironic.patch(NODE, json=node_json(UUID, provision_state=node_state))
+    data = ManagementAccessData(
+        automated_cleaning_mode="metadata", state=state, current_image=OS_IMAGE
+    )
+    make(client, events).register(data, False, False)
+    paths = [op["path"] for body in bodies(mock_ironic, "PATCH", NODE) for op in body]
+    assert ("/instance_info/image_source" in paths) is writes_image
 
 
 def test_register_new_credentials_replace_driver_info(
