@@ -9,7 +9,7 @@ import random
 import pytest
 
 from bmo.api.constants import ErrorType, OperationalStatus, ProvisioningState
-from bmo.api.host import CustomDeploy, Image
+from bmo.api.host import BareMetalHost, CustomDeploy, Image
 from bmo.hoststate.actions import ActionKind, Metrics, PassEvents
 from bmo.hoststate.statemachine import (
     STATE_HANDLERS,
@@ -407,6 +407,18 @@ def test_every_state_has_a_handler() -> None:
 # --- capacity ----------------------------------------------------------------------------------
 
 
+def free_the_slot(h: Harness, host: BareMetalHost) -> BareMetalHost:
+    """One pass without a slot (the host is or stays ``delayed``), then one with: the host
+    must save itself cleared."""
+    host, _ = h.step(host)
+    assert host.status.operational_status == OperationalStatus.DELAYED
+    h.registry.capacity = (h.registry.capacity or 0) + 1
+    host, outcome = h.step(host)
+    assert host.status.operational_status == OperationalStatus.OK
+    assert outcome.status_dirty
+    return host
+
+
 def test_no_capacity_delays_inspection_until_a_slot_frees() -> None:
     h = Harness(capacity=0)
     host, seen = h.drive(make_host(), lambda host, o: o.action == ActionKind.DELAYED)
@@ -415,12 +427,7 @@ def test_no_capacity_delays_inspection_until_a_slot_frees() -> None:
     assert host.status.operational_status == OperationalStatus.DELAYED
     assert outcome.requeue_after is not None and 60 <= outcome.requeue_after <= 120
     assert Metrics.DELAYED_PROVISIONING in outcome.metric_names()
-    host, outcome = h.step(host)
-    assert host.status.operational_status == OperationalStatus.DELAYED
-    h.registry.capacity = 1
-    host, outcome = h.step(host)
-    assert host.status.operational_status == OperationalStatus.OK
-    assert outcome.status_dirty
+    host = free_the_slot(h, host)
     host, _outcomes = h.settle(host)
     assert host.status.provisioning.state == S.AVAILABLE
 
@@ -543,10 +550,5 @@ def test_a_slot_freed_is_taken_in_the_pass_that_clears_delayed() -> None:
     host, _ = h.drive(make_host(), lambda host, o: host.status.provisioning.state == S.INSPECTING)
     assert not h.fixture(host).running("inspect")
     h.registry.capacity = 0
-    host, outcome = h.step(host)
-    assert host.status.operational_status == OperationalStatus.DELAYED
-    h.registry.capacity = 1
-    host, outcome = h.step(host)
-    assert host.status.operational_status == OperationalStatus.OK
-    assert outcome.status_dirty
+    host = free_the_slot(h, host)
     assert h.fixture(host).running("inspect"), "the slot is taken in the clearing pass"
