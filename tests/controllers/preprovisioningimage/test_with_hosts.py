@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
+from bmo.api.host import BareMetalHost
 from bmo.controllers.baremetalhost import setup as bmh_setup
+from bmo.controllers.baremetalhost.preprovimage import PreprovImageClient
 from bmo.controllers.baremetalhost.reconciler import HostReconcilerSettings
 from bmo.controllers.preprovisioningimage import reconciler as ppi_reconciler
 from bmo.controllers.preprovisioningimage import setup as ppi_setup
@@ -161,7 +163,8 @@ def test_host_waits_for_its_image_then_registers_with_it(
         )
         # The provider is still building: the host waits in inspecting, nothing inspected.
         wait_for(lambda: len(provider.builds) >= 2, what="builds attempted")
-        assert hosts.state("ppi-0") == "inspecting"
+        # The builds can come before the host's own status write says inspecting.
+        hosts.wait_state("ppi-0", "inspecting")
         assert fixture.preprovisioning_image is None
         assert not fixture.calls_to("inspect")
 
@@ -206,6 +209,7 @@ def test_a_built_image_wakes_its_waiting_host(
     registry: FixtureRegistry,
     provider: FakeProvider,
     hosts: Hosts,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Upstream's delays uncapped: a host waiting for its image would next look in 5
     minutes, so reaching ``available`` within the deadline shows the PreprovisioningImage
@@ -213,9 +217,21 @@ def test_a_built_image_wakes_its_waiting_host(
     provider.pending = True
     fixture = registry.host(kube_namespace, "ppi-wake")
     fixture.preprov_image_formats = ("initrd",)
+    # What each host pass found, with the state it was in: the wake is only proved once a
+    # pass in ``inspecting`` found the image pending (and so asked to come back in 5 min).
+    looked: list[tuple[str, bool]] = []
+    image_for = PreprovImageClient.image_for
+
+    def recording(self: PreprovImageClient, host: BareMetalHost, *args: Any) -> Any:
+        built = image_for(self, host, *args)
+        looked.append((host.status.provisioning.state, built is not None))
+        return built
+
+    monkeypatch.setattr(PreprovImageClient, "image_for", recording)
     create_secret(kube_api_client, kube_namespace)
     with operator(kube_api_client, kube_namespace, registry, provider, max_requeue_after=None):
         hosts.create(host_body("ppi-wake"))
+        wait_for(lambda: ("inspecting", False) in looked, what="a pass finding the image pending")
         wait_for(lambda: len(provider.builds) >= 2, what="builds attempted")
         assert hosts.state("ppi-wake") == "inspecting"
         provider.pending = False
