@@ -165,23 +165,11 @@ class SecretManager:
         secret = self._known(namespace, name)
         if secret is None:
             secret = self._claim_unseen(namespace, name, owner=owner, add_finalizer=add_finalizer)
-        if _claimed(secret, owner, add_finalizer):
-            return secret  # the common case, every pass: no copy to compare against
+        meta = _claim(secret.get("metadata") or {}, owner, add_finalizer)
+        if meta is None:
+            return secret  # the common case, every pass: nothing copied
         body = thaw(secret)
-        meta = body.setdefault("metadata", {})
-        changed = False
-        labels = meta.get("labels") or {}
-        if labels.get(SECRET_ENVIRONMENT_LABEL) != SECRET_ENVIRONMENT_VALUE:
-            meta["labels"] = {**labels, SECRET_ENVIRONMENT_LABEL: SECRET_ENVIRONMENT_VALUE}
-            changed = True
-        if owner is not None:
-            changed = _claim_owner(meta, owner) or changed
-        finalizers = list(meta.get("finalizers") or [])
-        if add_finalizer and SECRET_FINALIZER not in finalizers:
-            meta["finalizers"] = [*finalizers, SECRET_FINALIZER]
-            changed = True
-        if not changed:
-            return secret
+        body["metadata"] = meta
         return self._replace(namespace, name, body)
 
     def _claim_unseen(
@@ -279,34 +267,31 @@ def _caught_up(cached: KubeObject, written: KubeObject) -> bool:
     return {str(r.get("uid")) for r in want.get("ownerReferences") or ()} <= owners
 
 
-def _claimed(secret: KubeObject, owner: BareMetalHost | None, add_finalizer: bool) -> bool:
-    """Whether :meth:`SecretManager.acquire` would leave ``secret`` as it is: labelled,
-    owned by ``owner`` (not as controller) and finalized when asked."""
-    meta = secret.get("metadata") or {}
-    if (meta.get("labels") or {}).get(SECRET_ENVIRONMENT_LABEL) != SECRET_ENVIRONMENT_VALUE:
-        return False
-    if add_finalizer and SECRET_FINALIZER not in (meta.get("finalizers") or ()):
-        return False
-    if owner is None:
-        return True
-    for ref in meta.get("ownerReferences") or ():
-        if ref.get("uid") == owner.metadata.uid:
-            return not ref.get("controller")  # as :func:`_claim_owner` judges the first
-    return False
-
-
-def _claim_owner(meta: dict[str, Any], owner: BareMetalHost) -> bool:
-    refs: list[dict[str, Any]] = list(meta.get("ownerReferences") or [])
-    for ref in refs:
-        if ref.get("uid") == owner.metadata.uid:
-            if ref.get("controller"):
-                # Older releases made the host the controller; that is no longer true.
-                ref.pop("controller", None)
-                meta["ownerReferences"] = refs
-                return True
-            return False
-    meta["ownerReferences"] = [*refs, _owner_reference(owner)]
-    return True
+def _claim(
+    meta: Mapping[str, Any], owner: BareMetalHost | None, add_finalizer: bool
+) -> dict[str, Any] | None:
+    """``meta`` claimed (labelled, owned by ``owner`` never as controller, finalized when
+    asked), or ``None`` when it already is: a pass that finds the Secret claimed, as every
+    pass after the first does, copies nothing."""
+    changes: dict[str, Any] = {}
+    labels = meta.get("labels") or {}
+    if labels.get(SECRET_ENVIRONMENT_LABEL) != SECRET_ENVIRONMENT_VALUE:
+        changes["labels"] = {**labels, SECRET_ENVIRONMENT_LABEL: SECRET_ENVIRONMENT_VALUE}
+    if owner is not None:
+        refs = [dict(ref) for ref in meta.get("ownerReferences") or ()]
+        mine = [ref for ref in refs if ref.get("uid") == owner.metadata.uid]
+        if not mine:
+            changes["ownerReferences"] = [*refs, _owner_reference(owner)]
+        elif mine[0].get("controller"):
+            # Older releases made the host the controller; that is no longer true.
+            mine[0].pop("controller", None)
+            changes["ownerReferences"] = refs
+    finalizers = list(meta.get("finalizers") or ())
+    if add_finalizer and SECRET_FINALIZER not in finalizers:
+        changes["finalizers"] = [*finalizers, SECRET_FINALIZER]
+    if not changes:
+        return None
+    return {**thaw(meta), **changes}
 
 
 def credential_value(secret: KubeObject, namespace: str, name: str, key: str) -> str:

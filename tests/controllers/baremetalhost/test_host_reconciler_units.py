@@ -357,6 +357,46 @@ def test_an_unwatched_secret_is_claimed_with_one_patch_keeping_what_others_wrote
     assert stored["data"]["password"]
 
 
+def test_a_cached_secret_is_claimed_with_one_put_and_then_left_alone(
+    kube_api_client: k8s.ApiClient, kube_namespace: str, kube_server: KubeAPIServer
+) -> None:
+    """A watched Secret (frozen, from the cache) that an older release owned as controller:
+    one PUT labels it, drops the controller flag, adds the finalizer and keeps the foreign
+    owner; a claim of what that PUT wrote writes nothing."""
+    create_secret(kube_api_client, kube_namespace)
+    body = host_body("host-0")
+    body["metadata"].update(namespace=kube_namespace, uid="uid-host-0")
+    host = BareMetalHost.from_dict(body)
+    stored = read_secret(kube_api_client, kube_namespace, "bmc-secret")
+    assert stored is not None
+    other_owner = {"apiVersion": "v1", "kind": "ConfigMap", "name": "cm", "uid": "uid-cm"}
+    ours = {
+        "apiVersion": "metal3.io/v1alpha1",
+        "kind": "BareMetalHost",
+        "name": "host-0",
+        "uid": "uid-host-0",
+    }
+    stored["metadata"]["ownerReferences"] = [other_owner, {**ours, "controller": True}]
+    stored["metadata"].pop("labels", None)
+    store = DictStore()
+    store.put(stored)
+    secrets = SecretManager(kube_api_client, store)
+    path = f"/api/v1/namespaces/{kube_namespace}/secrets/bmc-secret"
+
+    claimed = secrets.acquire(kube_namespace, "bmc-secret", owner=host, add_finalizer=True)
+    store.put(claimed)
+    again = secrets.acquire(kube_namespace, "bmc-secret", owner=host, add_finalizer=True)
+
+    wait_for(lambda: kube_server.count_requests("PUT", path) == 1, what="claim logged")
+    assert kube_server.count_requests("PATCH", path) == 0
+    assert again["metadata"]["resourceVersion"] == claimed["metadata"]["resourceVersion"]
+    meta = claimed["metadata"]
+    assert meta["ownerReferences"] == [other_owner, ours]
+    assert meta["finalizers"] == [SECRET_FINALIZER]
+    assert meta["labels"] == {"environment.metal3.io": "baremetal"}
+    assert stored["metadata"]["ownerReferences"][1]["controller"] is True, "input not mutated"
+
+
 _RANK = {
     "registering": 1,
     "inspecting": 2,
