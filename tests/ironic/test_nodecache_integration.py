@@ -401,3 +401,37 @@ def _polled(request: ProxiedRequest) -> bool:
     """One of the node cache's paged lists (every other list names a node or a MAC)."""
     paged = "limit=" in request.query
     return request.method == "GET" and request.template in ("/v1/nodes", "/v1/ports") and paged
+
+
+def test_a_probe_at_rest_sees_a_change_and_a_wiped_database(
+    fresh_ironic: IronicFixture, client: IronicClient, proxy: IronicProxy
+) -> None:
+    """Ironic's answer to the probe (its most recently changed node): nothing new at rest,
+    a provision-state change, then no node at all after a wipe and restart; the poll that
+    follows lists everything and sees every node gone."""
+    sdk = fresh_ironic.connection().baremetal
+    uuids = [
+        sdk.create_node(name=f"ns~{unique_name('probe')}", driver="fake-hardware").id
+        for _ in range(3)
+    ]
+    cache = client.node_cache(fast_interval=0.2, slow_interval=DEADLINE * 10)
+    sdk.set_node_provision_state(uuids[0], "manage", wait=True, timeout=DEADLINE)
+    cache.poll()
+    since = proxy.now()
+    assert cache.probe() is False, "nothing changed since the poll"
+    (probe,) = proxy.requests(since=since)
+    assert (probe.method, probe.path) == ("GET", "/v1/nodes/detail")
+    assert "limit=1" in probe.query and "sort_key=updated_at" in probe.query
+
+    sdk.set_node_provision_state(uuids[1], "manage", wait=True, timeout=DEADLINE)
+    assert cache.probe() is True, "a provision-state change is newer than the mark"
+    cache.poll()
+    assert cache.probe() is False
+
+    gone: list[NodeChange] = []
+    cache.add_listener(lambda change: gone.append(change) if change.after is None else None)
+    fresh_ironic.wipe_and_restart()
+    assert cache.probe() is True, "an emptied Ironic has no newest node"
+    cache.poll()
+    assert cache.nodes() == []
+    assert sorted(c.before.uuid for c in gone if c.before is not None) == sorted(uuids)
