@@ -72,7 +72,13 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from bmo.ironic.errors import InvalidRequest, IronicError, NodeNotFound
+from bmo.ironic.errors import (
+    InvalidRequest,
+    IronicError,
+    IronicTimeout,
+    NodeNotFound,
+    is_unreachable,
+)
 from bmo.ironic.microversion import parse_version
 from bmo.ironic.states import STABLE_STATES, State
 from bmo.ironic.views import NodeView, PortView, ironic_time
@@ -198,6 +204,11 @@ def _busy(node: NodeView) -> bool:
         or bool(node.target_provision_state)
         or bool(node.target_power_state)
     )
+
+
+def _refused(exc: IronicError) -> bool:
+    """No HTTP answer, and not for want of time: the connection was refused or reset."""
+    return is_unreachable(exc) and not isinstance(exc, IronicTimeout)
 
 
 def _changed(before: NodeView, after: NodeView) -> bool:
@@ -626,11 +637,12 @@ class NodeCache:
                 self._mark = None  # Ironic may come back on another database
                 # A failed list says nothing of what a list costs Ironic: a slow failure
                 # (timeouts) keeps the last good list's spacing, Ironic being there and
-                # loaded. One refused sooner than a good list takes says Ironic is not
-                # there (restarting, maybe on a wiped database): the spacing measured
-                # against the fleet it had goes, so its first list when back comes a fast
-                # interval later, and the wipe is seen then.
-                if self._clock() - started < self._last_duration:
+                # loaded. One refused (however long the client's retries of the refusal
+                # took), or failed sooner than a good list takes, says Ironic is not there
+                # (restarting, maybe on a wiped database): the spacing measured against
+                # the fleet it had goes, so its first list when back comes a fast interval
+                # later, and the wipe is seen then.
+                if _refused(exc) or self._clock() - started < self._last_duration:
                     self._last_duration = 0.0
             return []
         by_name = {node.name: node for node in by_uuid.values() if node.name}

@@ -15,7 +15,7 @@ import pytest
 import requests_mock
 
 from bmo.ironic.client import IronicClient
-from bmo.ironic.errors import IronicUnavailable
+from bmo.ironic.errors import IronicTimeout, IronicUnavailable
 from bmo.ironic.nodecache import (
     DEFAULT_FAST_INTERVAL,
     DEFAULT_SLOW_INTERVAL,
@@ -689,12 +689,26 @@ def test_a_list_refused_at_once_drops_the_spacing(fake: FakeIronic, clock: FakeC
 
 
 def test_a_failed_list_does_not_stretch_the_next_poll(fake: FakeIronic, clock: FakeClock) -> None:
-    """A list that failed on connection timeouts says nothing about Ironic's cost: the poll
-    after an outage (Ironic back, maybe on a wiped database) comes a fast interval later."""
+    """A list that timed out says nothing about Ironic's cost: the next poll keeps the last
+    good list's spacing, not ten times the timeout."""
     cache = fake.cache()
     cache.poll()  # 0.4 s: the next poll is 4 s away at the most
-    fake.nodes_error = IronicUnavailable("list nodes: connection refused", status_code=None)
-    fake.during_nodes.append(lambda: clock.advance(30))  # retries until the timeout
+    fake.nodes_error = IronicTimeout("list nodes: timed out")
+    fake.during_nodes.append(lambda: clock.advance(30))  # the client's timeout
     clock.advance(1)
     cache.poll()
     assert cache.interval() == pytest.approx(POLL_DUTY_FACTOR * 0.4)
+
+
+def test_a_list_refused_after_retries_drops_the_spacing(fake: FakeIronic, clock: FakeClock) -> None:
+    """The client retries a refused connection for a few seconds, longer than a good list
+    of a small fleet takes: still, Ironic is not there, and the poll after it comes a fast
+    interval later (a 200-node fleet at rest waited 10 s after Ironic was back)."""
+    cache = fake.cache()
+    fake.during_nodes.append(lambda: clock.advance(0.8))  # 1 s in all: 10 s apart
+    cache.poll()
+    fake.nodes_error = IronicUnavailable("list nodes: connection refused", status_code=None)
+    fake.during_nodes.append(lambda: clock.advance(3.75))  # the client's retries
+    clock.advance(1)
+    cache.poll()
+    assert cache.interval() == pytest.approx(DEFAULT_FAST_INTERVAL)
