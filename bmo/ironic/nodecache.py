@@ -701,10 +701,11 @@ class NodeCache:
         what a full list costs it per node). The poll is due when that node is changed after
         the mark (a change list then fetches what changed); when it is missing (an emptied
         database) or not one the cache holds (re-enrolled, or new), and the poll is then a
-        full list, the only one that shows nodes gone; or when Ironic does not answer (the
-        failed poll makes reads go to Ironic, and polls come a fast interval apart until it
-        is back). Without change lists (an Ironic refusing the sort) or a trusted snapshot
-        it says no: the poll itself is then the only look.
+        full list, the only one that shows nodes gone; or when Ironic does not answer, and
+        the poll is then a full list too (Ironic may be back by then, on a wiped database;
+        if not, the failed poll makes reads go to Ironic, and polls come a fast interval
+        apart until it is back). Without change lists (an Ironic refusing the sort) or a
+        trusted snapshot it says no: the poll itself is then the only look.
         """
         with self._lock:
             snapshot = self._snapshot
@@ -716,7 +717,12 @@ class NodeCache:
         try:
             newest = list_changed(None)
         except IronicError as exc:
-            log.info("ironic node cache: probe failed, polling now: %s", exc)
+            # Ironic may be restarting, and come back on another database: its changes
+            # then start afresh, and only a full list shows what is gone.
+            log.info("ironic node cache: probe failed, listing every node now: %s", exc)
+            with self._lock:
+                self._full_at = None
+                self._mark = None
             return True
         if newest and newest[0].uuid in snapshot.by_uuid:
             changed_at = ironic_time(newest[0].updated_at)

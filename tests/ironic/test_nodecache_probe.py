@@ -82,6 +82,23 @@ def test_no_answer_makes_the_poll_due(fake: FakeIronic, clock: FakeClock) -> Non
     assert cache.interval() < DEFAULT_PROBE_INTERVAL
 
 
+def test_ironic_back_on_a_wiped_database_by_the_poll_after_a_failed_probe(
+    fake: FakeIronic, clock: FakeClock
+) -> None:
+    """The probe met Ironic restarting; by the poll it brings forward, Ironic is back with
+    no node. A change list would find no change there, so that poll lists everything."""
+    cache = fake.cache()
+    cache.poll()
+    fake.changes_error = IronicUnavailable("connection refused")
+    assert cache.probe() is True
+    fake.changes_error = None
+    fake.nodes.clear()
+    clock.advance(1)
+    cache.poll()
+    assert fake.full_lists == 2
+    assert cache.nodes() == [], "every node seen gone"
+
+
 def test_without_change_lists_there_is_nothing_to_probe(fake: FakeIronic) -> None:
     fake.changes_error = InvalidRequest("The sort_key value updated_at is an invalid field")
     cache = fake.cache()
