@@ -862,10 +862,13 @@ class NodeCache:
                     last = self._last_poll_at or 0.0
                     probed = max(last, self._probed_at or 0.0)
                 now = self._clock()
-                remaining = last + self.interval() - now
+                interval = self.interval()
+                remaining = last + interval - now
                 if remaining <= 0:
                     break
-                if self._probe_interval is not None:
+                # Only at rest: while nodes move, polls come faster than probes would, and
+                # a poll stretched by the duty factor must not be brought forward.
+                if self._probe_interval is not None and interval >= self._slow:
                     probe_in = probed + self._probe_interval - now
                     if probe_in <= 0:
                         if self.probe():

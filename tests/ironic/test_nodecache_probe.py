@@ -133,3 +133,27 @@ def test_the_poller_probes_between_slow_polls_and_sees_a_wipe_at_once() -> None:
         assert fake.full_lists == 2, "seen by a full list brought forward"
     finally:
         cache.stop()
+
+
+def test_the_poller_does_not_probe_while_nodes_move() -> None:
+    """A node inspecting keeps polls a fast interval apart: no probe in between (one would
+    bring forward a poll the duty factor spaced out)."""
+    fake = FakeIronic(FakeClock())
+    fake.change(U1, "inspecting", updated=5)
+    cache = NodeCache(
+        fake.list_nodes,
+        lambda: ("uuid", "name"),
+        list_changed=fake.list_changed,
+        fast_interval=0.5,
+        slow_interval=DEFAULT_SLOW_INTERVAL,
+        probe_interval=0.01,
+    )
+    cache.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len([s for s in fake.since if s is not None]) < 2:
+            assert time.monotonic() < deadline, "no change list came"
+            time.sleep(0.01)
+    finally:
+        cache.stop()
+    assert fake.since.count(None) == 1, "only the first poll asked for the newest node"
